@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Kiln.Protocol;
+
+/// <summary>Typed reads from JSON nodes whose errors name the key and the offending value.</summary>
+public static class JsonValues
+{
+    /// <summary>Renders a value the way error messages quote it.</summary>
+    public static string Show(JsonNode? node) => node is null ? "null" : node.ToJsonString();
+
+    public static bool IsNumber(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number;
+
+    public static bool TryGetDouble(JsonNode? node, out double value)
+    {
+        value = 0;
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) return false;
+        if (v.TryGetValue(out double d)) { value = d; return true; }
+        if (v.TryGetValue(out long l)) { value = l; return true; }
+        if (v.TryGetValue(out int i)) { value = i; return true; }
+        if (v.TryGetValue(out float f)) { value = f; return true; }
+        if (v.TryGetValue(out decimal m)) { value = (double)m; return true; }
+        return double.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    public static bool TryGetLong(JsonNode? node, out long value)
+    {
+        value = 0;
+        if (!TryGetDouble(node, out var d) || d != Math.Floor(d) || Math.Abs(d) > 9.007199254740992E15) return false;
+        value = (long)d;
+        return true;
+    }
+
+    public static double GetDouble(JsonNode? node, string key)
+    {
+        if (!TryGetDouble(node, out var d)) throw new ProtocolException($"{key}: expected a number, got {Show(node)}");
+        if (!double.IsFinite(d)) throw new ProtocolException($"{key}: expected a finite number, got {Show(node)}");
+        return d;
+    }
+
+    public static long GetLong(JsonNode? node, string key)
+    {
+        if (!TryGetLong(node, out var l)) throw new ProtocolException($"{key}: expected an integer, got {Show(node)}");
+        return l;
+    }
+
+    public static bool GetBool(JsonNode? node, string key)
+    {
+        if (node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) return v.GetValue<bool>();
+        throw new ProtocolException($"{key}: expected true or false, got {Show(node)}");
+    }
+
+    public static string GetString(JsonNode? node, string key)
+    {
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return v.GetValue<string>();
+        throw new ProtocolException($"{key}: expected a string, got {Show(node)}");
+    }
+
+    public static string? GetOptionalString(JsonObject obj, string key, string prefix = "")
+    {
+        if (!obj.TryGetPropertyValue(key, out var node) || node is null) return null;
+        return GetString(node, prefix + key);
+    }
+
+    public static JsonObject GetObject(JsonNode? node, string key)
+    {
+        if (node is JsonObject o) return o;
+        throw new ProtocolException($"{key}: expected an object, got {Show(node)}");
+    }
+
+    /// <summary>Throws when the object holds a key outside <paramref name="known"/>, naming it and the keys allowed.</summary>
+    public static void RejectUnknownKeys(JsonObject obj, IReadOnlyCollection<string> known, string where)
+    {
+        foreach (var (key, _) in obj)
+        {
+            if (!known.Contains(key))
+                throw new ProtocolException($"{where}unknown key '{key}' (known: {string.Join(", ", known)})");
+        }
+    }
+
+    /// <summary>A deep copy, so a node can be stored in a second tree.</summary>
+    public static JsonNode? Clone(JsonNode? node) => node?.DeepClone();
+
+    public static JsonObject? CloneObject(JsonObject? obj) => (JsonObject?)obj?.DeepClone();
+
+    /// <summary>Parses one JSON document, turning the reader's exception into a one-line error.</summary>
+    public static JsonNode ParseDocument(ReadOnlySpan<byte> utf8, string what)
+    {
+        try
+        {
+            return JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = 64 })
+                   ?? throw new ProtocolException($"{what}: expected a JSON object, got null");
+        }
+        catch (JsonException ex)
+        {
+            throw new ProtocolException($"{what}: invalid JSON: {FirstSentence(ex.Message)}", ex);
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).Trim();
+    }
+}

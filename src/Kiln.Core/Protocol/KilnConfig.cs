@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Kiln.IO;
+using Kiln.Modules;
+
+namespace Kiln.Protocol;
+
+/// <summary>Kernel settings from <c>kiln.yaml</c>'s <c>kernel:</c> section; unset values keep the code's options.</summary>
+public sealed record KernelSettings(double? PollIntervalMs, int? DebounceSteps, bool? AutoDisableOnError)
+{
+    public static readonly KernelSettings None = new(null, null, null);
+}
+
+/// <summary>A callback declared in <c>kiln.yaml</c>.</summary>
+public sealed record CallbackSpec(CallbackTarget Target, JsonObject? Init, bool Enabled, JsonObject? Params);
+
+/// <summary>An <c>opt:</c> or <c>loss:</c> section: initial values, bounds, and whether the handle is on.</summary>
+public sealed record ModuleSpec(string Id, bool Enabled, JsonObject Params, IReadOnlyDictionary<string, Bounds> Bounds)
+{
+    public static ModuleSpec Empty(string id) => new(id, true, [], new Dictionary<string, Bounds>());
+}
+
+/// <summary>
+/// <c>kiln.yaml</c>: <c>version: 1</c>; <c>kernel:</c> settings; <c>callbacks:</c> by id with target, init, enabled, params;
+/// <c>opt:</c> and <c>loss:</c> with id, enabled, params and bounds.
+/// </summary>
+public sealed record KilnConfig
+{
+    private static readonly string[] TopKeys = ["version", "kernel", "callbacks", "opt", "loss"];
+
+    public static readonly KilnConfig Empty = new();
+
+    public KernelSettings Kernel { get; init; } = KernelSettings.None;
+    public IReadOnlyList<(string Id, CallbackSpec Spec)> Callbacks { get; init; } = [];
+    public ModuleSpec Opt { get; init; } = ModuleSpec.Empty("main");
+    public ModuleSpec Loss { get; init; } = ModuleSpec.Empty("main");
+
+    public static KilnConfig Load(string path)
+    {
+        var node = YamlJson.ParseFile(path);
+        try { return FromJson(node); }
+        catch (ProtocolException ex) { throw ex.InFile(path); }
+    }
+
+    public static KilnConfig FromJson(JsonNode? node)
+    {
+        if (node is null) return Empty;
+        var o = JsonValues.GetObject(node, "kiln.yaml");
+        JsonValues.RejectUnknownKeys(o, TopKeys, "");
+        if (o["version"] is null) throw new ProtocolException("version: missing (write version: 1)");
+        if (JsonValues.GetLong(o["version"], "version") != 1) throw new ProtocolException($"version: only version 1 is known, got {JsonValues.Show(o["version"])}");
+        return new KilnConfig
+        {
+            Kernel = o["kernel"] is null ? KernelSettings.None : ParseKernel(o["kernel"]),
+            Callbacks = o["callbacks"] is null ? [] : ParseCallbacks(o["callbacks"]),
+            Opt = o["opt"] is null ? ModuleSpec.Empty("main") : ParseModule(o["opt"], "opt"),
+            Loss = o["loss"] is null ? ModuleSpec.Empty("main") : ParseModule(o["loss"], "loss"),
+        };
+    }
+
+    private static KernelSettings ParseKernel(JsonNode? node)
+    {
+        var k = JsonValues.GetObject(node, "kernel");
+        JsonValues.RejectUnknownKeys(k, ["poll_interval_ms", "debounce_steps", "auto_disable_on_error"], "kernel: ");
+        double? poll = k["poll_interval_ms"] is null ? null : JsonValues.GetDouble(k["poll_interval_ms"], "kernel.poll_interval_ms");
+        if (poll < 0) throw new ProtocolException($"kernel.poll_interval_ms: must be >= 0, got {poll}");
+        int? debounce = k["debounce_steps"] is null ? null : (int)JsonValues.GetLong(k["debounce_steps"], "kernel.debounce_steps");
+        if (debounce < 1) throw new ProtocolException($"kernel.debounce_steps: must be >= 1, got {debounce}");
+        bool? auto = k["auto_disable_on_error"] is null ? null : JsonValues.GetBool(k["auto_disable_on_error"], "kernel.auto_disable_on_error");
+        return new KernelSettings(poll, debounce, auto);
+    }
+
+    private static List<(string, CallbackSpec)> ParseCallbacks(JsonNode? node)
+    {
+        var list = new List<(string, CallbackSpec)>();
+        foreach (var (id, value) in JsonValues.GetObject(node, "callbacks"))
+        {
+            var where = $"callbacks.{id}";
+            var c = JsonValues.GetObject(value, where);
+            JsonValues.RejectUnknownKeys(c, ["target", "init", "enabled", "params"], where + ": ");
+            if (c["target"] is null) throw new ProtocolException($"{where}.target: missing ({{kind, path, symbol}})");
+            var target = CallbackTarget.FromJson(c["target"], where + ".target");
+            if (target.Kind == CallbackTarget.InstanceKind) throw new ProtocolException($"{where}.target.kind: instances are registered in code");
+            list.Add((id, new CallbackSpec(
+                target,
+                c["init"] is null ? null : (JsonObject)JsonValues.GetObject(c["init"], where + ".init").DeepClone(),
+                c["enabled"] is null || JsonValues.GetBool(c["enabled"], where + ".enabled"),
+                c["params"] is null ? null : (JsonObject)JsonValues.GetObject(c["params"], where + ".params").DeepClone())));
+        }
+        return list;
+    }
+
+    private static ModuleSpec ParseModule(JsonNode? node, string name)
+    {
+        var m = JsonValues.GetObject(node, name);
+        JsonValues.RejectUnknownKeys(m, ["id", "enabled", "params", "bounds"], name + ": ");
+        var bounds = new Dictionary<string, Bounds>(StringComparer.Ordinal);
+        if (m["bounds"] is not null)
+        {
+            foreach (var (k, v) in JsonValues.GetObject(m["bounds"], name + ".bounds")) bounds[k] = Bounds.FromJson(v, $"{name}.bounds.{k}");
+        }
+        return new ModuleSpec(
+            JsonValues.GetOptionalString(m, "id", name + ".") ?? "main",
+            m["enabled"] is null || JsonValues.GetBool(m["enabled"], name + ".enabled"),
+            m["params"] is null ? [] : (JsonObject)JsonValues.GetObject(m["params"], name + ".params").DeepClone(),
+            bounds);
+    }
+}

@@ -1,0 +1,40 @@
+namespace Kiln.Protocol;
+
+/// <summary>The file names of a run directory (docs/protocol.md) and their paths for one run.</summary>
+public sealed class RunFiles
+{
+    public const string Config = "kiln.yaml";
+    public const string Commands = "kiln.commands.jsonl";
+    public const string Ledger = "kiln.applied.jsonl";
+    public const string Freeze = "kiln.freeze.json";
+    public const string Recipe = "kiln.recipe.jsonl";
+    public const string EffectiveRecipe = "kiln.recipe.effective.jsonl";
+    public const string Adjust = "kiln.adjust.yaml";
+    public const string Metrics = "kiln.metrics.jsonl";
+    public const string Actuators = "kiln.actuators.json";
+    public const string Run = "kiln.run.json";
+    public const string SourcesDir = "kiln.sources";
+    public const string KernelLock = "kiln.kernel.lock";
+
+    public RunFiles(string dir)
+    {
+        Dir = Path.GetFullPath(dir);
+    }
+
+    public string Dir { get; }
+    public string ConfigPath => Path.Combine(Dir, Config);
+    public string CommandsPath => Path.Combine(Dir, Commands);
+    public string LedgerPath => Path.Combine(Dir, Ledger);
+    public string FreezePath => Path.Combine(Dir, Freeze);
+    public string RecipePath => Path.Combine(Dir, Recipe);
+    public string EffectiveRecipePath => Path.Combine(Dir, EffectiveRecipe);
+    public string AdjustPath => Path.Combine(Dir, Adjust);
+    public string MetricsPath => Path.Combine(Dir, Metrics);
+    public string ActuatorsPath => Path.Combine(Dir, Actuators);
+    public string RunPath => Path.Combine(Dir, Run);
+    public string SourcesPath => Path.Combine(Dir, SourcesDir);
+    public string KernelLockPath => Path.Combine(Dir, KernelLock);
+
+    /// <summary>Resolves a path given in a file of this run: relative paths are relative to the run directory.</summary>
+    public string Resolve(string path) => Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(Dir, path));
+}

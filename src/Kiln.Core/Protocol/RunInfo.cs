@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+
+namespace Kiln.Protocol;
+
+/// <summary><c>kiln.run.json</c>: what started the run and how it ended.</summary>
+public sealed record RunInfo
+{
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Stopped = "stopped";
+
+    public required string Id { get; init; }
+    /// <summary>What started the run: <c>launch</c>, <c>trial</c>, <c>train</c>, <c>demo</c>.</summary>
+    public required string Kind { get; init; }
+    public string? Config { get; init; }
+    public long? Seed { get; init; }
+    public string Status { get; init; } = Running;
+    public int? Pid { get; init; }
+    public string? Host { get; init; }
+    /// <summary>Unix seconds.</summary>
+    public double? Start { get; init; }
+    public double? End { get; init; }
+    public string? GitCommit { get; init; }
+    public JsonObject? Params { get; init; }
+    /// <summary>Why the run failed, when it did.</summary>
+    public string? Error { get; init; }
+
+    public JsonObject ToJson() => new()
+    {
+        ["id"] = Id,
+        ["kind"] = Kind,
+        ["config"] = Config,
+        ["seed"] = Seed,
+        ["status"] = Status,
+        ["pid"] = Pid,
+        ["host"] = Host,
+        ["start"] = Start,
+        ["end"] = End,
+        ["git_commit"] = GitCommit,
+        ["params"] = Params?.DeepClone(),
+        ["error"] = Error,
+    };
+
+    public static RunInfo FromJson(JsonNode? node)
+    {
+        var o = JsonValues.GetObject(node, "run info");
+        return new RunInfo
+        {
+            Id = JsonValues.GetString(o["id"], "id"),
+            Kind = JsonValues.GetString(o["kind"], "kind"),
+            Config = JsonValues.GetOptionalString(o, "config"),
+            Seed = o["seed"] is null ? null : JsonValues.GetLong(o["seed"], "seed"),
+            Status = JsonValues.GetOptionalString(o, "status") ?? Running,
+            Pid = o["pid"] is null ? null : (int)JsonValues.GetLong(o["pid"], "pid"),
+            Host = JsonValues.GetOptionalString(o, "host"),
+            Start = o["start"] is null ? null : JsonValues.GetDouble(o["start"], "start"),
+            End = o["end"] is null ? null : JsonValues.GetDouble(o["end"], "end"),
+            GitCommit = JsonValues.GetOptionalString(o, "git_commit"),
+            Params = o["params"] as JsonObject is { } p ? (JsonObject)p.DeepClone() : null,
+            Error = JsonValues.GetOptionalString(o, "error"),
+        };
+    }
+}
