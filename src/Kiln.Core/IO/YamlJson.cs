@@ -38,7 +38,9 @@ public static partial class YamlJson
         }
         if (stream.Documents.Count == 0) return null;
         if (stream.Documents.Count > 1) throw new ProtocolException("expected one YAML document, found " + stream.Documents.Count);
-        return Convert(stream.Documents[0].RootNode, "");
+        // Re-parsed so values are backed by JSON text like those read from any other file: then
+        // GetValue<int>() on a whole number works however the number was written.
+        return Convert(stream.Documents[0].RootNode, "") is { } node ? JsonNode.Parse(node.ToJsonString()) : null;
     }
 
     private static string Clean(string message) => message.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
@@ -54,7 +56,6 @@ public static partial class YamlJson
                     if (k is not YamlScalarNode ks || ks.Value is null)
                         throw new ProtocolException($"line {k.Start.Line}: {Where(path)}mapping keys must be plain scalars");
                     var key = ks.Value;
-                    if (obj.ContainsKey(key)) throw new ProtocolException($"line {k.Start.Line}: {Where(path)}duplicate key '{key}'");
                     obj[key] = Convert(v, path.Length == 0 ? key : path + "." + key);
                 }
                 return obj;
@@ -66,7 +67,7 @@ public static partial class YamlJson
             case YamlScalarNode scalar:
                 return Scalar(scalar, path);
             default:
-                throw new ProtocolException($"line {node.Start.Line}: {Where(path)}aliases and tags are not supported");
+                throw new ProtocolException($"line {node.Start.Line}: {Where(path)}unsupported YAML node");
         }
     }
 

@@ -221,15 +221,17 @@ public sealed class KilnKernel : IDisposable
         if (strictError is not null) throw new ReplayMissedException(strictError);
     }
 
+    /// <summary>
+    /// Releases the run without ending it (an interrupted run): callbacks are closed, but recipe entries not yet
+    /// due stay unfired rather than missed, so a resumed run replays them. Call <see cref="End"/> when training finished.
+    /// </summary>
     public void Dispose()
     {
-        try
+        if (_started && !_ended)
         {
-            End();
-        }
-        catch (ReplayMissedException)
-        {
-            // Reported in the ledger; Dispose must not throw.
+            _ended = true;
+            _cb.CloseAll((id, ex) => Record(new Command { Module = "cb", Op = "close", Id = id }, Sources.Kernel, null, _lastStep, EndEvent, null, OpResult.Failed(ex)));
+            WriteActuators();
         }
         _kernelLock?.Dispose();
         _kernelLock = null;
