@@ -1,3 +1,4 @@
+using Kiln.Testing;
 using System.Text;
 using System.Text.Json.Nodes;
 using Kiln.IO;

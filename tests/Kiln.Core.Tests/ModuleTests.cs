@@ -1,3 +1,4 @@
+using Kiln.Testing;
 using System.Text.Json.Nodes;
 using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
@@ -173,7 +174,7 @@ public sealed class ModuleTests
     public void Callbacks_load_from_a_type_with_init_arguments_and_obey_every_op()
     {
         using var h = new Harness();
-        h.Run.Send("""{"module":"cb","op":"load","id":"c","target":{"kind":"type","path":"Kiln.Core.Tests","symbol":"CountingCallback"},"init":{"every":4},"enabled":false}""");
+        h.Run.Send("""{"module":"cb","op":"load","id":"c","target":{"kind":"type","path":"Kiln.Testing","symbol":"CountingCallback"},"init":{"every":4},"enabled":false}""");
         h.Step(0);
         var cb = Assert.IsType<CountingCallback>(h.Kernel.GetCallback("c"));
         Assert.Equal(("c", 4, 0), (cb.Id, cb.Every, cb.Calls));
@@ -190,13 +191,13 @@ public sealed class ModuleTests
         Assert.True(cb.Closed);
         Assert.Null(h.Kernel.GetCallback("c"));
         var load = h.Run.Decisions().First();
-        Assert.Equal("""{"target":{"kind":"type","path":"Kiln.Core.Tests","symbol":"CountingCallback"},"init":{"every":4},"enabled":false}""", load.Payload!.ToJsonString());
+        Assert.Equal("""{"target":{"kind":"type","path":"Kiln.Testing","symbol":"CountingCallback"},"init":{"every":4},"enabled":false}""", load.Payload!.ToJsonString());
     }
 
     [Theory]
     [InlineData("""{"kind":"type","path":"No.Such.Type"}""", null, "ProtocolException: target: no type 'No.Such.Type' is loaded in this process")]
-    [InlineData("""{"kind":"type","path":"Kiln.Core.Tests.CountingCallback"}""", """{"every":"often"}""", "init.every: expected Int32, got \"often\"")]
-    [InlineData("""{"kind":"type","path":"Kiln.Core.Tests.CountingCallback"}""", """{"colour":"red"}""", "init: no constructor parameter for 'colour'")]
+    [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"every":"often"}""", "init.every: expected Int32, got \"often\"")]
+    [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"colour":"red"}""", "init: no constructor parameter for 'colour'")]
     [InlineData("""{"kind":"type","path":"Kiln.Core.Tests.ThrowingCallback"}""", null, "InvalidOperationException: constructor failed")]
     [InlineData("""{"kind":"type","path":"System.String"}""", null, "System.String does not implement IKilnCallback")]
     [InlineData("""{"kind":"file","path":"callbacks/Viz.cs","symbol":"Viz"}""", null, "needs Kiln.Scripting's compiler")]
@@ -223,7 +224,7 @@ public sealed class ModuleTests
             kernel: {poll_interval_ms: 0, auto_disable_on_error: true}
             callbacks:
               counter:
-                target: {kind: type, path: Kiln.Core.Tests.CountingCallback}
+                target: {kind: type, path: Kiln.Testing.CountingCallback}
                 init: {every: 2}
                 params: {every: 3}
             opt:
@@ -249,7 +250,7 @@ public sealed class ModuleTests
             version: 1
             callbacks:
               counter:
-                target: {kind: type, path: Kiln.Core.Tests.CountingCallback}
+                target: {kind: type, path: Kiln.Testing.CountingCallback}
                 init: {every: 2}
                 enabled: false
                 params: {every: 5}

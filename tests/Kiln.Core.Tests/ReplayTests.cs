@@ -1,3 +1,4 @@
+using Kiln.Testing;
 using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Kernel;
@@ -195,7 +196,7 @@ public sealed class ReplayTests
         {
             [2] = () => original.Run.Set("opt", """{"lr": 0.005, "weight_decay": 0.01}"""),
             [4] = () => original.Run.Send("cb", "load", "counter") ,
-            [5] = () => original.Run.Send("""{"cid":"load1","module":"cb","op":"load","id":"counter","target":{"kind":"type","path":"Kiln.Core.Tests.CountingCallback"},"init":{"every":3},"enabled":true}"""),
+            [5] = () => original.Run.Send("""{"cid":"load1","module":"cb","op":"load","id":"counter","target":{"kind":"type","path":"Kiln.Testing.CountingCallback"},"init":{"every":3},"enabled":true}"""),
             [7] = () => original.Run.Set("opt", """{"groups": {"head": {"lr": 0.1, "betas": [0.8, 0.99]}}, "clip_norm": 1.5}"""),
             [8] = () => original.Run.Set("cb", """{"every": 7}""", id: "counter"),
             [10] = () => original.Run.Set("loss", """{"cls_w": 2, "ramps.recon": {"type": "linear", "end_step": 18, "start": 0, "end": 2}}"""),
@@ -212,7 +213,7 @@ public sealed class ReplayTests
         var recipe = RecipeFile.Export(ledger);
         Assert.Equal(9, recipe.Count);
         var load = recipe.Single(r => r.Op == "load");
-        Assert.Equal(new CallbackTarget("type", "Kiln.Core.Tests.CountingCallback", null), load.Target);
+        Assert.Equal(new CallbackTarget("type", "Kiln.Testing.CountingCallback", null), load.Target);
         Assert.Equal("""{"every":3}""", load.Init!.ToJsonString());
         Assert.True(load.Enabled);
         Assert.Equal("""{"scheduler_drop":0.5}""", recipe.Single(r => r.Step == 12).Params!.ToJsonString());

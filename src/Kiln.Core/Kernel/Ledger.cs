@@ -45,15 +45,14 @@ public sealed class Ledger
         {
             foreach (var line in lines)
             {
-                try
+                if (!line.Oversized && LedgerHeader.TryRead(line.Bytes.Span, out var h))
                 {
-                    var e = LedgerEntry.FromJson(JsonValues.ParseDocument(line.Bytes.Span, "line"));
-                    LastSeq = Math.Max(LastSeq, e.Seq);
-                    if (e.Cid is not null) _cids.Add(e.Cid);
+                    LastSeq = Math.Max(LastSeq, h.Seq);
+                    if (h.Cid is not null) _cids.Add(h.Cid);
                 }
-                catch (ProtocolException ex)
+                else
                 {
-                    Problems.Add($"{System.IO.Path.GetFileName(_path)} line {line.Number}: {ex.Message}");
+                    Problems.Add($"{System.IO.Path.GetFileName(_path)} line {line.Number}: not a ledger line");
                 }
             }
         }

@@ -7,8 +7,12 @@ namespace Kiln.Protocol;
 /// <summary>Typed reads from JSON nodes whose errors name the key and the offending value.</summary>
 public static class JsonValues
 {
-    /// <summary>Renders a value the way error messages quote it.</summary>
-    public static string Show(JsonNode? node) => node is null ? "null" : node.ToJsonString();
+    /// <summary>Renders a value the way error messages quote it; numbers as people write them (<c>3e-05</c>).</summary>
+    public static string Show(JsonNode? node) =>
+        node is null ? "null" : TryGetDouble(node, out var d) ? FormatNumber(d) : node.ToJsonString();
+
+    /// <summary>Shortest round-trip text with a lower-case exponent: <c>3e-05</c>, <c>0.001</c>, <c>42</c>.</summary>
+    public static string FormatNumber(double d) => d.ToString("R", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
 
     public static bool IsNumber(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number;
 

@@ -3,9 +3,9 @@ using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
 using Kiln.Modules.Loss;
 using Kiln.Modules.Opt;
-using Kiln.Testing;
 
-namespace Kiln.Core.Tests;
+
+namespace Kiln.Testing;
 
 /// <summary>A run directory with a kernel, an optimizer (two groups), a loss and a manual clock.</summary>
 public sealed class Harness : IDisposable

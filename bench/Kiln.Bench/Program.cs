@@ -1,0 +1,39 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using Kiln.Bench;
+
+// dotnet run -c Release --project bench/Kiln.Bench -- <suite> [options]
+//   kernel [--commands N] [--kiln PATH]   idle Apply (BenchmarkDotNet), write→apply latency at 1 kHz, `kiln status` process time
+//   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
+var suite = args.Length > 0 ? args[0] : "kernel";
+var rest = args.Skip(1).ToArray();
+string? Option(string name) => Array.IndexOf(rest, name) is var i and >= 0 && i + 1 < rest.Length ? rest[i + 1] : null;
+var root = FindRoot();
+
+switch (suite)
+{
+    case "kernel":
+    {
+        var config = DefaultConfig.Instance.AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(10)).WithOptions(ConfigOptions.DisableLogFile);
+        var summary = BenchmarkRunner.Run<KernelBenchmarks>(config);
+        var idle = summary.Reports.FirstOrDefault()?.ResultStatistics?.Mean;
+        if (idle is { } ns) Figures.Print("kernel.idle_apply", ns / 1000.0, "us", "hotcb apply: 11.9 us; target <= 0.2 us");
+        LatencyBench.Run(int.Parse(Option("--commands") ?? "1000", System.Globalization.CultureInfo.InvariantCulture));
+        StatusBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"), 30);
+        return 0;
+    }
+    case "micro":
+        BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, micro)");
+        return 2;
+}
+
+static string FindRoot()
+{
+    var dir = new DirectoryInfo(AppContext.BaseDirectory);
+    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Kiln.slnx"))) dir = dir.Parent;
+    return dir?.FullName ?? Directory.GetCurrentDirectory();
+}

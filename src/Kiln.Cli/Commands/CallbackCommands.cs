@@ -1,0 +1,87 @@
+using System.CommandLine;
+using Kiln.Cli.Output;
+using Kiln.Protocol;
+
+namespace Kiln.Cli.Commands;
+
+/// <summary><c>kiln cb enable|disable|load|set_params|unload</c>.</summary>
+internal static class CallbackCommands
+{
+    public static Command Build(Cli cli)
+    {
+        var cb = new Command("cb", "Load, switch and tune callbacks");
+        foreach (var (op, help) in new[] { ("enable", "Enable a callback"), ("disable", "Disable a callback"), ("unload", "Unload a callback (Close is called, its assembly freed)") })
+            cb.Subcommands.Add(Simple(cli, op, help));
+        cb.Subcommands.Add(Load(cli));
+        cb.Subcommands.Add(SetParams(cli));
+        return cb;
+    }
+
+    /// <summary>A command that queues <c>cb &lt;op&gt; &lt;id&gt;</c>; also used by the <c>enable</c>/<c>disable</c> shortcuts.</summary>
+    public static Command Simple(Cli cli, string op, string help)
+    {
+        var id = new Argument<string>("id") { Description = "The callback's id" };
+        var command = new Command(op, help) { id };
+        cli.Handle(command, c => c.Queue(new KilnCommand { Module = "cb", Op = op, Id = c.Get(id) }));
+        return command;
+    }
+
+    private static Command Load(Cli cli)
+    {
+        var id = new Argument<string>("id") { Description = "The id to load the callback under" };
+        var file = new Option<string>("--file") { Description = "A C# source file (compiled when loaded)" };
+        var path = new Option<string>("--path") { Description = "A loaded type (Kiln.Callbacks.Timing) or an assembly (My.dll, or My.dll:Ns.Type)" };
+        var symbol = new Option<string>("--symbol") { Description = "The class: in the file, the assembly, or the namespace given as --path" };
+        var enabled = new Option<bool>("--enabled") { Description = "Start enabled" };
+        var disabled = new Option<bool>("--no-enabled") { Description = "Start disabled (the default)" };
+        var init = new Option<string[]>("--init")
+        {
+            Description = "Constructor arguments as key=value",
+            AllowMultipleArgumentsPerToken = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("load", "Load a callback from a C# file, a loaded type or an assembly") { id, file, path, symbol, enabled, disabled, init };
+        cli.Handle(command, c =>
+        {
+            var f = c.Get(file);
+            var p = c.Get(path);
+            if ((f is null) == (p is null)) throw new UsageException("cb load: give --file <source.cs> or --path <type|assembly.dll>, one of them");
+            if (c.Get(enabled) && c.Get(disabled)) throw new UsageException("cb load: --enabled and --no-enabled contradict each other");
+            CallbackTarget target;
+            if (f is not null)
+            {
+                var full = Path.GetFullPath(f);
+                if (!File.Exists(full)) throw new ProtocolException($"{full}: source file not found");
+                target = new CallbackTarget(CallbackTarget.FileKind, full, c.Get(symbol));
+            }
+            else
+            {
+                var isAssembly = p!.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || p.Contains(".dll:", StringComparison.OrdinalIgnoreCase);
+                if (isAssembly)
+                {
+                    var colon = p.IndexOf(".dll:", StringComparison.OrdinalIgnoreCase);
+                    var dll = colon < 0 ? p : p[..(colon + 4)];
+                    var full = Path.GetFullPath(dll);
+                    if (!File.Exists(full)) throw new ProtocolException($"{full}: assembly not found");
+                    target = new CallbackTarget(CallbackTarget.AssemblyKind, colon < 0 ? full : full + p[(colon + 4)..], c.Get(symbol));
+                }
+                else
+                {
+                    target = new CallbackTarget(CallbackTarget.TypeKind, p, c.Get(symbol));
+                }
+            }
+            var initValues = c.Get(init) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null;
+            return c.Queue(new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled) });
+        });
+        return command;
+    }
+
+    private static Command SetParams(Cli cli)
+    {
+        var id = new Argument<string>("id") { Description = "The callback's id" };
+        var pairs = Cli.PairsArgument();
+        var command = new Command("set_params", "Set a callback's parameters") { id, pairs };
+        cli.Handle(command, c => c.Queue(new KilnCommand { Module = "cb", Op = "set_params", Id = c.Get(id), Params = Cli.Pairs(c.Get(pairs)) }));
+        return command;
+    }
+}

@@ -1,0 +1,25 @@
+using System.CommandLine;
+using Kiln.Control;
+
+namespace Kiln.Cli.Commands;
+
+/// <summary>The shortcuts: <c>enable</c>/<c>disable</c> (callbacks) and <c>set</c> (routed to opt or loss by its keys).</summary>
+internal static class SugarCommands
+{
+    public static IEnumerable<Command> Build(Cli cli)
+    {
+        yield return CallbackCommands.Simple(cli, "enable", "Enable a callback (same as cb enable)");
+        yield return CallbackCommands.Simple(cli, "disable", "Disable a callback (same as cb disable)");
+
+        var id = new Option<string>("--id") { Description = "The opt or loss handle", DefaultValueFactory = _ => "main" };
+        var pairs = Cli.PairsArgument();
+        var set = new Command("set", "Set optimizer keys (lr, weight_decay, …) or loss keys (*_w, terms.*, ramps.*); routed by key") { id, pairs };
+        cli.Handle(set, c =>
+        {
+            var values = Cli.Pairs(c.Get(pairs));
+            var module = Cli.Usage(() => SetRouter.Route(values));
+            return c.Queue(new KilnCommand { Module = module, Op = "set_params", Id = c.Get(id), Params = values });
+        });
+        yield return set;
+    }
+}

@@ -1,0 +1,2 @@
+global using Command = System.CommandLine.Command;
+global using KilnCommand = Kiln.Protocol.Command;
