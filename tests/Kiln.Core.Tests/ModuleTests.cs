@@ -63,6 +63,28 @@ public sealed class ModuleTests
     }
 
     [Fact]
+    public void Without_actuators_opt_and_loss_changes_are_rejected_by_name()
+    {
+        using var dir = new TempDir();
+        var run = new RunDir(dir.Path);
+        using var kernel = new KilnKernel(dir.Path, new KernelOptions { PollInterval = TimeSpan.Zero });
+        run.Set("opt", """{"lr": 0.1}""");
+        run.Set("loss", """{"cls_w": 1}""");
+        kernel.Apply(0, "train_step_end");
+        Assert.Equal(["no optimizer actuator is registered in this run", "no loss actuator is registered in this run"], run.Ledger().Select(l => l.Error));
+    }
+
+    [Fact]
+    public void Metrics_lines_round_trip_and_leave_out_non_finite_values()
+    {
+        var line = new MetricsRecord(12, 1, "train", 1.5, new Dictionary<string, double> { ["loss"] = 0.25, ["bad"] = double.NaN });
+        var text = System.Text.Encoding.UTF8.GetString(line.ToJsonLine());
+        Assert.Equal("""{"step":12,"epoch":1,"phase":"train","wall_time":1.5,"metrics":{"loss":0.25}}""", text);
+        var back = MetricsRecord.FromJson(JsonNode.Parse(text));
+        Assert.Equal((12L, 0.25), (back.Step, back.Metrics["loss"]));
+    }
+
+    [Fact]
     public void Keys_the_optimizer_lacks_are_rejected_by_name()
     {
         using var h = new Harness();

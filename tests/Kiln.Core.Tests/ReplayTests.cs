@@ -153,6 +153,19 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public void A_corrupt_adjust_file_is_rejected_naming_the_file_and_the_key()
+    {
+        using var h = new Harness();
+        WriteRecipe(h, """{"at":{"step":3,"event":"train_step_end"},"module":"opt","op":"set_params","params":{"lr":3e-5}}""");
+        File.WriteAllText(h.Run.Files.AdjustPath, "patches:\n  - match: {module: opt}\n    shift_step: soon\n");
+        Freeze(h, FreezeState.ReplayAdjusted, adjust: RunFiles.Adjust);
+        h.Step(0);
+        var rejected = Assert.Single(h.Run.Ledger(), l => l.Decision == Decision.Rejected);
+        Assert.Contains("kiln.adjust.yaml: patches[0].shift_step: expected an integer, got \"soon\"", rejected.Error);
+        Assert.Equal(FreezeState.Off, h.Kernel.Freeze.Mode);
+    }
+
+    [Fact]
     public void A_restarted_replay_does_not_fire_entries_twice()
     {
         using var h = new Harness();
