@@ -15,6 +15,7 @@ root.Subcommands.Add(ModuleCommands.Build(cli, "opt", "Change the optimizer: lea
 root.Subcommands.Add(ModuleCommands.Build(cli, "loss", "Change loss weights, terms and ramps"));
 root.Subcommands.Add(FreezeCommand.Build(cli));
 root.Subcommands.Add(RecipeCommands.Build(cli));
+root.Subcommands.Add(LaunchCommand.Build(cli));
 foreach (var sugar in SugarCommands.Build(cli)) root.Subcommands.Add(sugar);
 
 var parse = root.Parse(args);

@@ -55,6 +55,8 @@ public static class Workers
         _workers = grown;
     }
 
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 2000;
+
     private sealed class Worker
     {
         private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
@@ -82,8 +84,7 @@ public static class Workers
 
         public void Wait()
         {
-            var spin = new SpinWait();
-            while (!_done) spin.SpinOnce(sleep1Threshold: -1);
+            while (!_done) Thread.SpinWait(16);
         }
 
         public void ThrowIfFailed()
@@ -95,9 +96,10 @@ public static class Workers
         {
             while (true)
             {
-                // Spin a little first: the next job of a training step usually follows within microseconds.
-                var spin = new SpinWait();
-                while (!_wake.IsSet && spin.Count < 200) spin.SpinOnce(sleep1Threshold: -1);
+                // Spin before sleeping: within a training step the next job follows within microseconds, and a
+                // sleeping thread takes tens of microseconds to wake.
+                var until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                while (!_wake.IsSet && System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(32);
                 _wake.Wait();
                 _wake.Reset();
                 try

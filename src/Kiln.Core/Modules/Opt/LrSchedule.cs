@@ -35,8 +35,16 @@ public abstract record LrSchedule
                 var warm = o["warmup_steps"] is null ? 0 : JsonValues.GetLong(o["warmup_steps"], key + ".warmup_steps");
                 if (warm < 0 || warm >= total) throw new ProtocolException($"{key}.warmup_steps: must be in [0, total_steps), got {warm}");
                 return new CosineSchedule(total, warm, o["min_factor"] is null ? 0 : JsonValues.GetDouble(o["min_factor"], key + ".min_factor"));
+            case "piecewise":
+                JsonValues.RejectUnknownKeys(o, ["type", "milestones", "factors"], key + ": ");
+                if (o["milestones"] is not JsonArray ms || o["factors"] is not JsonArray fs || fs.Count != ms.Count + 1)
+                    throw new ProtocolException($"{key}: piecewise needs milestones [s1, …] and one more factor than milestones");
+                var milestones = ms.Select((m, i) => JsonValues.GetLong(m, $"{key}.milestones[{i}]")).ToArray();
+                if (milestones.Zip(milestones.Skip(1)).Any(p => p.Second <= p.First))
+                    throw new ProtocolException($"{key}.milestones: must increase");
+                return new PiecewiseSchedule(milestones, fs.Select((f, i) => JsonValues.GetDouble(f, $"{key}.factors[{i}]")).ToArray());
             default:
-                throw new ProtocolException($"{key}.type: unknown schedule \"{type}\" (known: constant, step, cosine)");
+                throw new ProtocolException($"{key}.type: unknown schedule \"{type}\" (known: constant, step, cosine, piecewise)");
         }
     }
 }
@@ -69,6 +77,24 @@ public sealed record CosineSchedule(long TotalSteps, long WarmupSteps, double Mi
     public override JsonObject ToJson() => new()
     {
         ["type"] = "cosine", ["total_steps"] = TotalSteps, ["warmup_steps"] = WarmupSteps, ["min_factor"] = MinFactor,
+    };
+}
+
+/// <summary>Factor <c>Factors[i]</c> once <c>i</c> milestones have been reached (a stage switch, PyTorch's MultiStepLR generalised).</summary>
+public sealed record PiecewiseSchedule(long[] Milestones, double[] Factors) : LrSchedule
+{
+    public override double Factor(long step)
+    {
+        var i = 0;
+        while (i < Milestones.Length && step >= Milestones[i]) i++;
+        return Factors[i];
+    }
+
+    public override JsonObject ToJson() => new()
+    {
+        ["type"] = "piecewise",
+        ["milestones"] = new JsonArray(Milestones.Select(m => (JsonNode?)m).ToArray()),
+        ["factors"] = new JsonArray(Factors.Select(f => (JsonNode?)f).ToArray()),
     };
 }
 

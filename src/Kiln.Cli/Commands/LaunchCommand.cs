@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.Globalization;
+using Kiln.Cli.Output;
+using Kiln.Protocol;
+using Kiln.Train.Compute;
+using Kiln.Train.Runs;
+
+namespace Kiln.Cli.Commands;
+
+/// <summary><c>kiln launch</c>: train a built-in config or a training function in a new run directory, steerable while it runs.</summary>
+internal static class LaunchCommand
+{
+    public static Command Build(Cli cli)
+    {
+        var config = new Option<string>("--config") { Description = "Built-in run: simple, multitask or finetune", DefaultValueFactory = _ => "multitask" };
+        config.AcceptOnlyFromAmong("simple", "multitask", "finetune");
+        var trainFn = new Option<string>("--train-fn") { Description = "A training function instead: <assembly.dll>:<Namespace.Type.Method> (see docs/train.md)" };
+        var runDir = new Option<string>("--run-dir") { Description = "The run directory (default: a new folder under runs/)" };
+        var maxSteps = new Option<long?>("--max-steps") { Description = "Steps to train (default: the config's)" };
+        var maxTime = new Option<double?>("--max-time") { Description = "Stop after this many seconds; whichever of steps and time comes first wins" };
+        var stepDelay = new Option<double>("--step-delay") { Description = "Seconds to wait after each step", DefaultValueFactory = _ => 0 };
+        var seed = new Option<long>("--seed") { Description = "Seed of weights, batches and dropout", DefaultValueFactory = _ => 42 };
+        var dataDir = new Option<string>("--data-dir") { Description = "Where Fashion-MNIST's IDX files are (default /usr/share/datasets/fashion-mnist)" };
+        var param = new Option<string[]>("--param")
+        {
+            Description = "Override a built-in config's parameter: key=value (repeatable)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var threads = new Option<int?>("--threads") { Description = "Threads for matrix products (default: all cores)" };
+        var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable")
+        {
+            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads,
+        };
+        cli.Handle(command, c =>
+        {
+            var options = new LaunchOptions
+            {
+                Config = c.Get(config)!,
+                Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => TrainFunctions.FromAssembly(spec)) : null,
+                RunDir = c.Get(runDir),
+                MaxSteps = c.Get(maxSteps),
+                MaxTime = c.Get(maxTime) is { } t ? t > 0 ? TimeSpan.FromSeconds(t) : throw new UsageException("--max-time: must be > 0") : null,
+                StepDelay = c.Get(stepDelay) >= 0 ? TimeSpan.FromSeconds(c.Get(stepDelay)) : throw new UsageException("--step-delay: must be >= 0"),
+                Seed = c.Get(seed),
+                DataDir = c.Get(dataDir),
+                Params = c.Get(param) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null,
+            };
+            if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
+            return Launch(c.Out, options);
+        });
+        return command;
+    }
+
+    /// <summary>Runs and reports; exit 0 when completed, 1 when failed, 130 when stopped by Ctrl-C.</summary>
+    public static int Launch(Terminal terminal, LaunchOptions options)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var name = options.Function?.Name ?? options.Config;
+            var steps = options.MaxSteps ?? (options.Function ?? TrainFunctions.Config(options.Config)).DefaultSteps;
+            var result = terminal.Rich
+                ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel.Token))
+                : PlainProgress(terminal, name, steps, options, cancel.Token);
+            Report(terminal, result);
+            return result.Status switch
+            {
+                RunInfo.Completed => 0,
+                RunInfo.Stopped => 130,
+                _ => 1,
+            };
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static LaunchResult PlainProgress(Terminal terminal, string name, long steps, LaunchOptions options, CancellationToken cancel)
+    {
+        var next = DateTime.UtcNow;
+        var latest = new Dictionary<string, double>(StringComparer.Ordinal);
+        terminal.Line($"training {name} for {steps} steps");
+        return RunLauncher.Run(options, terminal.Line, (step, metrics) =>
+        {
+            foreach (var (n, v) in metrics) latest[n] = v;
+            if (DateTime.UtcNow < next) return;
+            next = DateTime.UtcNow.AddSeconds(2);
+            terminal.Line($"step {step + 1}/{steps}  {Format(latest)}");
+        }, cancel);
+    }
+
+    internal static string Format(IReadOnlyDictionary<string, double> metrics)
+    {
+        var keys = new[] { "train_loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm" };
+        return string.Join("  ", keys.Where(metrics.ContainsKey).Select(k => $"{k}={metrics[k].ToString("G4", CultureInfo.InvariantCulture)}"));
+    }
+
+    private static void Report(Terminal terminal, LaunchResult result)
+    {
+        var style = result.Status switch { RunInfo.Completed => "green", RunInfo.Stopped => "yellow", _ => "red" };
+        var steps = result.LastStep is { } s ? $" after {s + 1} steps" : "";
+        terminal.Line("run ", result.Status, style, $"{steps}: {result.RunDir}");
+        if (result.LastMetrics.Count > 0) terminal.Line("  " + Format(result.LastMetrics));
+        if (result.Error is not null) Terminal.Error(result.Error);
+    }
+}

@@ -1,0 +1,164 @@
+using Kiln.Train.Autograd;
+using Kiln.Train.Tensors;
+
+namespace Kiln.Train.Tests;
+
+/// <summary>Every operation's backward step against central finite differences.</summary>
+public sealed class GradientTests
+{
+    private static Tensor Random(Rng rng, int[] shape, float lo = -1f, float hi = 1f, bool grad = true, float avoid = 0f)
+    {
+        var t = new Tensor(shape) { RequiresGrad = grad };
+        for (var i = 0; i < t.Size; i++)
+        {
+            float v;
+            do v = rng.Uniform(lo, hi);
+            while (avoid > 0 && MathF.Abs(v) < avoid);
+            t.Data[i] = v;
+        }
+        return t;
+    }
+
+    /// <summary>
+    /// Projects the output on fixed random weights (loss = Σ y·r, in double) and compares d loss / d input from the tape
+    /// with (loss(x + ε) − loss(x − ε)) / 2ε for every element of every input that requires gradients.
+    /// </summary>
+    private static void Check(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 1e-2, double tolerance = 2e-2)
+    {
+        var rng = new Rng(99);
+        float[]? projection = null;
+        double Loss()
+        {
+            var y = f(inputs);
+            projection ??= Enumerable.Range(0, y.Size).Select(_ => rng.Uniform(-1f, 1f)).ToArray();
+            double s = 0;
+            for (var i = 0; i < y.Size; i++) s += (double)y.Data[i] * projection[i];
+            return s;
+        }
+        Loss();
+        foreach (var x in inputs) x.Grad = null;
+        var analytic = new List<float[]>();
+        using (var tape = new Tape())
+        {
+            var y = f(inputs);
+            var r = new Tensor((int[])y.Shape.Clone(), projection!.ToArray());
+            tape.Backward(Ops.Sum(Ops.Mul(y, r)));
+            foreach (var x in inputs) analytic.Add(x.RequiresGrad ? x.Grad!.ToArray() : []);
+        }
+        for (var k = 0; k < inputs.Length; k++)
+        {
+            var x = inputs[k];
+            if (!x.RequiresGrad) continue;
+            for (var i = 0; i < x.Size; i++)
+            {
+                var saved = x.Data[i];
+                x.Data[i] = (float)(saved + eps);
+                var plus = Loss();
+                x.Data[i] = (float)(saved - eps);
+                var minus = Loss();
+                x.Data[i] = saved;
+                var numeric = (plus - minus) / (2 * eps);
+                var a = analytic[k][i];
+                Assert.True(Math.Abs(numeric - a) <= tolerance * Math.Max(1.0, Math.Abs(numeric)),
+                    $"input {k} element {i}: analytic {a}, numeric {numeric}");
+            }
+        }
+    }
+
+    [Fact]
+    public void MatMul() => Check(x => Ops.MatMul(x[0], x[1]), [Random(new(1), [3, 5]), Random(new(2), [5, 4])]);
+
+    [Fact]
+    public void Linear_with_and_without_bias()
+    {
+        Check(x => Ops.Linear(x[0], x[1], x[2]), [Random(new(1), [4, 6]), Random(new(2), [3, 6]), Random(new(3), [3])]);
+        Check(x => Ops.Linear(x[0], x[1], null), [Random(new(4), [2, 6]), Random(new(5), [3, 6])]);
+    }
+
+    [Fact]
+    public void Large_products_that_go_through_the_blocked_and_parallel_paths() =>
+        Check(x => Ops.Linear(x[0], x[1], x[2]), [Random(new(6), [9, 300], grad: false), Random(new(7), [33, 300]), Random(new(8), [33])], eps: 5e-2, tolerance: 3e-2);
+
+    [Theory]
+    [InlineData(new[] { 3, 4 }, new[] { 3, 4 })]
+    [InlineData(new[] { 3, 4 }, new[] { 4 })]
+    [InlineData(new[] { 3, 1 }, new[] { 1, 4 })]
+    [InlineData(new[] { 2, 3, 4 }, new[] { 3, 1 })]
+    [InlineData(new[] { 1 }, new[] { 2, 3 })]
+    public void Broadcasting_arithmetic(int[] a, int[] b)
+    {
+        Check(x => Ops.Add(x[0], x[1]), [Random(new(1), a), Random(new(2), b)]);
+        Check(x => Ops.Sub(x[0], x[1]), [Random(new(3), a), Random(new(4), b)]);
+        Check(x => Ops.Mul(x[0], x[1]), [Random(new(5), a), Random(new(6), b)]);
+        Check(x => Ops.Div(x[0], x[1]), [Random(new(7), a), Random(new(8), b, 0.5f, 2f)]);
+    }
+
+    [Fact]
+    public void Unary_functions()
+    {
+        Check(x => Ops.Scale(x[0], -2.5f), [Random(new(1), [3, 4])]);
+        Check(x => Ops.Relu(x[0]), [Random(new(2), [3, 4], avoid: 0.05f)]);
+        Check(x => Ops.Tanh(x[0]), [Random(new(3), [3, 4])]);
+        Check(x => Ops.Sigmoid(x[0]), [Random(new(4), [3, 4])]);
+        Check(x => Ops.Gelu(x[0]), [Random(new(5), [3, 4], -3f, 3f)]);
+        Check(x => Ops.Exp(x[0]), [Random(new(6), [3, 4])]);
+        Check(x => Ops.Log(x[0]), [Random(new(7), [3, 4], 0.5f, 3f)]);
+    }
+
+    [Fact]
+    public void Reductions()
+    {
+        Check(x => Ops.Sum(x[0]), [Random(new(1), [3, 4])]);
+        Check(x => Ops.Mean(x[0]), [Random(new(2), [3, 4])]);
+        Check(x => Ops.Sum(x[0], 0), [Random(new(3), [3, 4])]);
+        Check(x => Ops.Mean(x[0], 1, keepDim: true), [Random(new(4), [2, 3, 4])]);
+        Check(x => Ops.Sum(x[0], -1), [Random(new(5), [2, 3, 4])]);
+    }
+
+    [Fact]
+    public void Shape_operations()
+    {
+        Check(x => Ops.Reshape(x[0], 4, -1), [Random(new(1), [2, 3, 4])]);
+        Check(x => Ops.Flatten(x[0]), [Random(new(2), [2, 3, 4])]);
+        Check(x => Ops.Transpose(x[0]), [Random(new(3), [3, 5])]);
+        Check(x => Ops.Permute(x[0], 2, 0, 1), [Random(new(4), [2, 3, 4])]);
+    }
+
+    [Fact]
+    public void Losses()
+    {
+        Check(x => Ops.SoftmaxCrossEntropy(x[0], [2, 0, 1, 2]), [Random(new(1), [4, 3], -3f, 3f)]);
+        Check(x => Ops.Mse(x[0], x[1]), [Random(new(2), [3, 4]), Random(new(3), [3, 4])]);
+    }
+
+    [Fact]
+    public void Convolution_with_stride_and_padding()
+    {
+        Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 1), [Random(new(1), [2, 3, 5, 5]), Random(new(2), [4, 3, 3, 3]), Random(new(3), [4])]);
+        Check(x => Ops.Conv2d(x[0], x[1], null, stride: 2, padding: 0), [Random(new(4), [1, 2, 6, 7]), Random(new(5), [3, 2, 2, 3])]);
+    }
+
+    [Fact]
+    public void Max_pooling()
+    {
+        // Distinct values keep every window's maximum away from ties.
+        var x = new Tensor([2, 2, 4, 6]) { RequiresGrad = true };
+        var order = Enumerable.Range(0, x.Size).ToArray();
+        new Rng(1).Shuffle(order.AsSpan());
+        for (var i = 0; i < x.Size; i++) x.Data[i] = order[i] * 0.1f;
+        Check(t => Ops.MaxPool2d(t[0], 2), [x], eps: 1e-2);
+        Check(t => Ops.MaxPool2d(t[0], 3, stride: 1), [x], eps: 1e-2);
+    }
+
+    [Fact]
+    public void Layer_norm() =>
+        Check(x => Ops.LayerNorm(x[0], x[1], x[2]), [Random(new(1), [3, 6], -2f, 2f), Random(new(2), [6]), Random(new(3), [6])], eps: 1e-2, tolerance: 3e-2);
+
+    [Fact]
+    public void Dropout_with_a_fixed_mask() =>
+        Check(x => Ops.Dropout(x[0], 0.3f, new Rng(7), training: true), [Random(new(1), [4, 5])]);
+
+    [Fact]
+    public void A_tensor_used_twice_receives_both_gradients() =>
+        Check(x => Ops.Mul(Ops.Add(x[0], x[0]), x[0]), [Random(new(1), [2, 3])]);
+}
