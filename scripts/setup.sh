@@ -3,7 +3,8 @@
 set -euo pipefail
 
 need=()
-# (later capabilities add Debian packages here)
+# Fashion-MNIST for the built-in runs, the engine benchmark and the dataset tests
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo_cmd=""

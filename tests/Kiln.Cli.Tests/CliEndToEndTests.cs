@@ -214,7 +214,7 @@ public sealed class CliEndToEndTests
     public void Help_is_there_for_every_command()
     {
         using var dir = new TempDir("cli");
-        foreach (var cmd in new[] { "status", "init", "cb", "opt", "loss", "freeze", "recipe", "enable", "disable", "set" })
+        foreach (var cmd in new[] { "status", "init", "cb", "opt", "loss", "freeze", "recipe", "enable", "disable", "set", "launch" })
         {
             var result = KilnProcess.Run(dir.Path, cmd, "--help");
             Assert.True(result.ExitCode == 0, cmd + ": " + result);

@@ -141,16 +141,30 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
-                var gx = Tape.GradOf(x).Data;
-                var g = gy.Data;
-                var xv = x.Data;
-                for (var i = 0; i < x.Size; i++)
-                {
-                    if (xv[i] > 0f) gx[i] += g[i];
-                }
+                ReluBackward(x.Span, gy.Span, Tape.GradOf(x).Span);
             });
         }
         return y;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gy, Span<float> gx)
+    {
+        var i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var n = System.Numerics.Vector<float>.Count;
+            for (; i <= x.Length - n; i += n)
+            {
+                var positive = System.Numerics.Vector.GreaterThan(new System.Numerics.Vector<float>(x[i..]), System.Numerics.Vector<float>.Zero);
+                var add = System.Numerics.Vector.ConditionalSelect(positive, new System.Numerics.Vector<float>(gy[i..]), System.Numerics.Vector<float>.Zero);
+                (new System.Numerics.Vector<float>(gx[i..]) + add).CopyTo(gx[i..]);
+            }
+        }
+        for (; i < x.Length; i++)
+        {
+            if (x[i] > 0f) gx[i] += gy[i];
+        }
     }
 
     public static Tensor Tanh(Tensor x)

@@ -1,13 +1,17 @@
+using System.Diagnostics;
+
 namespace Kiln.Train.Compute;
 
 /// <summary>
-/// A few long-lived threads that run the parts of one job alongside the caller. Work is split statically
-/// (part i always covers the same range), so a result never depends on how many threads ran it. When
-/// another thread is already using the workers, the job runs inline.
+/// A few long-lived threads that help the caller run the parts of one job. Each part covers a fixed range, so a
+/// result never depends on which thread ran which part; parts are claimed first come, first served, so when the
+/// helpers are busy elsewhere (another process on the other core) the caller simply runs them itself instead of
+/// waiting. When another thread is already using the workers, the job runs inline.
 /// </summary>
 public static class Workers
 {
     private static readonly object Gate = new();
+    private static readonly long SpinTicks = Stopwatch.Frequency / 10_000;
     private static Worker[] _workers = [];
     private static int _threads = DefaultThreads();
 
@@ -31,14 +35,13 @@ public static class Workers
         }
         try
         {
+            var job = new Job(parts, body);
             var helpers = Math.Min(parts, _threads) - 1;
             EnsureWorkers(helpers);
-            // Parts are dealt round-robin: the caller takes 0, t, 2t, …; worker w takes w+1, w+1+t, …
-            var stride = helpers + 1;
-            for (var w = 0; w < helpers; w++) _workers[w].Start(body, w + 1, stride, parts);
-            for (var i = 0; i < parts; i += stride) body(i);
-            for (var w = 0; w < helpers; w++) _workers[w].Wait();
-            for (var w = 0; w < helpers; w++) _workers[w].ThrowIfFailed();
+            for (var w = 0; w < helpers; w++) _workers[w].Offer(job);
+            job.Work();
+            job.WaitAll();
+            if (job.Error is { } e) throw new AggregateException("a worker thread failed", e);
         }
         finally
         {
@@ -55,15 +58,42 @@ public static class Workers
         _workers = grown;
     }
 
-    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 2000;
+    private sealed class Job(int parts, Action<int> body)
+    {
+        private int _next;
+        private int _done;
+
+        public Exception? Error { get; private set; }
+
+        /// <summary>Claims and runs parts until none is left.</summary>
+        public void Work()
+        {
+            while (true)
+            {
+                var part = Interlocked.Increment(ref _next) - 1;
+                if (part >= parts) return;
+                try
+                {
+                    body(part);
+                }
+                catch (Exception ex)
+                {
+                    Error ??= ex;
+                }
+                Interlocked.Increment(ref _done);
+            }
+        }
+
+        public void WaitAll()
+        {
+            while (Volatile.Read(ref _done) < parts) Thread.SpinWait(16);
+        }
+    }
 
     private sealed class Worker
     {
         private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
-        private Action<int>? _body;
-        private int _first, _stride, _parts;
-        private volatile bool _done = true;
-        private Exception? _error;
+        private volatile Job? _job;
 
         public Worker(int index)
         {
@@ -71,25 +101,10 @@ public static class Workers
             thread.Start();
         }
 
-        public void Start(Action<int> body, int first, int stride, int parts)
+        public void Offer(Job job)
         {
-            _body = body;
-            _first = first;
-            _stride = stride;
-            _parts = parts;
-            _error = null;
-            _done = false;
+            _job = job;
             _wake.Set();
-        }
-
-        public void Wait()
-        {
-            while (!_done) Thread.SpinWait(16);
-        }
-
-        public void ThrowIfFailed()
-        {
-            if (_error is { } e) throw new AggregateException("a worker thread failed", e);
         }
 
         private void Loop()
@@ -98,20 +113,13 @@ public static class Workers
             {
                 // Spin before sleeping: within a training step the next job follows within microseconds, and a
                 // sleeping thread takes tens of microseconds to wake.
-                var until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
-                while (!_wake.IsSet && System.Diagnostics.Stopwatch.GetTimestamp() < until) Thread.SpinWait(32);
+                var until = Stopwatch.GetTimestamp() + SpinTicks;
+                while (!_wake.IsSet && Stopwatch.GetTimestamp() < until) Thread.SpinWait(32);
                 _wake.Wait();
                 _wake.Reset();
-                try
-                {
-                    for (var i = _first; i < _parts; i += _stride) _body!(i);
-                }
-                catch (Exception ex)
-                {
-                    _error = ex;
-                }
-                _body = null;
-                _done = true;
+                var job = _job;
+                _job = null;
+                job?.Work();
             }
         }
     }

@@ -46,6 +46,7 @@ public sealed class Adam : Optimizer
         Fused(p, g, State(_m, parameter).AsSpan(0, parameter.Size), State(_v, parameter).AsSpan(0, parameter.Size), b1, b2, stepSize, invSqrtBc2, eps);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Fused(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float b2, float stepSize, float invSqrtBc2, float eps)
     {
         var i = 0;

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 
@@ -18,13 +19,20 @@ public sealed class ConfigParams
         {
             if (!defaults.TryGetPropertyValue(key, out var d))
                 throw new ProtocolException($"--param {key}: the {config} config has no such parameter (known: {string.Join(", ", defaults.Select(kv => kv.Key))})");
-            if (d is JsonValue dv && value is JsonValue v && dv.GetValueKind() != v.GetValueKind()
-                && !(JsonValues.IsNumber(d) && JsonValues.IsNumber(value)))
+            if (Kind(d) != Kind(value))
                 throw new ProtocolException($"--param {key}: expected a value like {JsonValues.Show(d)}, got {JsonValues.Show(value)}");
             _values[key] = value?.DeepClone();
         }
         foreach (var (k, v) in _values) record[k] = v?.DeepClone();
     }
+
+    private static string Kind(JsonNode? node) => node?.GetValueKind() switch
+    {
+        JsonValueKind.True or JsonValueKind.False => "bool",
+        JsonValueKind.Number => "number",
+        JsonValueKind kind => kind.ToString(),
+        null => "null",
+    };
 
     public int Int(string key) => checked((int)JsonValues.GetLong(_values[key], "--param " + key));
     public double Double(string key) => JsonValues.GetDouble(_values[key], "--param " + key);

@@ -32,6 +32,8 @@ public static class TrainingLoop
         var env = ctx.Env;
         env.MaxSteps = ctx.MaxSteps;
         env.Phase = "train";
+        // The baseline (kiln.yaml, the freeze state) applies before the first step, not at its end.
+        ctx.Kernel.Start(env);
         var s = firstStep;
         for (; s < endStep; s++)
         {
