@@ -8,24 +8,51 @@ var root = new RootCommand("kiln: steer a training run while it runs, and reprod
 {
     cli.Dir, cli.Plain, cli.NoColor,
 };
-root.Subcommands.Add(StatusCommand.Build(cli));
-root.Subcommands.Add(InitCommand.Build(cli));
-root.Subcommands.Add(CallbackCommands.Build(cli));
-root.Subcommands.Add(ModuleCommands.Build(cli, "opt", "Change the optimizer: learning rate, weight decay, …"));
-root.Subcommands.Add(ModuleCommands.Build(cli, "loss", "Change loss weights, terms and ramps"));
-root.Subcommands.Add(FreezeCommand.Build(cli));
-root.Subcommands.Add(RecipeCommands.Build(cli));
-root.Subcommands.Add(LaunchCommand.Build(cli));
-foreach (var sugar in SugarCommands.Build(cli)) root.Subcommands.Add(sugar);
+
+// Each top-level command and how to build it. Only the command being run is built (a quick `kiln status`
+// matters); help and unknown words build them all.
+var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
+{
+    ("status", () => [StatusCommand.Build(cli)]),
+    ("init", () => [InitCommand.Build(cli)]),
+    ("cb", () => [CallbackCommands.Build(cli)]),
+    ("opt", () => [ModuleCommands.Build(cli, "opt", "Change the optimizer: learning rate, weight decay, …")]),
+    ("loss", () => [ModuleCommands.Build(cli, "loss", "Change loss weights, terms and ramps")]),
+    ("freeze", () => [FreezeCommand.Build(cli)]),
+    ("recipe", () => [RecipeCommands.Build(cli)]),
+    ("launch", () => [LaunchCommand.Build(cli)]),
+    ("enable", () => [SugarCommands.Enable(cli)]),
+    ("disable", () => [SugarCommands.Disable(cli)]),
+    ("set", () => [SugarCommands.Set(cli)]),
+};
+var word = CommandWord(args);
+foreach (var (name, build) in commands)
+{
+    if (word is null || commands.All(c => c.Name != word) || name == word)
+    {
+        foreach (var command in build()) root.Subcommands.Add(command);
+    }
+}
 
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
     // One line naming every fault, the most specific (an unrecognized word) first.
     var messages = parse.Errors
-        .Select(e => string.Join(" ", e.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+        .Select(e => string.Join(" ", e.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.'))
         .OrderBy(m => m.StartsWith("Required command", StringComparison.Ordinal) ? 1 : 0);
     Terminal.Error(string.Join("; ", messages) + " (see `kiln --help`)");
     return 2;
 }
 return parse.Invoke();
+
+// The first word that is neither an option nor the value of --dir.
+static string? CommandWord(string[] args)
+{
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (args[i] == "--dir") i++;
+        else if (!args[i].StartsWith('-')) return args[i];
+    }
+    return null;
+}

@@ -96,9 +96,9 @@ internal static class LaunchCommand
         }, cancel);
     }
 
-    internal static string Format(IReadOnlyDictionary<string, double> metrics)
+    internal static string Format(IReadOnlyDictionary<string, double> metrics, bool brief = false)
     {
-        var keys = new[] { "train_loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm" };
+        var keys = brief ? ["train_loss", "val_accuracy"] : new[] { "train_loss", "accuracy", "val_loss", "val_accuracy", "lr", "grad_norm" };
         return string.Join("  ", keys.Where(metrics.ContainsKey).Select(k => $"{k}={metrics[k].ToString("G4", CultureInfo.InvariantCulture)}"));
     }
 

@@ -27,7 +27,7 @@ internal static class RichProgress
                         if ((DateTime.UtcNow - lastDraw).TotalMilliseconds < 100) return;
                         lastDraw = DateTime.UtcNow;
                         task.Value = step + 1;
-                        task.Description = Markup.Escape($"{name} {LaunchCommand.Format(latest)}");
+                        task.Description = Markup.Escape($"{name} {LaunchCommand.Format(latest, brief: true)}");
                     });
                 task.Value = result.LastStep is { } s ? s + 1 : task.Value;
             });
