@@ -35,6 +35,28 @@ public sealed class LaunchCliTests
         Assert.Matches(@"^\d{8}-\d{6}-finetune$", Path.GetFileName(created));
     }
 
+    [Fact]
+    public async Task Ctrl_c_stops_the_run_cleanly_and_it_says_so()
+    {
+        using var dir = new TempDir("launch");
+        var run = Path.Combine(dir.Path, "run");
+        using var process = KilnProcess.Start(dir.Path, null, "launch", "--config", "simple", "--max-steps", "100000", "--step-delay", "0.005",
+            "--run-dir", run, "--data-dir", dir.Sub("empty"));
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var metrics = Path.Combine(run, RunFiles.Metrics);
+        var waited = 0;
+        while ((!File.Exists(metrics) || new FileInfo(metrics).Length < 2000) && waited++ < 600) await Task.Delay(100);
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(130, process.ExitCode);
+        Assert.Contains("run stopped after", await stdout);
+        var info = JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.Run)))!;
+        Assert.Equal("stopped", (string?)info["status"]);
+        Assert.True(File.Exists(Path.Combine(run, "model.safetensors")));
+        foreach (var line in File.ReadAllLines(metrics)) JsonNode.Parse(line);
+    }
+
     [Theory]
     [InlineData(2, new[] { "--config", "huge" }, "Argument 'huge' not recognized")]
     [InlineData(2, new[] { "--train-fn", "missing.dll:A.B.C" }, "assembly not found")]
