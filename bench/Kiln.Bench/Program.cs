@@ -6,6 +6,7 @@ using Kiln.Bench;
 // dotnet run -c Release --project bench/Kiln.Bench -- <suite> [options]
 //   kernel [--commands N] [--kiln PATH]   idle Apply (BenchmarkDotNet), write→apply latency at 1 kHz, `kiln status` process time
 //   engine [--epochs N]                   the MLP on Fashion-MNIST (samples/s, test accuracy per epoch), GEMM GFLOP/s, metrics writer
+//   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -27,11 +28,17 @@ switch (suite)
     case "engine":
         EngineBench.Run(int.Parse(Option("--epochs") ?? "5", System.Globalization.CultureInfo.InvariantCulture), root);
         return 0;
+    case "scripting":
+        ScriptingBench.Run();
+        return 0;
+    case "scripting-cold":
+        ScriptingBench.Cold();
+        return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, micro)");
         return 2;
 }
 

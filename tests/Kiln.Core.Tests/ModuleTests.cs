@@ -217,7 +217,7 @@ public sealed class ModuleTests
     }
 
     [Theory]
-    [InlineData("""{"kind":"type","path":"No.Such.Type"}""", null, "ProtocolException: target: no type 'No.Such.Type' is loaded in this process")]
+    [InlineData("""{"kind":"type","path":"No.Such.Type"}""", null, "target: no type 'No.Such.Type' is loaded in this process")]
     [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"every":"often"}""", "init.every: expected Int32, got \"often\"")]
     [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"colour":"red"}""", "init: no constructor parameter for 'colour'")]
     [InlineData("""{"kind":"type","path":"Kiln.Core.Tests.ThrowingCallback"}""", null, "InvalidOperationException: constructor failed")]

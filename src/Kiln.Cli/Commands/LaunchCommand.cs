@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Kiln.Cli.Output;
+using Kiln.Kernel;
 using Kiln.Protocol;
+using Kiln.Scripting.Functions;
+using Kiln.Scripting.Loading;
 using Kiln.Train.Compute;
 using Kiln.Train.Runs;
 
@@ -14,7 +17,7 @@ internal static class LaunchCommand
     {
         var config = new Option<string>("--config") { Description = "Built-in run: simple, multitask or finetune", DefaultValueFactory = _ => "multitask" };
         config.AcceptOnlyFromAmong("simple", "multitask", "finetune");
-        var trainFn = new Option<string>("--train-fn") { Description = "A training function instead: <assembly.dll>:<Namespace.Type.Method> (see docs/train.md)" };
+        var trainFn = new Option<string>("--train-fn") { Description = "A training function instead: <file.cs or assembly.dll>:<Namespace.Type.Method> (see docs/train.md)" };
         var runDir = new Option<string>("--run-dir") { Description = "The run directory (default: a new folder under runs/)" };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Steps to train (default: the config's)" };
         var maxTime = new Option<double?>("--max-time") { Description = "Stop after this many seconds; whichever of steps and time comes first wins" };
@@ -36,7 +39,9 @@ internal static class LaunchCommand
             var options = new LaunchOptions
             {
                 Config = c.Get(config)!,
-                Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => TrainFunctions.FromAssembly(spec)) : null,
+                Function = c.Get(trainFn) is { } spec
+                    ? Cli.Usage(() => ScriptTrainFunctions.IsSource(spec) ? ScriptTrainFunctions.FromSource(spec) : TrainFunctions.FromAssembly(spec))
+                    : null,
                 RunDir = c.Get(runDir),
                 MaxSteps = c.Get(maxSteps),
                 MaxTime = c.Get(maxTime) is { } t ? t > 0 ? TimeSpan.FromSeconds(t) : throw new UsageException("--max-time: must be > 0") : null,
@@ -44,12 +49,16 @@ internal static class LaunchCommand
                 Seed = c.Get(seed),
                 DataDir = c.Get(dataDir),
                 Params = c.Get(param) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null,
+                Kernel = KernelDefaults(),
             };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
             return Launch(c.Out, options);
         });
         return command;
     }
+
+    /// <summary>Kernel options for runs the command line starts: callbacks also load from C# source files.</summary>
+    public static KernelOptions KernelDefaults() => new() { CallbackLoaders = [new SourceCallbackLoader()] };
 
     /// <summary>Runs and reports; exit 0 when completed, 1 when failed, 130 when stopped by Ctrl-C.</summary>
     public static int Launch(Terminal terminal, LaunchOptions options)

@@ -23,8 +23,23 @@ public sealed class KernelEnv
     public object? Optimizer { get; set; }
     /// <summary>Where callbacks write messages for the user.</summary>
     public Action<string> Log { get; set; } = Console.WriteLine;
-    /// <summary>Anything else a trainer wants to hand to its callbacks.</summary>
+    /// <summary>Anything else a trainer wants to hand to its callbacks (Kiln.Train puts the batch's input under <c>batch_x</c>).</summary>
     public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
+
+    /// <summary>The run directory (set by the kernel), where callbacks may write their own files.</summary>
+    public string? RunDir { get; internal set; }
+
+    /// <summary>Where <see cref="Emit"/> sends callbacks' metrics; <c>kiln launch</c> connects it to <c>kiln.metrics.jsonl</c>.</summary>
+    public Action<long, IReadOnlyList<(string Name, double Value)>>? MetricsSink { get; set; }
+
+    /// <summary>Reports metrics at the current step (a no-op when the trainer has no sink).</summary>
+    public void Emit(params (string Name, double Value)[] values) => MetricsSink?.Invoke(Step, values);
+
+    /// <summary>Why a callback asked training to stop (early stopping), or null.</summary>
+    public string? StopRequest { get; private set; }
+
+    /// <summary>Asks the trainer to stop after this safe point; the first reason given is kept.</summary>
+    public void RequestStop(string reason) => StopRequest ??= reason;
 
     /// <summary>Metric by name, or <paramref name="fallback"/> when the trainer has not reported it.</summary>
     public double Metric(string name, double fallback = double.NaN) => Metrics.TryGetValue(name, out var v) ? v : fallback;

@@ -57,11 +57,16 @@ public sealed class KilnKernel : IDisposable
     private bool _ended;
     private bool _actuatorsDirty;
 
-    public KilnKernel(string runDir, KernelOptions? options = null)
+    public KilnKernel(string runDir, KernelOptions? options = null) : this(new RunFiles(runDir), options)
+    {
+    }
+
+    /// <summary>A kernel over run files whose configuration or inbox live elsewhere (the standalone controller).</summary>
+    public KilnKernel(RunFiles files, KernelOptions? options = null)
     {
         _options = options ?? new KernelOptions();
         _time = _options.Time;
-        Files = new RunFiles(runDir);
+        Files = files;
         foreach (var loader in _options.CallbackLoaders) _cb.AddLoader(loader);
         _cb.OnHandleFailure = OnCallbackFailure;
         ApplySettings(KernelSettings.None);
@@ -123,6 +128,7 @@ public sealed class KilnKernel : IDisposable
         if (!FileLock.TryAcquire(Files.KernelLockPath, out _kernelLock))
             throw new InvalidOperationException($"{Files.Dir}: another kernel is running in this run directory");
         _started = true;
+        foreach (var loader in _options.CallbackLoaders) loader.Prepare();
         var e = env ?? _defaultEnv;
         _ledger = Ledger.Open(Files.LedgerPath, _time);
         foreach (var problem in _ledger.Problems) _options.Warn(problem);
@@ -158,6 +164,7 @@ public sealed class KilnKernel : IDisposable
         var e = env ?? _defaultEnv;
         e.Step = step;
         e.Event = evt;
+        e.RunDir = Files.Dir;
         if (++_callsSincePoll >= _debounce)
         {
             var now = _time.GetTimestamp();

@@ -21,9 +21,10 @@ public readonly record struct OpResult(string Decision, JsonObject? Payload = nu
     /// <summary>Reflection wraps constructor and method exceptions; report the user's exception, not the wrapper.</summary>
     public static Exception Unwrap(Exception ex) => ex is TargetInvocationException { InnerException: { } inner } ? Unwrap(inner) : ex;
 
+    /// <summary>The exception for a ledger line; a <see cref="Protocol.ProtocolException"/> is already a one-line message naming the fault.</summary>
     public static string Describe(Exception ex)
     {
         var e = Unwrap(ex);
-        return $"{e.GetType().Name}: {e.Message}";
+        return e is Protocol.ProtocolException ? e.Message : $"{e.GetType().Name}: {e.Message}";
     }
 }

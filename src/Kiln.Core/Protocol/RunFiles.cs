@@ -16,14 +16,19 @@ public sealed class RunFiles
     public const string SourcesDir = "kiln.sources";
     public const string KernelLock = "kiln.kernel.lock";
 
-    public RunFiles(string dir)
+    /// <param name="dir">The run directory.</param>
+    /// <param name="configPath">Another configuration file than <c>kiln.yaml</c> in the directory (the standalone controller's).</param>
+    /// <param name="commandsPath">Another inbox than <c>kiln.commands.jsonl</c> in the directory.</param>
+    public RunFiles(string dir, string? configPath = null, string? commandsPath = null)
     {
         Dir = Path.GetFullPath(dir);
+        ConfigPath = configPath is null ? Path.Combine(Dir, Config) : Path.GetFullPath(configPath);
+        CommandsPath = commandsPath is null ? Path.Combine(Dir, Commands) : Path.GetFullPath(commandsPath);
     }
 
     public string Dir { get; }
-    public string ConfigPath => Path.Combine(Dir, Config);
-    public string CommandsPath => Path.Combine(Dir, Commands);
+    public string ConfigPath { get; }
+    public string CommandsPath { get; }
     public string LedgerPath => Path.Combine(Dir, Ledger);
     public string FreezePath => Path.Combine(Dir, Freeze);
     public string RecipePath => Path.Combine(Dir, Recipe);

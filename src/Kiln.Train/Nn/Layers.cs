@@ -123,9 +123,17 @@ public sealed class Sequential : Module
 
     public IReadOnlyList<Module> Layers => _layers;
 
+    /// <summary>Sees each layer's output while set (on this thread): how activation statistics are gathered.</summary>
+    [ThreadStatic] internal static Action<Module, Tensor>? Observer;
+
     public override Tensor Forward(Tensor x)
     {
-        foreach (var layer in _layers) x = layer.Forward(x);
+        var observer = Observer;
+        foreach (var layer in _layers)
+        {
+            x = layer.Forward(x);
+            observer?.Invoke(layer, x);
+        }
         return x;
     }
 }

@@ -41,6 +41,16 @@ public abstract class Module
 
     public List<Tensor> Parameters() => NamedParameters().Select(p => p.Value).ToList();
 
+    /// <summary>This module and every descendant, by dotted name (the root is "").</summary>
+    public IEnumerable<(string Name, Module Value)> NamedModules(string prefix = "")
+    {
+        yield return (prefix.TrimEnd('.'), this);
+        foreach (var (name, child) in _children)
+        {
+            foreach (var item in child.NamedModules(prefix + name + ".")) yield return item;
+        }
+    }
+
     public long ParameterCount => NamedParameters().Sum(p => (long)p.Value.Size);
 
     public void SetTraining(bool training)

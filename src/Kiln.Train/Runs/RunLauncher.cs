@@ -108,8 +108,8 @@ public static class RunLauncher
         else
         {
             var kernel = new KilnKernel(dir, options.Kernel);
-            var env = new KernelEnv { Log = log };
             using var metrics = new MetricsWriter(files.MetricsPath);
+            var env = new KernelEnv { Log = log, MetricsSink = (step, values) => metrics.Write(step, null, "callback", values.ToArray()) };
             var ctx = new TrainContext
             {
                 Files = files, MaxSteps = maxSteps, StepDelay = options.StepDelay, Stop = stop.Token, Seed = options.Seed,

@@ -47,6 +47,7 @@ public static class TrainingLoop
             var extra = extraMetrics?.Invoke(s) ?? [];
             ctx.Record(s, "train", [("train_loss", outcome.Loss), ("accuracy", outcome.Accuracy), ("lr", lr), ("grad_norm", gradNorm), .. outcome.Extra, .. extra]);
             env.Loss = outcome.Loss;
+            env.Items["batch_x"] = batch.X;
             ctx.Kernel.Apply(s, "train_step_end", env);
             if ((s + 1) % evalEvery == 0 || s == endStep - 1)
             {
@@ -56,6 +57,12 @@ public static class TrainingLoop
                 env.Phase = "train";
             }
             ctx.Pause();
+            if (env.StopRequest is { } reason)
+            {
+                ctx.Log(reason);
+                ctx.Params["early_stop"] = reason;
+                return endStep;
+            }
         }
         return s;
     }

@@ -14,12 +14,6 @@ namespace Kiln.Modules.Callbacks;
 /// </summary>
 public static class CallbackFactory
 {
-    private static readonly JsonSerializerOptions Reflection = new()
-    {
-        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
-        PropertyNameCaseInsensitive = true,
-    };
-
     public static IKilnCallback Create(Type type, string id, JsonObject? init)
     {
         if (!typeof(IKilnCallback).IsAssignableFrom(type))
@@ -27,16 +21,19 @@ public static class CallbackFactory
         if (type.IsAbstract || type.IsInterface || type.ContainsGenericParameters)
             throw new ProtocolException($"{type.FullName} cannot be instantiated (abstract, interface or open generic)");
         var given = init ?? [];
+        // Fresh options per creation: a shared options object would cache the callback's parameter types, and a
+        // cached type keeps a collectible load context from ever unloading.
+        var json = new JsonSerializerOptions { TypeInfoResolver = new DefaultJsonTypeInfoResolver(), PropertyNameCaseInsensitive = true };
         string? lastError = null;
         foreach (var ctor in type.GetConstructors().OrderByDescending(c => c.GetParameters().Length))
         {
-            var args = TryBind(ctor, id, given, out lastError);
+            var args = TryBind(ctor, id, given, json, out lastError);
             if (args is not null) return (IKilnCallback)ctor.Invoke(args);
         }
         throw new ProtocolException($"init: no constructor of {type.FullName} fits ({lastError ?? "it has no public constructor"}); constructors: {Describe(type)}");
     }
 
-    private static object?[]? TryBind(ConstructorInfo ctor, string id, JsonObject init, out string? error)
+    private static object?[]? TryBind(ConstructorInfo ctor, string id, JsonObject init, JsonSerializerOptions json, out string? error)
     {
         error = null;
         var ps = ctor.GetParameters();
@@ -51,7 +48,7 @@ public static class CallbackFactory
                 used.Add(key);
                 try
                 {
-                    args[i] = init[key] is null ? null : init[key]!.Deserialize(p.ParameterType, Reflection);
+                    args[i] = init[key] is null ? null : init[key]!.Deserialize(p.ParameterType, json);
                 }
                 catch (JsonException)
                 {

@@ -24,4 +24,7 @@ public interface ICallbackLoader
     bool CanLoad(CallbackTarget target);
 
     LoadedCallback Load(CallbackLoadRequest request);
+
+    /// <summary>Called when a kernel starts, before any load: a chance to warm up (a compiler, say) in the background.</summary>
+    void Prepare() { }
 }
