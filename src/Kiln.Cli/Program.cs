@@ -21,6 +21,7 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("freeze", () => [FreezeCommand.Build(cli)]),
     ("recipe", () => [RecipeCommands.Build(cli)]),
     ("launch", () => [LaunchCommand.Build(cli)]),
+    ("trials", () => [TrialsCommands.Build(cli)]),
     ("enable", () => [SugarCommands.Enable(cli)]),
     ("disable", () => [SugarCommands.Disable(cli)]),
     ("set", () => [SugarCommands.Set(cli)]),

@@ -26,6 +26,9 @@ public sealed record RunInfo
     /// <summary>Why the run failed, when it did.</summary>
     public string? Error { get; init; }
 
+    /// <summary>The last value of each metric when the run ended (for listings that should not read the metrics file).</summary>
+    public JsonObject? Metrics { get; init; }
+
     public JsonObject ToJson() => new()
     {
         ["id"] = Id,
@@ -40,6 +43,7 @@ public sealed record RunInfo
         ["git_commit"] = GitCommit,
         ["params"] = Params?.DeepClone(),
         ["error"] = Error,
+        ["metrics"] = Metrics?.DeepClone(),
     };
 
     public static RunInfo FromJson(JsonNode? node)
@@ -59,6 +63,7 @@ public sealed record RunInfo
             GitCommit = JsonValues.GetOptionalString(o, "git_commit"),
             Params = o["params"] as JsonObject is { } p ? (JsonObject)p.DeepClone() : null,
             Error = JsonValues.GetOptionalString(o, "error"),
+            Metrics = o["metrics"] as JsonObject is { } m ? (JsonObject)m.DeepClone() : null,
         };
     }
 }

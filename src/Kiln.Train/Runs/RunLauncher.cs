@@ -32,6 +32,9 @@ public sealed record LaunchOptions
     public string Kind { get; init; } = "launch";
 
     public KernelOptions? Kernel { get; init; }
+
+    /// <summary>More entries for <c>kiln.run.json</c>'s params (a trial's configuration hash, say).</summary>
+    public JsonObject? RunParams { get; init; }
 }
 
 /// <summary>How a launched run ended.</summary>
@@ -88,6 +91,7 @@ public static class RunLauncher
                 ["step_delay"] = options.StepDelay.TotalSeconds,
             },
         };
+        foreach (var (k, v) in options.RunParams ?? []) info.Params[k] = v?.DeepClone();
         WriteInfo(files, info);
 
         var last = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -135,7 +139,9 @@ public static class RunLauncher
         }
         if (status == RunInfo.Completed && cancel.IsCancellationRequested is false && stop.IsCancellationRequested)
             log($"--max-time reached after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#} s");
-        WriteInfo(files, info with { Status = status, Error = error, End = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 });
+        var final = new JsonObject();
+        foreach (var (k, v) in last.OrderBy(kv => kv.Key, StringComparer.Ordinal)) if (double.IsFinite(v)) final[k] = v;
+        WriteInfo(files, info with { Status = status, Error = error, End = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0, Metrics = final });
         return new LaunchResult(dir, status, error, lastStep, last);
     }
 

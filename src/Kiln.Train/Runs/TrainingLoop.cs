@@ -9,6 +9,9 @@ namespace Kiln.Train.Runs;
 /// <summary>What one training step reports besides its loss.</summary>
 public readonly record struct StepOutcome(double Loss, double Accuracy, (string Name, double Value)[] Extra);
 
+/// <summary>A finished step as the loop saw it: after the optimizer's update, before the kernel's safe point.</summary>
+public readonly record struct StepRecord(long Step, int Epoch, Batch Batch, StepOutcome Outcome, double Lr, double GradNorm);
+
 /// <summary>
 /// The loop the built-in runs share: batch, step, optimizer update, metrics, the kernel's safe points
 /// (<c>train_step_end</c> after every update, <c>val_epoch_end</c> after every evaluation), the step delay and
@@ -27,7 +30,8 @@ public static class TrainingLoop
         Func<Batch, long, StepOutcome> step,
         Func<long, (string Name, double Value)[]> evaluate,
         int evalEvery,
-        Func<long, (string Name, double Value)[]>? extraMetrics = null)
+        Func<long, (string Name, double Value)[]>? extraMetrics = null,
+        Action<StepRecord>? afterStep = null)
     {
         var env = ctx.Env;
         env.MaxSteps = ctx.MaxSteps;
@@ -45,6 +49,7 @@ public static class TrainingLoop
             var gradNorm = optimizer.Step(s);
             var lr = optimizer.ParamGroups[^1].Lr.At(s);
             var extra = extraMetrics?.Invoke(s) ?? [];
+            afterStep?.Invoke(new StepRecord(s, batcher.Epoch, batch!, outcome, lr, gradNorm));
             ctx.Record(s, "train", [("train_loss", outcome.Loss), ("accuracy", outcome.Accuracy), ("lr", lr), ("grad_norm", gradNorm), .. outcome.Extra, .. extra]);
             env.Loss = outcome.Loss;
             env.Items["batch_x"] = batch.X;

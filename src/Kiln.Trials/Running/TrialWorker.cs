@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Kiln.IO;
+using Kiln.Kernel;
+using Kiln.Protocol;
+using Kiln.Train.Runs;
+using Kiln.Trials.Expansion;
+
+namespace Kiln.Trials.Running;
+
+/// <summary>
+/// Runs one trial in its directory: the built-in trainer (<see cref="CfgTrainer"/>), or the trial's own
+/// <c>command:</c> (run with <c>/bin/sh -c</c> from the project root, told where it is by environment variables).
+/// Either way the directory is a run directory: <c>kiln.run.json</c> records the outcome, and the built-in trainer
+/// is steerable with <c>kiln --dir &lt;trial&gt; set …</c>.
+/// </summary>
+public static class TrialWorker
+{
+    public static LaunchResult Run(string root, string trialDir, KernelOptions? kernel = null, Action<string>? log = null,
+        Action<long, IReadOnlyList<(string Name, double Value)>>? progress = null, CancellationToken cancel = default)
+    {
+        root = Path.GetFullPath(root);
+        trialDir = Path.GetFullPath(trialDir);
+        var cfgPath = Path.Combine(trialDir, TrialPaths.ConfigFile);
+        if (!File.Exists(cfgPath)) throw new ProtocolException($"{cfgPath}: no trial configuration here (run `kiln trials expand` first)");
+        var text = File.ReadAllText(cfgPath);
+        var cfg = YamlJson.ParseFile(cfgPath) as JsonObject ?? throw new ProtocolException($"{cfgPath}: expected a mapping of keys");
+        var (mode, dataset, model, trainer) = Names(root, trialDir);
+        var record = new JsonObject { ["cfg_sha256"] = TreeExpander.Hash(text) };
+        var seed = cfg["seed"] is { } sn && JsonValues.TryGetLong(sn, out var sv) ? sv : 0;
+
+        if (cfg["command"] is { } commandNode)
+        {
+            var command = JsonValues.GetString(commandNode, $"{cfgPath}: command");
+            var env = new Dictionary<string, string>
+            {
+                ["KILN_RUN_DIR"] = trialDir, ["KILN_TRIAL_DIR"] = trialDir, ["KILN_CONFIG"] = cfgPath, ["KILN_ROOT"] = root,
+                ["KILN_MODE"] = mode, ["KILN_DATASET"] = dataset, ["KILN_MODEL"] = model, ["KILN_TRAINER"] = trainer,
+                ["KILN_SEED"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            var fn = new TrainFunction("command", 1, null, (dir, _, _, stop) => RunCommand(command, root, dir, env, stop));
+            return RunLauncher.Run(new LaunchOptions { Function = fn, RunDir = trialDir, Seed = seed, Kind = "trial", RunParams = record }, log, progress, cancel);
+        }
+
+        var settings = CfgTrainer.Read(cfg, dataset, model, trainer, Path.GetRelativePath(root, cfgPath));
+        var (train, test) = CfgTrainer.Data(settings);
+        var steps = CfgTrainer.Steps(settings, train);
+        var function = new TrainFunction($"{settings.Model}/{settings.Optimizer}", steps, ctx => CfgTrainer.Train(ctx, settings, train, test), null);
+        return RunLauncher.Run(new LaunchOptions
+        {
+            Function = function, RunDir = trialDir, MaxSteps = steps, Seed = settings.Seed, Kind = "trial", Kernel = kernel, RunParams = record,
+        }, log, progress, cancel);
+    }
+
+    /// <summary>The mode, dataset, model and trainer of a trial directory under out/log.</summary>
+    public static (string Mode, string Dataset, string Model, string Trainer) Names(string root, string trialDir)
+    {
+        var rel = Path.GetRelativePath(Path.Combine(root, TrialPaths.LogRoot), trialDir).Split(Path.DirectorySeparatorChar);
+        if (rel.Length != 5 || rel[0] == "..")
+            throw new ProtocolException($"{trialDir}: not a trial directory of {root} (expected {TrialPaths.LogRoot}/<mode>/<dataset>/<model>/<trainer>/trial_###)");
+        return (rel[0], rel[1], rel[2], rel[3]);
+    }
+
+    private static void RunCommand(string command, string root, string trialDir, Dictionary<string, string> env, CancellationToken stop)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = root, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(command);
+        foreach (var (k, v) in env) info.Environment[k] = v;
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start /bin/sh for: {command}");
+        using (stop.Register(() => Signals.Interrupt(process)))
+        {
+            process.WaitForExit();
+        }
+        if (stop.IsCancellationRequested) return;
+        if (process.ExitCode != 0) throw new InvalidOperationException($"command exited with code {process.ExitCode}: {command}");
+        if (!TrialState.IsComplete(trialDir))
+            throw new InvalidOperationException($"command exited 0 but wrote no {TrialPaths.BatchLog} in the trial directory (KILN_RUN_DIR)");
+    }
+}
+
+/// <summary>Asks a child process to stop the way Ctrl-C would.</summary>
+internal static class Signals
+{
+    public static void Interrupt(Process process)
+    {
+        try
+        {
+            if (process.HasExited) return;
+            using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false });
+            kill?.WaitForExit();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
+        }
+    }
+}
