@@ -7,6 +7,7 @@ using Kiln.Bench;
 //   kernel [--commands N] [--kiln PATH]   idle Apply (BenchmarkDotNet), write→apply latency at 1 kHz, `kiln status` process time
 //   engine [--epochs N]                   the MLP on Fashion-MNIST (samples/s, test accuracy per epoch), GEMM GFLOP/s, metrics writer
 //   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
+//   trials                                expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -34,11 +35,15 @@ switch (suite)
     case "scripting-cold":
         ScriptingBench.Cold();
         return 0;
+    case "trials":
+        TrialsBench.Expand();
+        EpochLogBench.Run(root);
+        return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, micro)");
         return 2;
 }
 

@@ -172,8 +172,7 @@ public sealed class ExpansionTests
             name: "yes"
             path: a/b.c
             note: "two words: here"
-            nested: {k: [1, 2.5, -3e-05], flag: true, none: null}
-            odd: ["true", "1e3", ""]
+            nested: {k: [1, 2.5, -3e-05], flag: true, none: null, odd: ["true", "1e3", ""]}
             lr: [1.0e-4, 3]
             """);
         var spec = Assert.Single(tree.Expand().Leaves).Trials[0];

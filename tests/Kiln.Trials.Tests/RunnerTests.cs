@@ -13,7 +13,10 @@ public sealed class RunnerTests
     private const string Small = "seed: 0\ndataset: synthetic\nmodel: {type: mlp, hidden: [16]}\nepochs: 1\nbatch_size: 64\nmax_steps: 12\n";
 
     private static RunSummary Run(Tree tree, int jobs = 2, TrialFilter? filter = null, CancellationToken stop = default) =>
-        TrialRunner.RunAsync(tree.Root, filter ?? TrialFilter.All, jobs, new InProcessExecutor(), stop: stop).GetAwaiter().GetResult();
+        RunAsync(tree, jobs, filter, stop).GetAwaiter().GetResult();
+
+    private static Task<RunSummary> RunAsync(Tree tree, int jobs = 2, TrialFilter? filter = null, CancellationToken stop = default) =>
+        TrialRunner.RunAsync(tree.Root, filter ?? TrialFilter.All, jobs, new InProcessExecutor(), stop: stop);
 
     [Fact]
     public void Trials_train_and_write_batch_logs_with_the_seed_columns()
@@ -89,23 +92,23 @@ public sealed class RunnerTests
         Assert.Equal("epoch,mode,batch,loss\n", File.ReadAllText(Path.Combine(done, TrialPaths.BatchLog)));
         Assert.True(File.Exists(Path.Combine(killed, "attempts", "1", RunFiles.Metrics)));
         Assert.Equal(TrialStatus.Complete, TrialState.Of(killed));
-        Assert.Equal(0, Run(tree).Outcomes.Count);
+        Assert.Empty(Run(tree).Outcomes);
     }
 
     [Fact]
-    public void Stopping_leaves_trials_incomplete_and_the_next_run_finishes_them()
+    public async Task Stopping_leaves_trials_incomplete_and_the_next_run_finishes_them()
     {
-        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 100000", StringComparison.Ordinal) + "epochs: 50\n")
+        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 100000", StringComparison.Ordinal).Replace("epochs: 1", "epochs: 50", StringComparison.Ordinal))
             .Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.002, 0.003]\n");
         using var stop = new CancellationTokenSource();
         var first = tree.Trial("sweep/synthetic/mlp/adam/trial_000");
         var watcher = Task.Run(async () =>
         {
-            while (!File.Exists(Path.Combine(first, RunFiles.Metrics))) await Task.Delay(20);
+            for (var i = 0; i < 3000 && !File.Exists(Path.Combine(first, RunFiles.Metrics)); i++) await Task.Delay(20);
             await stop.CancelAsync();
         });
-        var summary = Run(tree, jobs: 1, stop: stop.Token);
-        watcher.Wait();
+        var summary = await RunAsync(tree, jobs: 1, stop: stop.Token);
+        await watcher;
         Assert.Equal(0, summary.Completed);
         Assert.Equal(1, summary.Stopped);
         Assert.Equal(RunInfo.Stopped, TrialState.Info(first)!.Status);
@@ -114,19 +117,19 @@ public sealed class RunnerTests
     }
 
     [Fact]
-    public void A_running_trial_is_a_run_directory_steerable_from_outside()
+    public async Task A_running_trial_is_a_run_directory_steerable_from_outside()
     {
-        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 3000", StringComparison.Ordinal) + "epochs: 20\n")
+        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 3000", StringComparison.Ordinal).Replace("epochs: 1", "epochs: 20", StringComparison.Ordinal))
             .Cfg("sweep/synthetic/mlp/adam", "lr: 0.001\n");
         var dir = tree.Trial("sweep/synthetic/mlp/adam/trial_000");
         string? cid = null;
         var steer = Task.Run(async () =>
         {
-            while (!File.Exists(Path.Combine(dir, RunFiles.Metrics))) await Task.Delay(10);
+            for (var i = 0; i < 6000 && !File.Exists(Path.Combine(dir, RunFiles.Metrics)); i++) await Task.Delay(10);
             cid = new RunControl(dir).SetParams("opt", null, KeyValueParser.Parse(["lr=0.0005"])).Cid;
         });
-        var summary = Run(tree, jobs: 1);
-        steer.Wait();
+        var summary = await RunAsync(tree, jobs: 1);
+        await steer;
         Assert.Equal(1, summary.Completed);
         var applied = Assert.Single(Kiln.Kernel.Ledger.ReadAll(Path.Combine(dir, RunFiles.Ledger)), l => l.Cid == cid);
         Assert.Equal(Decision.Applied, applied.Decision);

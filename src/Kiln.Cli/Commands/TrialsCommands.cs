@@ -212,18 +212,18 @@ internal static class TrialsCommands
         {
             c.Out.Json(new JsonObject
             {
-                ["columns"] = new JsonArray(table.Columns.Select(x => (JsonNode?)x).ToArray()),
+                ["columns"] = new JsonArray(new[] { "epoch", "mode" }.Concat(table.Columns).Append("n_batches").Select(x => (JsonNode?)x).ToArray()),
                 ["rows"] = new JsonArray(table.Rows.Select(r =>
                 {
                     var o = new JsonObject { ["epoch"] = r.Epoch, ["mode"] = r.Mode };
-                    for (var i = 0; i < r.Values.Length; i++) o[table.Columns[i + 2]] = r.Values[i];
+                    for (var i = 0; i < r.Values.Length; i++) o[table.Columns[i]] = r.Values[i];
                     o["n_batches"] = r.Batches;
                     return (JsonNode?)o;
                 }).ToArray()),
             });
             return 0;
         }
-        c.Out.Table(table.Columns, table.Rows.Select(r => (IReadOnlyList<string>)
+        c.Out.Table(["epoch", "mode", .. table.Columns, "n_batches"], table.Rows.Select(r => (IReadOnlyList<string>)
         [
             r.Epoch.ToString(CultureInfo.InvariantCulture), r.Mode,
             .. r.Values.Select(v => v is { } d ? d.ToString("G5", CultureInfo.InvariantCulture) : ""),

@@ -42,8 +42,20 @@ public static class TrialWorker
             return RunLauncher.Run(new LaunchOptions { Function = fn, RunDir = trialDir, Seed = seed, Kind = "trial", RunParams = record }, log, progress, cancel);
         }
 
-        var settings = CfgTrainer.Read(cfg, dataset, model, trainer, Path.GetRelativePath(root, cfgPath));
-        var (train, test) = CfgTrainer.Data(settings);
+        TrainerSettings settings;
+        (Kiln.Train.Data.Dataset Train, Kiln.Train.Data.Dataset Test) data;
+        try
+        {
+            settings = CfgTrainer.Read(cfg, dataset, model, trainer, Path.GetRelativePath(root, cfgPath));
+            data = CfgTrainer.Data(settings);
+        }
+        catch (Exception ex) when (ex is ProtocolException or FileNotFoundException or InvalidDataException)
+        {
+            // The trial never started: say so in its run file, as a failed run would.
+            TrialFailure.Record(trialDir, ex.Message);
+            throw;
+        }
+        var (train, test) = data;
         var steps = CfgTrainer.Steps(settings, train);
         var function = new TrainFunction($"{settings.Model}/{settings.Optimizer}", steps, ctx => CfgTrainer.Train(ctx, settings, train, test), null);
         return RunLauncher.Run(new LaunchOptions

@@ -1,0 +1,68 @@
+using System.Text.Json.Nodes;
+using Kiln.Testing;
+
+namespace Kiln.Cli.Tests;
+
+/// <summary><c>kiln trials</c> with real worker processes.</summary>
+public sealed class TrialsCliTests
+{
+    private static void Cfg(string root, string relative, string yaml)
+    {
+        var path = Path.Combine(root, "cfg", relative, "cfg.yaml");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, yaml);
+    }
+
+    [Fact]
+    public void Expand_run_status_and_epochs_from_the_command_line()
+    {
+        using var dir = new TempDir("trials");
+        Cfg(dir.Path, "", "seed: 0\nepochs: 2\nbatch_size: 100\nmax_steps: 150\nmodel: {type: mlp, hidden: [16]}\n");
+        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
+        Cfg(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\nbatch_size: 0\n");
+
+        var expand = KilnProcess.Run(dir.Path, "trials", "expand");
+        Assert.True(expand.ExitCode == 0, expand.ToString());
+        Assert.Contains("cfg/sweep/synthetic/mlp/adam/cfg.yaml: 2 trials (axes lr[2]), 2 written, 0 unchanged", expand.Stdout);
+
+        var run = KilnProcess.Run(dir.Path, "--dir", dir.Path, "trials", "run", "--jobs", "2");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("3 trials to run, 0 already complete", run.Stdout);
+        Assert.Contains("2 completed, 1 failed, 0 stopped, 0 already complete", run.Stdout);
+        Assert.Matches(@"sweep/synthetic/mlp/sgd/trial_000 failed in [\d.]+ s: out/log/sweep/synthetic/mlp/sgd/trial_000/cfg.yaml: batch_size: must be a whole number >= 1, got 0", run.Stdout);
+
+        var status = KilnProcess.Run(dir.Path, "trials", "status", "--json");
+        var trials = JsonNode.Parse(status.Stdout)!["trials"]!.AsArray();
+        Assert.Equal(["complete", "complete", "failed"], trials.Select(t => (string?)t!["status"]));
+        Assert.Equal(0.01, (double)trials[1]!["swept"]!["lr"]!);
+        Assert.True((double)trials[0]!["metrics"]!["val_accuracy"]! > 0);
+
+        var trial = Path.Combine(dir.Path, "out", "log", "sweep", "synthetic", "mlp", "adam", "trial_001");
+        Assert.True(File.Exists(Path.Combine(trial, "stderr.log")));
+        var epochs = KilnProcess.Run(dir.Path, "trials", "epochs", trial, "--json");
+        Assert.True(epochs.ExitCode == 0, epochs.ToString());
+        var rows = JsonNode.Parse(epochs.Stdout)!["rows"]!.AsArray();
+        Assert.Equal(["0/train", "0/val", "1/train", "1/val"], rows.Select(r => $"{r!["epoch"]}/{r["mode"]}"));
+        Assert.Equal(100, (int)rows[0]!["n_batches"]!);
+        Assert.True(File.Exists(Path.Combine(trial, "epoch_log.csv")));
+
+        // A second run only retries what is not complete.
+        Cfg(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\n");
+        var again = KilnProcess.Run(dir.Path, "trials", "run");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("1 trial to run, 2 already complete", again.Stdout);
+    }
+
+    [Fact]
+    public void Rule_errors_fail_expansion_with_the_file_and_key()
+    {
+        using var dir = new TempDir("trials");
+        Cfg(dir.Path, "experiment/d/m/t", "seed: 0\nlr: [1, 2]\n");
+        var result = KilnProcess.Run(dir.Path, "trials", "expand");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("kiln: error: cfg/experiment/d/m/t/cfg.yaml: lr: experiment mode sweeps only the seed", result.Stderr);
+        var none = KilnProcess.Run(Path.Combine(dir.Path, "cfg"), "trials", "run");
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("no cfg/ tree here", none.Stderr);
+    }
+}
