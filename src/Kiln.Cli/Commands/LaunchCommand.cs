@@ -30,9 +30,11 @@ internal static class LaunchCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var threads = new Option<int?>("--threads") { Description = "Threads for matrix products (default: all cores)" };
-        var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable")
+        var (host, port, token) = ServeCommands.ServerOptions();
+        var noServe = new Option<bool>("--no-serve") { Description = "Do not serve the dashboard" };
+        var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable, with the dashboard")
         {
-            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads,
+            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe,
         };
         cli.Handle(command, c =>
         {
@@ -52,7 +54,32 @@ internal static class LaunchCommand
                 Kernel = KernelDefaults(),
             };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
-            return Launch(c.Out, options);
+            using var stop = ServeCommands.CancelOnCtrlC();
+            if (c.Get(noServe)) return Launch(c.Out, options, stop.Token);
+            // The dashboard serves the current directory when the run is inside it, else the run directory alone.
+            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function?.Name ?? options.Config));
+            Directory.CreateDirectory(dir);
+            var cwd = Directory.GetCurrentDirectory();
+            var root = dir.StartsWith(cwd + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? cwd : dir;
+            Kiln.Server.Hosting.KilnServer? server = null;
+            try
+            {
+                server = ServeCommands.Start(c, root, c.Get(host)!, c.Get(port), c.Get(token));
+                var id = root == dir ? "." : Path.GetRelativePath(root, dir).Replace(Path.DirectorySeparatorChar, '/');
+                c.Out.Line("dashboard ", server.RunUrl(id), "cyan", "");
+            }
+            catch (ProtocolException ex)
+            {
+                Terminal.Warn(ex.Message + "; training without it (pass --port, or --no-serve)");
+            }
+            try
+            {
+                return Launch(c.Out, options with { RunDir = dir }, stop.Token);
+            }
+            finally
+            {
+                server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
         });
         return command;
     }
@@ -61,34 +88,20 @@ internal static class LaunchCommand
     public static KernelOptions KernelDefaults() => new() { CallbackLoaders = [new SourceCallbackLoader()] };
 
     /// <summary>Runs and reports; exit 0 when completed, 1 when failed, 130 when stopped by Ctrl-C.</summary>
-    public static int Launch(Terminal terminal, LaunchOptions options)
+    public static int Launch(Terminal terminal, LaunchOptions options, CancellationToken cancel)
     {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        var name = options.Function?.Name ?? options.Config;
+        var steps = options.MaxSteps ?? (options.Function ?? TrainFunctions.Config(options.Config)).DefaultSteps;
+        var result = terminal.Rich
+            ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel))
+            : PlainProgress(terminal, name, steps, options, cancel);
+        Report(terminal, result);
+        return result.Status switch
         {
-            e.Cancel = true;
-            cancel.Cancel();
+            RunInfo.Completed => 0,
+            RunInfo.Stopped => 130,
+            _ => 1,
         };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var name = options.Function?.Name ?? options.Config;
-            var steps = options.MaxSteps ?? (options.Function ?? TrainFunctions.Config(options.Config)).DefaultSteps;
-            var result = terminal.Rich
-                ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel.Token))
-                : PlainProgress(terminal, name, steps, options, cancel.Token);
-            Report(terminal, result);
-            return result.Status switch
-            {
-                RunInfo.Completed => 0,
-                RunInfo.Stopped => 130,
-                _ => 1,
-            };
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
     }
 
     private static LaunchResult PlainProgress(Terminal terminal, string name, long steps, LaunchOptions options, CancellationToken cancel)

@@ -26,10 +26,12 @@ public sealed class JsonlTail
     private long _skipNumber;
     private long _scan;
 
-    public JsonlTail(string path, int maxLineBytes = JsonlFile.MaxLineBytes)
+    /// <param name="startOffset">Where to start reading: 0, or an offset this class reported (a line start).</param>
+    public JsonlTail(string path, int maxLineBytes = JsonlFile.MaxLineBytes, long startOffset = 0)
     {
         _path = path;
         _maxLineBytes = maxLineBytes;
+        _offset = Math.Max(0, startOffset);
     }
 
     public string Path => _path;

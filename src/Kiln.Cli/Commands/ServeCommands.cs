@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Kiln.Cli.Output;
+using Kiln.Server.Hosting;
+using Kiln.Train.Runs;
+
+namespace Kiln.Cli.Commands;
+
+/// <summary><c>kiln serve</c> and <c>kiln demo</c>: the dashboard (docs/dashboard.md).</summary>
+internal static class ServeCommands
+{
+    public static (Option<string> Host, Option<int> Port, Option<string> Token) ServerOptions() =>
+    (
+        new Option<string>("--host") { Description = "Address to listen on; any but loopback requires the token on every request", DefaultValueFactory = _ => "127.0.0.1" },
+        new Option<int>("--port") { Description = "Port to listen on (0: any free port)", DefaultValueFactory = _ => 8421 },
+        new Option<string>("--token") { Description = "The token for changes (and, off loopback, every request); generated when not given" }
+    );
+
+    public static Command Serve(Cli cli)
+    {
+        var (host, port, token) = ServerOptions();
+        var command = new Command("serve", "Serve the dashboard for a run directory or a workspace (--dir)") { host, port, token };
+        cli.Handle(command, c =>
+        {
+            using var stop = CancelOnCtrlC();
+            var server = Start(c, c.Run.Files.Dir, c.Get(host)!, c.Get(port), c.Get(token));
+            c.Out.Line("dashboard ", server.Url, "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
+            c.Out.Line($"token: {server.Token}");
+            server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Demo(Cli cli)
+    {
+        var golden = new Option<bool>("--golden") { Description = "The multi-task run (classification + reconstruction) instead of the simple one" };
+        var (host, port, token) = ServerOptions();
+        var steps = new Option<long?>("--max-steps") { Description = "Steps to train (default: the config's)" };
+        var delay = new Option<double>("--step-delay") { Description = "Seconds between steps, so the charts can be watched", DefaultValueFactory = _ => 0.01 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 42, Description = "Seed of the run" };
+        var dataDir = new Option<string>("--data-dir") { Description = "Where Fashion-MNIST is (default /usr/share/datasets/fashion-mnist)" };
+        var exitWhenDone = new Option<bool>("--exit-when-done") { Description = "Stop serving when training ends" };
+        var command = new Command("demo", "Train a built-in run under runs/ and serve the dashboard on it")
+        {
+            golden, host, port, token, steps, delay, seed, dataDir, exitWhenDone,
+        };
+        cli.Handle(command, c =>
+        {
+            var config = c.Get(golden) ? "multitask" : "simple";
+            var workspace = c.Run.Files.Dir;
+            var runDir = RunLauncher.NewRunDir(Path.Combine(workspace, "runs"), "demo-" + config);
+            Directory.CreateDirectory(runDir);
+            using var stop = CancelOnCtrlC();
+            var server = Start(c, workspace, c.Get(host)!, c.Get(port), c.Get(token));
+            var id = Path.GetRelativePath(workspace, runDir).Replace(Path.DirectorySeparatorChar, '/');
+            c.Out.Line("dashboard ", server.RunUrl(id), "cyan", "");
+            c.Out.Line($"token: {server.Token}");
+            var options = new LaunchOptions
+            {
+                Config = config, RunDir = runDir, Kind = "demo", MaxSteps = c.Get(steps), Seed = c.Get(seed), DataDir = c.Get(dataDir),
+                StepDelay = TimeSpan.FromSeconds(Math.Max(0, c.Get(delay))), Kernel = LaunchCommand.KernelDefaults(),
+            };
+            var code = LaunchCommand.Launch(c.Out, options, stop.Token);
+            if (!c.Get(exitWhenDone) && !stop.IsCancellationRequested)
+            {
+                c.Out.Line($"training ended; the dashboard stays at {server.Url} until Ctrl-C");
+                server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+            }
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return code;
+        });
+        return command;
+    }
+
+    public static KilnServer Start(Context c, string root, string host, int port, string? token)
+    {
+        try
+        {
+            return KilnServer.StartAsync(new Kiln.Server.Hosting.ServerOptions { Root = root, Host = host, Port = port, Token = token }).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or System.Net.Sockets.SocketException)
+        {
+            throw new Kiln.Protocol.ProtocolException($"the dashboard could not listen on {host}:{port}: {ex.Message}");
+        }
+    }
+
+    /// <summary>A token cancelled by Ctrl-C (the process then ends cleanly instead of being killed).</summary>
+    public static CancellationTokenSource CancelOnCtrlC()
+    {
+        var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            if (!cancel.IsCancellationRequested) cancel.Cancel();
+        };
+        return cancel;
+    }
+}

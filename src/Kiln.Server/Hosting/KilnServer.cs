@@ -1,0 +1,106 @@
+using System.Net;
+using Kiln.Server.Control;
+using Kiln.Server.Live;
+using Kiln.Server.Metrics;
+using Kiln.Server.Runs;
+using Kiln.Server.Security;
+using Kiln.Server.Ui;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Kiln.Server.Hosting;
+
+/// <summary>How to serve: the workspace (or run directory), where to listen, and the token.</summary>
+public sealed record ServerOptions
+{
+    public required string Root { get; init; }
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; init; } = 8421;
+
+    /// <summary>The token changes need (and every request, off loopback); generated when null.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>The largest request body accepted.</summary>
+    public long MaxRequestBytes { get; init; } = 64 * 1024;
+}
+
+/// <summary>
+/// Kiln's dashboard server: ASP.NET Core minimal APIs grouped by feature (runs, metrics, control, live events, UI)
+/// over the run directories under <see cref="ServerOptions.Root"/>, and the static UI.
+/// </summary>
+public sealed class KilnServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private KilnServer(WebApplication app, string url, AccessPolicy access, RunIndex runs)
+    {
+        _app = app;
+        Url = url;
+        Access = access;
+        Runs = runs;
+    }
+
+    /// <summary>The address to open, e.g. <c>http://127.0.0.1:8421/</c>.</summary>
+    public string Url { get; }
+    public AccessPolicy Access { get; }
+    public RunIndex Runs { get; }
+    public string Token => Access.Token;
+
+    /// <summary>The page of one run, with the token when the server is not on loopback.</summary>
+    public string RunUrl(string id) => $"{Url}{(Access.Loopback ? "" : "?token=" + Token)}#/run?run={Uri.EscapeDataString(id)}";
+
+    public static async Task<KilnServer> StartAsync(ServerOptions options, CancellationToken cancel = default)
+    {
+        if (!Directory.Exists(options.Root)) throw new DirectoryNotFoundException($"{options.Root}: no such directory to serve");
+        var access = new AccessPolicy(options.Host, options.Token);
+        var runs = new RunIndex(options.Root);
+        var store = new MetricsStore();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
+            k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            var address = options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(options.Host);
+            k.Listen(address, options.Port);
+        });
+        var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            if (access.Check(context) is { } denied)
+            {
+                await Http.Error(denied.Status, denied.Error).ExecuteAsync(context);
+                return;
+            }
+            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+            context.Response.Headers["Referrer-Policy"] = "no-referrer";
+            await next(context);
+        });
+        RunsEndpoints.Map(app, runs);
+        MetricsEndpoints.Map(app, runs, store);
+        ControlEndpoints.Map(app, runs);
+        EventsEndpoint.Map(app, runs);
+        UiEndpoints.Map(app, access);
+        await app.StartAsync(cancel);
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var port = new Uri(bound).Port;
+        var host = options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
+        return new KilnServer(app, $"http://{host}:{port}/", access, runs);
+    }
+
+    /// <summary>Completes when the server stops (disposed, or the token is cancelled).</summary>
+    public Task WaitAsync(CancellationToken cancel) => Task.Delay(Timeout.Infinite, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

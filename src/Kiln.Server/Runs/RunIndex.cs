@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Kiln.IO;
+using Kiln.Protocol;
+using Kiln.Trials;
+
+namespace Kiln.Server.Runs;
+
+/// <summary>One row of the runs page.</summary>
+public sealed record RunSummary(
+    string Id, string Dir, string Kind, string? Config, string Status, double? Start, double? End,
+    JsonObject? Params, JsonObject? Swept, JsonObject? Metrics, string? Error)
+{
+    public JsonObject ToJson() => new()
+    {
+        ["id"] = Id, ["kind"] = Kind, ["config"] = Config, ["status"] = Status, ["start"] = Start, ["end"] = End,
+        ["params"] = Params?.DeepClone(), ["swept"] = Swept?.DeepClone(), ["metrics"] = Metrics?.DeepClone(), ["error"] = Error,
+    };
+}
+
+/// <summary>
+/// The run directories under the served root — launch runs, demos, trials (run or not yet) — found by walking the
+/// tree (never below a run directory, and never into .git, node_modules, bin, obj) and summarized from their
+/// <c>kiln.run.json</c>, <c>kiln.trial.json</c> and, for live runs, the tail of <c>kiln.metrics.jsonl</c>. Summaries are cached
+/// by file stamp and the walk is repeated at most every <see cref="RescanInterval"/>, so listing 10,000 runs stays cheap.
+/// Only directories in the index can be read through the server.
+/// </summary>
+public sealed class RunIndex
+{
+    private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Commands, "kiln.trial.json"];
+    private static readonly HashSet<string> Skip = new(StringComparer.Ordinal) { ".git", "node_modules", "bin", "obj", ".kiln", "kiln.sources" };
+    private const int MaxDepth = 8;
+
+    private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, FileStamp Batch, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
+    private readonly object _scanGate = new();
+    private readonly TimeProvider _time;
+    private Dictionary<string, string> _dirs = new(StringComparer.Ordinal);
+    private long _scannedAt = long.MinValue;
+
+    public RunIndex(string root, TimeProvider? time = null)
+    {
+        Root = Path.GetFullPath(root);
+        _time = time ?? TimeProvider.System;
+    }
+
+    public string Root { get; }
+
+    public TimeSpan RescanInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Every run, summarized (cached until its files change).</summary>
+    public IReadOnlyList<RunSummary> All()
+    {
+        var dirs = Directories(forceScan: false);
+        var list = new List<RunSummary>(dirs.Count);
+        foreach (var (id, dir) in dirs) list.Add(Summarize(id, dir));
+        return list;
+    }
+
+    public RunSummary? Get(string id) => TryResolve(id, out var dir) ? Summarize(id, dir) : null;
+
+    /// <summary>The directory of a run id (its path under the root, with '/'), if it is an indexed run directory.</summary>
+    public bool TryResolve(string? id, out string dir)
+    {
+        dir = "";
+        if (string.IsNullOrEmpty(id) || id.Contains('\\', StringComparison.Ordinal) || id.Contains('\0', StringComparison.Ordinal)) return false;
+        if (Directories(forceScan: false).TryGetValue(id, out var found) || Directories(forceScan: true).TryGetValue(id, out found))
+        {
+            dir = found;
+            return true;
+        }
+        return false;
+    }
+
+    private Dictionary<string, string> Directories(bool forceScan)
+    {
+        lock (_scanGate)
+        {
+            var now = _time.GetTimestamp();
+            if (!forceScan && _time.GetElapsedTime(_scannedAt, now) < RescanInterval && _scannedAt != long.MinValue) return _dirs;
+            var found = new Dictionary<string, string>(StringComparer.Ordinal);
+            Walk(Root, 0, found);
+            _dirs = found;
+            _scannedAt = now;
+            foreach (var stale in _cache.Keys.Where(k => !found.ContainsKey(k)).ToList()) _cache.TryRemove(stale, out _);
+            return _dirs;
+        }
+    }
+
+    private void Walk(string dir, int depth, Dictionary<string, string> found)
+    {
+        if (IsRun(dir))
+        {
+            var id = Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/');
+            found[id] = dir;
+            return;
+        }
+        if (depth >= MaxDepth) return;
+        IEnumerable<string> children;
+        try { children = Directory.EnumerateDirectories(dir); }
+        catch (UnauthorizedAccessException) { return; }
+        catch (DirectoryNotFoundException) { return; }
+        foreach (var child in children)
+        {
+            var name = Path.GetFileName(child);
+            if (Skip.Contains(name)) continue;
+            if ((File.GetAttributes(child) & FileAttributes.ReparsePoint) != 0) continue; // symlinks could lead outside the root
+            Walk(child, depth + 1, found);
+        }
+    }
+
+    private static bool IsRun(string dir)
+    {
+        foreach (var m in Markers) if (File.Exists(Path.Combine(dir, m))) return true;
+        return false;
+    }
+
+    private RunSummary Summarize(string id, string dir)
+    {
+        var runStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Run));
+        var metricsStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Metrics));
+        var batchStamp = FileStamp.Of(Path.Combine(dir, TrialPaths.BatchLog));
+        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp && c.Batch == batchStamp) return c.Summary;
+        var summary = Read(id, dir);
+        _cache[id] = (runStamp, metricsStamp, batchStamp, summary);
+        return summary;
+    }
+
+    private static RunSummary Read(string id, string dir)
+    {
+        var info = TrialState.Info(dir);
+        JsonObject? swept = null;
+        var trialFile = Path.Combine(dir, "kiln.trial.json");
+        if (File.Exists(trialFile))
+        {
+            try { swept = JsonNode.Parse(File.ReadAllText(trialFile))?["swept"] as JsonObject; }
+            catch (System.Text.Json.JsonException) { }
+        }
+        var status = info?.Status ?? (swept is not null ? "pending" : "unknown");
+        if (TrialState.IsComplete(dir)) status = RunInfo.Completed;
+        else if (info?.Status == RunInfo.Running && TrialState.Of(dir) != TrialStatus.Running) status = "interrupted";
+        var metrics = status == RunInfo.Running || info?.Metrics is null ? LatestMetrics(Path.Combine(dir, RunFiles.Metrics)) ?? info?.Metrics : info.Metrics;
+        return new RunSummary(id, dir, info?.Kind ?? (swept is not null ? "trial" : "run"), info?.Config, status, info?.Start, info?.End,
+            info?.Params, swept, metrics, info?.Error);
+    }
+
+    /// <summary>The last value of each metric in the final part of a metrics file.</summary>
+    private static JsonObject? LatestMetrics(string path)
+    {
+        try
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var take = (int)Math.Min(fs.Length, 32 * 1024);
+            fs.Seek(-take, SeekOrigin.End);
+            var bytes = new byte[take];
+            fs.ReadExactly(bytes);
+            var latest = new JsonObject();
+            foreach (var line in System.Text.Encoding.UTF8.GetString(bytes).Split('\n'))
+            {
+                if (line.Length == 0 || line[0] != '{') continue;
+                try
+                {
+                    if (JsonNode.Parse(line)?["metrics"] is JsonObject m)
+                        foreach (var (k, v) in m) latest[k] = v?.DeepClone();
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    // The first line of the window is usually cut; torn lines are skipped.
+                }
+            }
+            return latest.Count > 0 ? latest : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}

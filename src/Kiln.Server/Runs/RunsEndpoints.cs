@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Kiln.Kernel;
+using Kiln.Protocol;
+using Kiln.Server.Hosting;
+using Kiln.Trials;
+using Kiln.Trials.Aggregation;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Kiln.Server.Runs;
+
+/// <summary>The runs list, one run's state, its ledger, and its epoch log.</summary>
+internal static class RunsEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, RunIndex runs)
+    {
+        var group = app.MapGroup("/api");
+
+        // /api/runs?filter=text&sort=start&order=desc&page=0&size=50
+        group.MapGet("/runs", (HttpContext context) =>
+        {
+            var filter = context.Request.Query["filter"].FirstOrDefault()?.Trim() ?? "";
+            var sort = context.Request.Query["sort"].FirstOrDefault() ?? "start";
+            var descending = (context.Request.Query["order"].FirstOrDefault() ?? "desc") != "asc";
+            var size = Http.Int(context, "size", 50, 1, 500);
+            var page = Http.Int(context, "page", 0, 0, int.MaxValue);
+            IEnumerable<RunSummary> all = runs.All();
+            if (filter.Length > 0) all = all.Where(r => Matches(r, filter));
+            var list = all.ToList();
+            var ordered = Sort(list, sort, descending).Skip(page * size).Take(size);
+            return Results.Json(new JsonObject
+            {
+                ["root"] = runs.Root,
+                ["total"] = list.Count,
+                ["page"] = page,
+                ["size"] = size,
+                ["runs"] = new JsonArray(ordered.Select(r => (JsonNode?)r.ToJson()).ToArray()),
+            });
+        });
+
+        // /api/run?run=<id>: the run's summary, dials and freeze state.
+        group.MapGet("/run", (HttpContext context) =>
+        {
+            if (!Http.TryRun(context, runs, out var id, out var dir, out var error)) return error!;
+            var files = new RunFiles(dir);
+            return Results.Json(new JsonObject
+            {
+                ["run"] = runs.Get(id)!.ToJson(),
+                ["actuators"] = ReadJson(files.ActuatorsPath),
+                ["freeze"] = ReadJson(files.FreezePath) ?? FreezeState.Unfrozen.ToJson(),
+                ["has_epochs"] = File.Exists(Path.Combine(dir, TrialPaths.BatchLog)),
+            });
+        });
+
+        // /api/run/ledger?run=<id>&after=<seq>&limit=500
+        group.MapGet("/run/ledger", (HttpContext context) =>
+        {
+            if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
+            var after = Http.Long(context, "after") ?? 0;
+            var limit = Http.Int(context, "limit", 1000, 1, 10_000);
+            var path = new RunFiles(dir).LedgerPath;
+            var entries = File.Exists(path) ? Ledger.ReadAll(path) : [];
+            var offset = File.Exists(path) ? new FileInfo(path).Length : 0;
+            return Results.Json(new JsonObject
+            {
+                ["offset"] = offset,
+                ["entries"] = new JsonArray(entries.Where(e => e.Seq > after).Take(limit).Select(e => (JsonNode?)LedgerJson(e)).ToArray()),
+            });
+        });
+
+        // /api/run/epochs?run=<id>: the trial's epoch_log.csv, refreshed when batch_log.csv is newer.
+        group.MapGet("/run/epochs", (HttpContext context) =>
+        {
+            if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
+            if (!File.Exists(Path.Combine(dir, TrialPaths.BatchLog))) return Http.Error(StatusCodes.Status404NotFound, "this run has no batch_log.csv (it is not a finished trial)");
+            try
+            {
+                return Results.Json(EpochJson(EpochLog.Ensure(dir)));
+            }
+            catch (ProtocolException ex)
+            {
+                return Http.Error(StatusCodes.Status422UnprocessableEntity, ex.Message);
+            }
+        });
+    }
+
+    private static bool Matches(RunSummary r, string filter)
+    {
+        bool Has(string? s) => s?.Contains(filter, StringComparison.OrdinalIgnoreCase) == true;
+        return Has(r.Id) || Has(r.Config) || Has(r.Status) || Has(r.Kind) || Has(r.Swept?.ToJsonString()) || Has(r.Params?.ToJsonString());
+    }
+
+    private static IEnumerable<RunSummary> Sort(List<RunSummary> list, string sort, bool descending)
+    {
+        Func<RunSummary, IComparable?> key = sort switch
+        {
+            "id" => r => r.Id,
+            "status" => r => r.Status,
+            "config" => r => r.Config,
+            "kind" => r => r.Kind,
+            "end" => r => r.End,
+            "start" => r => r.Start,
+            _ => r => r.Metrics?[sort] is JsonValue v && v.TryGetValue(out double d) ? d : (double?)null,
+        };
+        // Runs without the key sort last either way.
+        var with = list.Where(r => key(r) is not null);
+        var without = list.Where(r => key(r) is null).OrderBy(r => r.Id, StringComparer.Ordinal);
+        var sorted = descending ? with.OrderByDescending(key).ThenBy(r => r.Id, StringComparer.Ordinal) : with.OrderBy(key).ThenBy(r => r.Id, StringComparer.Ordinal);
+        return sorted.Concat(without);
+    }
+
+    internal static JsonNode? ReadJson(string path)
+    {
+        try { return File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) : null; }
+        catch (System.Text.Json.JsonException) { return null; }
+        catch (IOException) { return null; }
+    }
+
+    internal static JsonObject LedgerJson(LedgerEntry e) =>
+        (JsonObject)JsonNode.Parse(e.ToJsonLine())!;
+
+    internal static JsonObject EpochJson(EpochTable table) => new()
+    {
+        ["columns"] = new JsonArray(table.Columns.Select(c => (JsonNode?)c).ToArray()),
+        ["rows"] = new JsonArray(table.Rows.Select(r =>
+        {
+            var values = new JsonObject();
+            for (var i = 0; i < r.Values.Length; i++) values[table.Columns[i]] = r.Values[i];
+            return (JsonNode?)new JsonObject { ["epoch"] = r.Epoch, ["mode"] = r.Mode, ["values"] = values, ["n_batches"] = r.Batches };
+        }).ToArray()),
+        ["torn_tail"] = table.TornTail,
+    };
+
+    internal static string Text(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,56 @@
+using System.Reflection;
+using System.Text;
+using Kiln.Server.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Kiln.Server.Ui;
+
+/// <summary>
+/// Serves the dashboard's files, embedded in this assembly (no loose files, nothing from a CDN). The page carries the
+/// server's token in a meta tag: only this machine's pages can read it (the Host check stops rebound DNS names), and
+/// the UI sends it back with every change.
+/// </summary>
+internal static class UiEndpoints
+{
+    private static readonly Assembly Self = typeof(UiEndpoints).Assembly;
+    private static readonly Dictionary<string, string> Types = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [".html"] = "text/html; charset=utf-8",
+        [".js"] = "text/javascript; charset=utf-8",
+        [".css"] = "text/css; charset=utf-8",
+        [".svg"] = "image/svg+xml",
+    };
+
+    public static void Map(IEndpointRouteBuilder app, AccessPolicy access)
+    {
+        app.MapGet("/", () => Page(access));
+        app.MapGet("/{**path}", (string path) =>
+        {
+            if (path.StartsWith("api/", StringComparison.Ordinal)) return Results.NotFound();
+            if (path is "index.html") return Page(access);
+            var bytes = Read(path);
+            if (bytes is null) return Results.NotFound();
+            return Results.Bytes(bytes, Types.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream"));
+        });
+    }
+
+    private static IResult Page(AccessPolicy access)
+    {
+        var html = Read("index.html") is { } bytes
+            ? Encoding.UTF8.GetString(bytes).Replace("{{KILN_TOKEN}}", access.Token, StringComparison.Ordinal)
+            : "<!doctype html><title>Kiln</title><p>The dashboard's page is missing from this build.</p>";
+        return Results.Content(html, "text/html; charset=utf-8");
+    }
+
+    /// <summary>An embedded UI file by its path under ui/; names are fixed at build time, so nothing else can be read.</summary>
+    internal static byte[]? Read(string path)
+    {
+        using var stream = Self.GetManifestResourceStream("ui/" + path);
+        if (stream is null) return null;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+}
