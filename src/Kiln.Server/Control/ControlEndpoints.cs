@@ -63,8 +63,12 @@ internal static class ControlEndpoints
     {
         try
         {
-            var node = await JsonNode.ParseAsync(context.Request.Body);
-            return node is null ? (null, Http.Error(StatusCodes.Status400BadRequest, "the request body is empty; send a JSON object")) : (node, null);
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            if (buffer.Length == 0) return (null, Http.Error(StatusCodes.Status400BadRequest, "the request body is empty; send a JSON object"));
+            buffer.Position = 0;
+            var node = await JsonNode.ParseAsync(buffer);
+            return node is null ? (null, Http.Error(StatusCodes.Status400BadRequest, "the request body is null; send a JSON object")) : (node, null);
         }
         catch (JsonException ex)
         {

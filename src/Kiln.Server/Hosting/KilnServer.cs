@@ -91,7 +91,9 @@ public sealed class KilnServer : IAsyncDisposable
         await app.StartAsync(cancel);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(bound).Port;
-        var host = options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
+        // Bound to every address, the URL to hand out names this machine.
+        var host = options.Host is "0.0.0.0" or "::" ? Dns.GetHostName()
+            : options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
         return new KilnServer(app, $"http://{host}:{port}/", access, runs);
     }
 

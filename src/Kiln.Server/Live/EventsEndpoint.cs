@@ -54,10 +54,12 @@ internal static class EventsEndpoint
                 while (!aborted.IsCancellationRequested)
                 {
                     var sent = false;
+                    // Each event's id covers exactly what was sent up to it, so a reconnect after any event resumes there.
+                    var ledgerSent = ledger.Offset;
                     var newMetrics = Collect(metrics, lines);
+                    if (newMetrics.Count > 0) { await Send(response, "metrics", $"m:{metrics.Offset};l:{ledgerSent}", newMetrics, aborted); sent = true; }
                     var newLedger = Collect(ledger, lines);
                     var id = $"m:{metrics.Offset};l:{ledger.Offset}";
-                    if (newMetrics.Count > 0) { await Send(response, "metrics", id, newMetrics, aborted); sent = true; }
                     if (newLedger.Count > 0) { await Send(response, "ledger", id, newLedger, aborted); sent = true; }
                     var a = FileStamp.Of(files.ActuatorsPath);
                     if (a != actuators)

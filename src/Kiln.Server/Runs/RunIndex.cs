@@ -119,7 +119,9 @@ public sealed class RunIndex
         var runStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Run));
         var metricsStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Metrics));
         var batchStamp = FileStamp.Of(Path.Combine(dir, TrialPaths.BatchLog));
-        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp && c.Batch == batchStamp) return c.Summary;
+        // A running run's process can die without touching its files: its liveness is checked again on every look.
+        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp && c.Batch == batchStamp
+            && (c.Summary.Status != RunInfo.Running || TrialState.Of(dir) == TrialStatus.Running)) return c.Summary;
         var summary = Read(id, dir);
         _cache[id] = (runStamp, metricsStamp, batchStamp, summary);
         return summary;

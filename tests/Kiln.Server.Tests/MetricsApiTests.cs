@@ -1,0 +1,125 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Kiln.Protocol;
+
+namespace Kiln.Server.Tests;
+
+/// <summary>Metric series over HTTP: names, downsampling, ranges, appends read incrementally, bad lines, compare.</summary>
+public sealed class MetricsApiTests
+{
+    private static double[] Doubles(JsonNode? a) => a!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+    private static long[] Longs(JsonNode? a) => a!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+
+    [Fact]
+    public async Task Names_count_points_and_series_are_downsampled_to_the_points_asked()
+    {
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            var dir = FakeRun.Create(w.Sub("runs/a"));
+            FakeRun.Metrics(dir, 0, 99_999, s => s == 50_000 ? 1e9 : 1.0 / (s + 1));
+            FakeRun.Metrics(dir, 0, 99, s => s / 100.0, name: "val_acc");
+        });
+        var names = await host.GetOk("/api/run/metric-names?run=runs/a");
+        Assert.Equal(100_000, names["names"]!["loss"]!.GetValue<int>());
+        Assert.Equal(100, names["names"]!["val_acc"]!.GetValue<int>());
+
+        var answer = await host.GetOk("/api/run/metrics?run=runs/a&names=loss&points=500");
+        Assert.Equal(100_100, answer["lines"]!.GetValue<long>());
+        Assert.Null(answer["series"]!["val_acc"]);
+        var loss = answer["series"]!["loss"]!;
+        Assert.Equal(100_000, loss["points"]!.GetValue<int>());
+        var steps = Longs(loss["steps"]);
+        Assert.InRange(steps.Length, 400, 501);
+        Assert.Equal((0L, 99_999L), (steps[0], steps[^1]));
+        Assert.Equal(1.0, Doubles(loss["last"])[0]);
+        Assert.Equal(1e9, Doubles(loss["max"]).Max());
+
+        var whole = await host.GetOk("/api/run/metrics?run=runs/a&names=val_acc");
+        Assert.Equal(100, Longs(whole["series"]!["val_acc"]!["steps"]).Length);
+    }
+
+    [Fact]
+    public async Task A_range_zooms_in()
+    {
+        await using var host = await ServerHost.StartAsync(w => FakeRun.Metrics(FakeRun.Create(w.Sub("runs/a")), 0, 9_999, s => s));
+        var answer = await host.GetOk("/api/run/metrics?run=runs/a&from=100&to=199&points=1000");
+        var loss = answer["series"]!["loss"]!;
+        Assert.Equal(Enumerable.Range(100, 100).Select(i => (long)i), Longs(loss["steps"]));
+        Assert.Equal(100, loss["points"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Appended_lines_are_read_on_the_next_request_and_a_torn_line_waits_for_its_end()
+    {
+        await using var host = await ServerHost.StartAsync(w => FakeRun.Metrics(FakeRun.Create(w.Sub("runs/a")), 0, 9, s => s));
+        var path = Path.Combine(host.Workspace.Path, "runs/a", RunFiles.Metrics);
+        var first = await host.GetOk("/api/run/metrics?run=runs/a");
+        Assert.Equal(new FileInfo(path).Length, first["offset"]!.GetValue<long>());
+        Assert.Equal(10, first["series"]!["loss"]!["points"]!.GetValue<int>());
+
+        File.AppendAllText(path, "{\"step\":10,\"metrics\":{\"loss\":10}}\n{\"step\":11,\"metr");
+        var second = await host.GetOk("/api/run/metrics?run=runs/a");
+        Assert.Equal(11, second["series"]!["loss"]!["points"]!.GetValue<int>());
+        Assert.Equal(new FileInfo(path).Length - "{\"step\":11,\"metr".Length, second["offset"]!.GetValue<long>());
+
+        File.AppendAllText(path, "ics\":{\"loss\":11,\"acc\":0.5}}\n");
+        var third = await host.GetOk("/api/run/metrics?run=runs/a");
+        Assert.Equal(12, third["series"]!["loss"]!["points"]!.GetValue<int>());
+        Assert.Equal([11L], Longs(third["series"]!["acc"]!["steps"]));
+    }
+
+    [Fact]
+    public async Task Bad_lines_and_non_numbers_are_skipped_and_the_rest_is_drawn()
+    {
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            var dir = FakeRun.Create(w.Sub("runs/a"));
+            File.WriteAllText(Path.Combine(dir, RunFiles.Metrics),
+                "{\"step\":0,\"metrics\":{\"loss\":1}}\n" +
+                "not json\n" +
+                "{\"metrics\":{\"loss\":5}}\n" +                                 // no step
+                "{\"step\":1,\"metrics\":{\"loss\":\"high\",\"acc\":0.5}}\n" +    // a string value
+                "{\"step\":2,\"metrics\":{\"loss\":2,\"hist\":[1,2],\"x\":{\"y\":1}}}\n" +
+                "{\"metrics\":{\"loss\":3},\"step\":3,\"wall\":1.5}\n");         // keys in another order
+        });
+        var answer = await host.GetOk("/api/run/metrics?run=runs/a");
+        Assert.Equal([0L, 2, 3], Longs(answer["series"]!["loss"]!["steps"]));
+        Assert.Equal([1.0, 2, 3], Doubles(answer["series"]!["loss"]!["last"]));
+        Assert.Equal([1L], Longs(answer["series"]!["acc"]!["steps"]));
+        Assert.Null(answer["series"]!["hist"]);
+    }
+
+    [Fact]
+    public async Task A_run_without_metrics_has_no_series()
+    {
+        await using var host = await ServerHost.StartAsync(w => FakeRun.Create(w.Sub("runs/a")));
+        var answer = await host.GetOk("/api/run/metrics?run=runs/a");
+        Assert.Empty(answer["series"]!.AsObject());
+        Assert.Empty((await host.GetOk("/api/run/metric-names?run=runs/a"))["names"]!.AsObject());
+    }
+
+    [Fact]
+    public async Task Compare_overlays_one_metric_and_says_which_runs_lack_it()
+    {
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            FakeRun.Metrics(FakeRun.Create(w.Sub("out/t0")), 0, 999, s => 1.0 / (s + 1), name: "val_loss");
+            FakeRun.Metrics(FakeRun.Create(w.Sub("out/t1")), 0, 499, s => 2.0 / (s + 1), name: "val_loss");
+            FakeRun.Metrics(FakeRun.Create(w.Sub("out/t2")), 0, 9, s => s);
+        });
+        var answer = await host.GetOk("/api/compare?runs=out/t0,out/t1,out/t2&metric=val_loss&points=100");
+        Assert.Equal("val_loss", answer["metric"]!.GetValue<string>());
+        Assert.Equal(1000, answer["runs"]!["out/t0"]!["points"]!.GetValue<int>());
+        Assert.Equal(2.0, Doubles(answer["runs"]!["out/t1"]!["last"])[0]);
+        Assert.True(answer["runs"]!.AsObject().ContainsKey("out/t2"));
+        Assert.Null(answer["runs"]!["out/t2"]);
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Get("/api/compare?runs=out/t0")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Get("/api/compare?metric=loss")).Status);
+        var (status, body) = await host.Get("/api/compare?runs=out/t0,out/nope&metric=loss");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("out/nope", body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        var many = string.Join(',', Enumerable.Repeat("out/t0", 51));
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Get($"/api/compare?runs={many}&metric=loss")).Status);
+    }
+}
