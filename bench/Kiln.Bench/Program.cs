@@ -8,6 +8,7 @@ using Kiln.Bench;
 //   engine [--epochs N]                   the MLP on Fashion-MNIST (samples/s, test accuracy per epoch), GEMM GFLOP/s, metrics writer
 //   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
 //   trials                                expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas
+//   dashboard [--points N] [--runs N]     metrics answers of a 10^6-point run, downsampling, the list of 10,000 runs
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -39,11 +40,16 @@ switch (suite)
         TrialsBench.Expand();
         EpochLogBench.Run(root);
         return 0;
+    case "dashboard":
+        await DashboardBench.Run(
+            int.Parse(Option("--points") ?? "1000000", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--runs") ?? "10000", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, micro)");
         return 2;
 }
 

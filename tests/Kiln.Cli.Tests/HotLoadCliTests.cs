@@ -39,7 +39,7 @@ public sealed class HotLoadCliTests
     {
         using var dir = new TempDir("hotload");
         var run = Path.Combine(dir.Path, "run");
-        using var trainer = KilnProcess.Start(dir.Path, null, "launch", "--config", "simple", "--max-steps", "1000000", "--step-delay", "0.004",
+        using var trainer = KilnProcess.Start(dir.Path, null, "launch", "--no-serve", "--config", "simple", "--max-steps", "1000000", "--step-delay", "0.004",
             "--run-dir", run, "--data-dir", dir.Sub("empty"));
         var output = trainer.StandardOutput.ReadToEndAsync();
         await Until(() => File.Exists(Path.Combine(run, RunFiles.Metrics)), "the run to start");
@@ -84,14 +84,14 @@ public sealed class HotLoadCliTests
                 }
             }
             """);
-        var ok = KilnProcess.Run(dir.Path, "launch", "--train-fn", "Train.cs:MyRun.Train", "--max-steps", "4", "--run-dir", "run");
+        var ok = KilnProcess.Run(dir.Path, "launch", "--no-serve", "--train-fn", "Train.cs:MyRun.Train", "--max-steps", "4", "--run-dir", "run");
         Assert.True(ok.ExitCode == 0, ok.ToString());
         Assert.Contains("train_loss=0.25", ok.Stdout);
         var info = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "run", RunFiles.Run)))!;
         Assert.Equal("Train.cs:MyRun.Train", (string?)info["config"]);
 
         File.WriteAllText(Path.Combine(dir.Path, "Bad.cs"), "public static class MyRun { public static void Train() { int x = \"no\"; } }");
-        var bad = KilnProcess.Run(dir.Path, "launch", "--train-fn", "Bad.cs:MyRun.Train", "--max-steps", "4");
+        var bad = KilnProcess.Run(dir.Path, "launch", "--no-serve", "--train-fn", "Bad.cs:MyRun.Train", "--max-steps", "4");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("Bad.cs(1,66): error CS0029: Cannot implicitly convert type 'string' to 'int'", bad.Stderr);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "runs")));

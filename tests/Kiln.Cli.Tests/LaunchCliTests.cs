@@ -12,7 +12,7 @@ public sealed class LaunchCliTests
     {
         using var dir = new TempDir("launch");
         var run = Path.Combine(dir.Path, "run");
-        var result = KilnProcess.Run(dir.Path, "launch", "--config", "simple", "--max-steps", "30", "--run-dir", run,
+        var result = KilnProcess.Run(dir.Path, "launch", "--no-serve", "--config", "simple", "--max-steps", "30", "--run-dir", run,
             "--data-dir", dir.Sub("empty"), "--seed", "3", "--param", "eval_every=10", "hidden1=64");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("training on synthetic Gaussian blobs", result.Stdout);
@@ -29,7 +29,7 @@ public sealed class LaunchCliTests
     public void A_default_run_directory_is_created_under_runs()
     {
         using var dir = new TempDir("launch");
-        var result = KilnProcess.Run(dir.Path, "launch", "--config", "finetune", "--max-steps", "6", "--data-dir", dir.Sub("empty"));
+        var result = KilnProcess.Run(dir.Path, "launch", "--no-serve", "--config", "finetune", "--max-steps", "6", "--data-dir", dir.Sub("empty"));
         Assert.True(result.ExitCode == 0, result.ToString());
         var created = Assert.Single(Directory.GetDirectories(Path.Combine(dir.Path, "runs")));
         Assert.Matches(@"^\d{8}-\d{6}-finetune$", Path.GetFileName(created));
@@ -40,7 +40,7 @@ public sealed class LaunchCliTests
     {
         using var dir = new TempDir("launch");
         var run = Path.Combine(dir.Path, "run");
-        using var process = KilnProcess.Start(dir.Path, null, "launch", "--config", "simple", "--max-steps", "100000", "--step-delay", "0.005",
+        using var process = KilnProcess.Start(dir.Path, null, "launch", "--no-serve", "--config", "simple", "--max-steps", "100000", "--step-delay", "0.005",
             "--run-dir", run, "--data-dir", dir.Sub("empty"));
         var stdout = process.StandardOutput.ReadToEndAsync();
         var metrics = Path.Combine(run, RunFiles.Metrics);
@@ -67,7 +67,7 @@ public sealed class LaunchCliTests
     public void Bad_launches_fail_with_one_line(int code, string[] args, string message)
     {
         using var dir = new TempDir("launch");
-        var result = KilnProcess.Run(dir.Path, ["launch", "--data-dir", dir.Sub("empty"), .. args]);
+        var result = KilnProcess.Run(dir.Path, ["launch", "--no-serve", "--data-dir", dir.Sub("empty"), .. args]);
         Assert.True(code == result.ExitCode, result.ToString());
         Assert.Contains(message, result.Stderr);
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
+using Kiln.Server.Metrics;
 
 namespace Kiln.Server.Tests;
 
@@ -121,5 +122,36 @@ public sealed class MetricsApiTests
         Assert.Contains("out/nope", body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
         var many = string.Join(',', Enumerable.Repeat("out/t0", 51));
         Assert.Equal(HttpStatusCode.BadRequest, (await host.Get($"/api/compare?runs={many}&metric=loss")).Status);
+    }
+}
+
+/// <summary>The metrics parser: the writer's own lines take the fast path and read the same as through the JSON reader.</summary>
+public sealed class RunMetricsTests
+{
+    [Fact]
+    public void The_writers_lines_take_the_fast_path_and_others_the_full_reader_with_the_same_result()
+    {
+        using var dir = new Kiln.Testing.TempDir("metrics");
+        var path = dir.File(RunFiles.Metrics);
+        using (var writer = new Kiln.Metrics.MetricsWriter(path))
+        {
+            writer.Write(0, null, null, [("loss", 1.5), ("lr", 1e-5), ("acc", -0.25)]);
+            writer.Write(1, 3, "train", [("loss", 1e300), ("lr", 123456789.125)]);
+            writer.Write(2, 3, "val", []);
+        }
+        File.AppendAllText(path,
+            "{\"step\":3,\"metrics\":{\"lo\\u0073s\":7}}\n" +                       // an escaped name
+            "{\"step\":4,\"metrics\":{\"loss\":8,\"hist\":[1]}}\n" +                 // a nested value
+            "{\"step\":5,\"metrics\":{\"loss\":9},\"note\":\"after\"}\n" +            // a key after the metrics
+            "{\"step\":6,\"phase\":\"a\\\"metrics\\\":{\",\"metrics\":{\"loss\":10}}\n" + // the key's text inside a string
+            "{\"step\":7,\"metrics\":{\"loss\":11,\"acc\":1E-3}}\n");
+        var metrics = new RunMetrics(path);
+        Assert.Equal(8, metrics.Refresh());
+        Assert.Equal(4, metrics.CanonicalLines);
+        Assert.Equal([0L, 1, 3, 4, 5, 6, 7], metrics.Series["loss"].Steps.ToArray());
+        Assert.Equal([1.5, 1e300, 7, 8, 9, 10, 11], metrics.Series["loss"].Values.ToArray());
+        Assert.Equal([1e-5, 123456789.125], metrics.Series["lr"].Values.ToArray());
+        Assert.Equal([-0.25, 1e-3], metrics.Series["acc"].Values.ToArray());
+        Assert.False(metrics.Series.ContainsKey("hist"));
     }
 }

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Kiln.Protocol;
+using Kiln.Server.Hosting;
+using Kiln.Server.Metrics;
+
+namespace Kiln.Bench;
+
+/// <summary>
+/// The dashboard's server side (DESIGN.md §7: a run with 10⁶ metric points draws its first chart within 0.5 s):
+/// the first and later metric answers of a 10⁶-point run over HTTP, an append read incrementally, the downsampler
+/// alone, and the runs list of 10,000 runs.
+/// </summary>
+internal static class DashboardBench
+{
+    public static async Task<string> Run(int points, int runs, Func<string, string, Task>? browser = null)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "kiln-bench-dashboard-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var dir = Path.Combine(root, "runs", "big");
+            WriteRun(dir, points);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# a run of {points:N0} steps x 3 metrics ({new FileInfo(Path.Combine(dir, RunFiles.Metrics)).Length / 1e6:0} MB), {runs:N0} runs listed"));
+            await using var server = await KilnServer.StartAsync(new ServerOptions { Root = root, Port = 0 });
+            using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
+            var query = "/api/run/metrics?run=runs/big&names=loss&points=1000";
+
+            var clock = Stopwatch.StartNew();
+            var first = JsonNode.Parse(await client.GetStringAsync(query))!;
+            var cold = clock.Elapsed.TotalMilliseconds;
+            if (first["series"]!["loss"]!["points"]!.GetValue<int>() != points) throw new InvalidOperationException("the metrics answer lacks points");
+            if (first["series"]!["loss"]!["max"]!.AsArray().Max(v => v!.GetValue<double>()) < 1e3) throw new InvalidOperationException("the spike was lost");
+            Figures.Print("dashboard.metrics_first_answer", cold, "ms", "parses the 10^6-point file, downsamples to 1000 buckets; TensorBoard/Aim: slow here (no figure measured); target first chart <= 500 ms");
+
+            // Another run as large, opened in the server now running: what a user opening a second big run waits for.
+            var other = Path.Combine(root, "runs", "big2");
+            Directory.CreateDirectory(other);
+            foreach (var f in Directory.GetFiles(dir)) File.Copy(f, Path.Combine(other, Path.GetFileName(f)));
+            clock.Restart();
+            _ = await client.GetStringAsync("/api/run/metrics?run=runs/big2&names=loss&points=1000");
+            Figures.Print("dashboard.metrics_first_answer_running_server", clock.Elapsed.TotalMilliseconds, "ms", "the same for a second run of that size");
+
+            var warm = new List<double>();
+            for (var i = 0; i < 30; i++)
+            {
+                clock.Restart();
+                _ = await client.GetStringAsync(query);
+                warm.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            warm.Sort();
+            Figures.Print("dashboard.metrics_later_answer_p50", Figures.Percentile(warm, 50), "ms", "parsed once; later answers downsample only");
+            var all = new List<double>();
+            for (var i = 0; i < 10; i++)
+            {
+                clock.Restart();
+                _ = await client.GetStringAsync("/api/run/metrics?run=runs/big&points=1000");
+                all.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            all.Sort();
+            Figures.Print("dashboard.metrics_three_series_p50", Figures.Percentile(all, 50), "ms");
+
+            AppendSteps(dir, points, 1000);
+            clock.Restart();
+            _ = await client.GetStringAsync(query);
+            Figures.Print("dashboard.metrics_after_1000_appended", clock.Elapsed.TotalMilliseconds, "ms", "reads only the appended lines");
+
+            var parses = new List<double>();
+            for (var i = 0; i < 3; i++)
+            {
+                clock.Restart();
+                new RunMetrics(Path.Combine(dir, RunFiles.Metrics)).Refresh();
+                parses.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            parses.Sort();
+            Figures.Print("dashboard.parse_metrics_file", parses[0], "ms", string.Create(CultureInfo.InvariantCulture,
+                $"best of 3, {new FileInfo(Path.Combine(dir, RunFiles.Metrics)).Length / 1e6 / (parses[0] / 1000):0} MB/s"));
+
+            var steps = Enumerable.Range(0, points).Select(i => (long)i).ToArray();
+            var values = steps.Select(s => Math.Exp(-s / 1e5)).ToArray();
+            var samples = new List<double>();
+            for (var i = 0; i < 20; i++)
+            {
+                clock.Restart();
+                _ = Downsampler.Sample(steps, values, ordered: true, null, null, 1000);
+                samples.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            samples.Sort();
+            Figures.Print("dashboard.downsample_1e6_to_1000_p50", Figures.Percentile(samples, 50), "ms");
+
+            if (browser is not null) await browser(server.Url, "runs/big");
+
+            WriteRuns(Path.Combine(root, "sweep"), runs);
+            clock.Restart();
+            var list = JsonNode.Parse(await client.GetStringAsync("/api/runs?sort=loss&order=asc&size=50"))!;
+            var listCold = clock.Elapsed.TotalMilliseconds;
+                        if (list["total"]!.GetValue<int>() != runs + 2) throw new InvalidOperationException($"listed {list["total"]} runs, expected {runs + 2}");
+            Figures.Print("dashboard.runs_list_first", listCold, "ms", $"walks and summarizes {runs:N0} runs");
+            var listWarm = new List<double>();
+            for (var i = 0; i < 20; i++)
+            {
+                clock.Restart();
+                _ = await client.GetStringAsync("/api/runs?sort=loss&order=asc&size=50&page=3&filter=trial");
+                listWarm.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            listWarm.Sort();
+            Figures.Print("dashboard.runs_list_later_p50", Figures.Percentile(listWarm, 50), "ms", "filter, sort by a metric, one page; summaries cached by file stamp");
+            return root;
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void WriteRun(string dir, int points)
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, RunFiles.Run), new RunInfo { Id = "big", Kind = "launch", Config = "simple", Status = RunInfo.Completed, Start = 1 }.ToJson().ToJsonString());
+        using var writer = new StreamWriter(Path.Combine(dir, RunFiles.Metrics), false, new UTF8Encoding(false), 1 << 20);
+        WriteSteps(writer, 0, points);
+    }
+
+    private static void AppendSteps(string dir, int from, int count)
+    {
+        using var writer = new StreamWriter(Path.Combine(dir, RunFiles.Metrics), true, new UTF8Encoding(false), 1 << 16);
+        WriteSteps(writer, from, count);
+    }
+
+    private static void WriteSteps(StreamWriter writer, int from, int count)
+    {
+        var random = new Random(from);
+        for (var s = from; s < from + count; s++)
+        {
+            var loss = Math.Exp(-s / 1e5) + 0.05 * random.NextDouble() + (s % 250_007 == 1234 ? 1e4 : 0);
+            writer.Write(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"step\":{s},\"epoch\":{s / 1000},\"phase\":\"train\",\"wall_time\":{1.7e9 + s * 0.01:0.00},\"metrics\":{{\"loss\":{loss:R},\"lr\":{0.1 / (1 + s / 1e5):R},\"grad_norm\":{1 + random.NextDouble():R}}}}}\n"));
+        }
+    }
+
+    private static void WriteRuns(string root, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var dir = Path.Combine(root, $"leaf_{i / 100:000}", $"trial_{i % 100:000}");
+            Directory.CreateDirectory(dir);
+            var info = new RunInfo
+            {
+                Id = $"trial_{i}", Kind = "trial", Config = "cfg", Status = RunInfo.Completed, Start = 1000 + i, End = 2000 + i,
+                Params = new JsonObject { ["lr"] = 1e-3 * (1 + i % 10) },
+                Metrics = new JsonObject { ["loss"] = 1.0 / (1 + i), ["acc"] = i / (double)count },
+            };
+            File.WriteAllText(Path.Combine(dir, RunFiles.Run), info.ToJson().ToJsonString());
+            File.WriteAllText(Path.Combine(dir, "kiln.trial.json"), $"{{\"swept\":{{\"lr\":{1e-3 * (1 + i % 10):R}}}}}");
+        }
+    }
+}
