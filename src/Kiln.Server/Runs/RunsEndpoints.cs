@@ -101,11 +101,7 @@ internal static class RunsEndpoints
         });
     }
 
-    private static bool Matches(RunSummary r, string filter)
-    {
-        bool Has(string? s) => s?.Contains(filter, StringComparison.OrdinalIgnoreCase) == true;
-        return Has(r.Id) || Has(r.Config) || Has(r.Status) || Has(r.Kind) || Has(r.Swept?.ToJsonString()) || Has(r.Params?.ToJsonString());
-    }
+    private static bool Matches(RunSummary r, string filter) => r.SearchText.Contains(filter, StringComparison.OrdinalIgnoreCase);
 
     private static IEnumerable<RunSummary> Sort(List<RunSummary> list, string sort, bool descending)
     {
