@@ -15,7 +15,7 @@ public sealed class RunPageTests(DashboardFixture fixture)
     private string RunRoute => $"#/run?run={Uri.EscapeDataString(fixture.LiveId)}";
 
     [Fact]
-    public async Task The_loss_chart_grows_as_the_run_trains()
+    public async Task The_loss_chart_grows_as_the_run_trains_and_follows_the_step_range_log_scale_and_smoothing()
     {
         await using var session = await PageSession.OpenAsync(fixture, RunRoute);
         var page = session.Page;
@@ -31,6 +31,24 @@ public sealed class RunPageTests(DashboardFixture fixture)
             "([selector, n]) => Number(document.querySelector(selector)?.dataset.points) >= n",
             new object[] { LossChart, before + 25 }, new() { Timeout = 30_000 });
         Assert.True(await Points(chart) >= before + 25);
+
+        // A step range is fetched from the server (one point per step here), and kept in the address.
+        await page.GetByTestId("step-from").FillAsync("10");
+        await page.GetByTestId("step-to").FillAsync("60");
+        await page.GetByTestId("step-apply").ClickAsync();
+        await Expect(chart).ToHaveAttributeAsync("data-points", "51");
+        Assert.Contains("from=10&to=60", page.Url, StringComparison.Ordinal);
+
+        // Log scale and smoothing redraw the same points.
+        await page.GetByTestId("log-scale").CheckAsync();
+        await page.GetByTestId("smoothing").FillAsync("0.9");
+        await Expect(chart).ToHaveAttributeAsync("data-points", "51");
+        await Expect(chart.Locator("canvas").First).ToBeVisibleAsync();
+
+        await page.GetByTestId("step-reset").ClickAsync();
+        await page.WaitForFunctionAsync(
+            "([selector, n]) => Number(document.querySelector(selector)?.dataset.points) > n",
+            new object[] { LossChart, before + 25 }, new() { Timeout = 30_000 });
         await session.AssertCleanAsync();
     }
 
@@ -100,6 +118,60 @@ public sealed class RunPageTests(DashboardFixture fixture)
         await Expect(input).ToHaveAttributeAsync("aria-invalid", "true");
         Assert.Empty(posts);
         Assert.Equal(inbox, InboxLines());
+        await session.AssertCleanAsync();
+    }
+
+    [Fact]
+    public async Task Loss_callback_and_freeze_controls_queue_what_the_command_line_would_and_the_kernel_applies_it()
+    {
+        await using var session = await PageSession.OpenAsync(fixture, RunRoute);
+        var page = session.Page;
+        ILocator Feedback(string key) => page.Locator($"[data-testid=command-feedback][data-for='{key}']");
+
+        await page.GetByTestId("control-cls_w").FillAsync("0.5");
+        await page.GetByTestId("apply-cls_w").ClickAsync();
+        await Expect(Feedback("loss|main|cls_w")).ToHaveAttributeAsync("data-decision", "applied");
+
+        await page.Locator("summary", new() { HasText = "Load a callback" }).ClickAsync();
+        await page.Locator("[data-field='cb|load|id']").FillAsync("timing");
+        await page.Locator("[data-field='cb|load|kind']").SelectOptionAsync("type");
+        await page.Locator("[data-field='cb|load|path']").FillAsync("Kiln.Callbacks.Timing");
+        await page.Locator("[data-field='cb|load|init']").FillAsync("""{"every": 50}""");
+        await page.Locator("[data-field='cb|load|enabled']").CheckAsync();
+        await page.GetByTestId("apply-cb-load").ClickAsync();
+        await Expect(Feedback("cb|load")).ToHaveAttributeAsync("data-decision", "applied");
+        var row = page.Locator("[data-testid=cb-row][data-cb=timing]");
+        await Expect(row).ToContainTextAsync("enabled");
+        await row.GetByTestId("cb-disable").ClickAsync();
+        await Expect(Feedback("cb|timing")).ToHaveAttributeAsync("data-decision", "applied");
+        await Expect(row).ToContainTextAsync("disabled");
+
+        try
+        {
+            await page.Locator("summary", new() { HasText = "Change freeze" }).ClickAsync();
+            await page.GetByTestId("freeze-mode").Last.SelectOptionAsync("prod");
+            await page.GetByTestId("apply-freeze").ClickAsync();
+            await Expect(Feedback("freeze")).ToContainTextAsync("prod");
+            await Expect(page.Locator("span[data-testid=freeze-mode]")).ToHaveTextAsync("prod");
+            Assert.Equal("prod", (string?)JsonNode.Parse(File.ReadAllText(new RunFiles(fixture.LiveDir).FreezePath))!["mode"]);
+        }
+        finally
+        {
+            await page.Locator("select[data-testid=freeze-mode]").SelectOptionAsync("off");
+            await page.GetByTestId("apply-freeze").ClickAsync();
+            await Expect(page.Locator("span[data-testid=freeze-mode]")).ToHaveTextAsync("off");
+        }
+
+        // The inbox holds the commands as `kiln loss set_params`, `kiln cb load --path … --init … --enabled` and `kiln cb disable` write them.
+        var inbox = InboxLines().Select(l => (JsonObject)JsonNode.Parse(l)!).Where(c => (string?)c["source"] == "dashboard").ToList();
+        var loss = inbox.Single(c => (string?)c["module"] == "loss");
+        Assert.Equal("""{"cls_w":0.5}""", loss["params"]!.ToJsonString());
+        Assert.Equal(("set_params", "main"), ((string?)loss["op"], (string?)loss["id"]));
+        var load = inbox.Single(c => (string?)c["op"] == "load");
+        Assert.Equal("""{"kind":"type","path":"Kiln.Callbacks.Timing","symbol":null}""", load["target"]!.ToJsonString());
+        Assert.Equal("""{"every":50}""", load["init"]!.ToJsonString());
+        Assert.True((bool)load["enabled"]!);
+        Assert.Single(inbox, c => (string?)c["module"] == "cb" && (string?)c["op"] == "disable" && (string?)c["id"] == "timing" && c["params"] is null);
         await session.AssertCleanAsync();
     }
 

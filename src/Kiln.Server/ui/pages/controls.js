@@ -73,10 +73,15 @@ export class Controls {
     return this.feedbacks.get(key);
   }
 
-  update({ doc = this.doc, freeze = this.freeze, status = this.status } = {}) {
-    this.doc = doc;
-    this.freeze = doc?.freeze ?? freeze;
-    this.status = status;
+  /** Rebuilds with what changed: {doc} (a new kiln.actuators.json), {freeze} (a state just written), {status}. */
+  update(change = {}) {
+    if ('doc' in change) {
+      this.doc = change.doc;
+      if (change.doc?.freeze) this.freeze = change.doc.freeze;
+    }
+    if ('freeze' in change) this.freeze = change.freeze;
+    if ('status' in change) this.status = change.status;
+    const { doc, status } = this;
     const saved = new Map();
     for (const el of this.host.querySelectorAll('[data-field]')) {
       saved.set(el.dataset.field, { value: el.value, checked: el.checked, open: el.open, focused: el === document.activeElement, invalid: el.classList.contains('invalid') });
