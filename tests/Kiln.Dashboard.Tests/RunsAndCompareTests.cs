@@ -66,6 +66,15 @@ public sealed class RunsAndCompareTests(DashboardFixture fixture)
         await page.GetByTestId("epoch-column").SelectOptionAsync("acc");
         await Expect(epochChart).ToHaveAttributeAsync("data-column", "acc");
         await Expect(epochChart).ToHaveAttributeAsync("data-series", "2");
+
+        // A third run joins from the page itself, and leaves again.
+        await page.GetByTestId("compare-add").FillAsync(fixture.LiveId);
+        await page.GetByTestId("compare-add").PressAsync("Enter");
+        await Expect(page.GetByTestId("compare-legend-item")).ToHaveCountAsync(3);
+        await Expect(chart).ToHaveAttributeAsync("data-series", "3");
+        await Expect(chart).ToHaveAttributeAsync("data-metric", "train_loss");
+        await page.Locator($"[data-testid=compare-legend-item][data-run='{fixture.LiveId}'] button").ClickAsync();
+        await Expect(page.GetByTestId("compare-legend-item")).ToHaveCountAsync(2);
         await session.AssertCleanAsync();
     }
 }

@@ -2,7 +2,7 @@
 
 import { get } from '../api.js';
 import { Chart, color } from '../charts.js';
-import { h, fill, statusBadge, showError, replaceRoute, routeHref } from '../dom.js';
+import { h, fill, statusBadge, showError, debounce, replaceRoute, routeHref } from '../dom.js';
 
 const PREFERRED = ['val_loss', 'train_loss', 'loss', 'val_accuracy', 'accuracy'];
 
@@ -36,6 +36,11 @@ class ComparePage {
     this.epochs = new Map();
     this.metricSelect = h('select', { 'data-testid': 'compare-metric', 'aria-label': 'metric', onchange: () => this.setMetric(this.metricSelect.value) });
     this.legend = h('div.legend', { 'data-testid': 'compare-legend' });
+    this.suggestions = h('datalist', { id: 'compare-runs' });
+    this.addInput = h('input', { type: 'search', list: 'compare-runs', placeholder: 'add a run…', 'data-testid': 'compare-add', 'aria-label': 'add a run' });
+    const suggest = debounce(() => this.suggest(), 200);
+    this.addInput.addEventListener('input', suggest);
+    this.addInput.addEventListener('change', () => this.add(this.addInput.value.trim()));
     this.chartHost = h('div.chart', { 'data-testid': 'compare-chart' });
     this.chart = new Chart(this.chartHost, { height: 340, bands: false, sync: 'compare' });
     this.columnSelect = h('select', { 'data-testid': 'epoch-column', 'aria-label': 'column', onchange: () => this.drawEpochs() });
@@ -50,6 +55,7 @@ class ComparePage {
     fill(root, h('div.compare-page', {},
       h('section.card', {},
         h('div.card-head', {}, h('h2', {}, `Compare ${ids.length} run${ids.length === 1 ? '' : 's'}`), h('span.spacer'),
+          this.addInput, this.suggestions,
           h('label.inline', {}, 'metric', this.metricSelect),
           h('button.btn.btn-small', { type: 'button', onclick: () => this.refresh() }, 'Refresh')),
         this.legend,
@@ -85,6 +91,31 @@ class ComparePage {
     this.epochChart.destroy();
   }
 
+  /** Run ids matching what is typed, from the server's filter. */
+  async suggest() {
+    try {
+      const answer = await get('/api/runs', { filter: this.addInput.value.trim(), sort: 'id', order: 'asc', size: 30 });
+      fill(this.suggestions, answer.runs.filter((r) => !this.ids.includes(r.id)).map((r) => h('option', { value: r.id }, `${r.config ?? ''} ${r.status}`)));
+    } catch (e) {
+      showError(e, 'runs');
+    }
+  }
+
+  /** Opens the comparison with a run more (or less). */
+  go(ids) {
+    location.hash = routeHref('compare', { runs: ids.join(','), metric: this.metric ?? '' });
+  }
+
+  async add(id) {
+    if (!id || this.ids.includes(id)) return;
+    try {
+      await get('/api/run', { run: id });
+      this.go([...this.ids, id]);
+    } catch (e) {
+      showError(e, 'add a run');
+    }
+  }
+
   setMetric(metric) {
     this.metric = metric;
     replaceRoute('compare', new URLSearchParams({ runs: this.ids.join(','), metric }));
@@ -104,7 +135,8 @@ class ComparePage {
         h('span.swatch', { style: `background:${color(i)}` }),
         h('a.mono', { href: routeHref('run', { run: id }) }, this.labels[i]),
         info ? statusBadge(info.run.status) : null,
-        missing ? h('span.muted', {}, `no ${this.metric}`) : null);
+        missing ? h('span.muted', {}, `no ${this.metric}`) : null,
+        this.ids.length > 1 ? h('button.link', { type: 'button', title: 'leave this run out', onclick: () => this.go(this.ids.filter((x) => x !== id)) }, '✕') : null);
     }));
   }
 
