@@ -46,16 +46,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         Assertions.SetDefaultExpectTimeout(30_000);
 
         await RunTrialsAsync();
-        LiveDir = RunLauncher.NewRunDir(Path.Combine(Root, "runs"), "simple");
-        LiveId = Path.GetRelativePath(Root, LiveDir).Replace(Path.DirectorySeparatorChar, '/');
-        Directory.CreateDirectory(LiveDir);
-        var options = new LaunchOptions
-        {
-            Config = "simple", RunDir = LiveDir, Kind = "demo", MaxSteps = 50_000, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
-            DataDir = Path.Combine(Root, "no-fashion-mnist"), // the synthetic fallback: small, and no dataset package needed
-            Params = new JsonObject { ["hidden1"] = 32, ["hidden2"] = 16, ["eval_every"] = 100, ["batch_size"] = 32 },
-        };
-        _live = Task.Run(() => RunLauncher.Run(options, cancel: _stop.Token));
+        (LiveId, LiveDir, _live) = Launch("simple", _stop.Token);
 
         Server = await KilnServer.StartAsync(new ServerOptions { Root = Root, Port = 0 });
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
@@ -65,6 +56,28 @@ public sealed class DashboardFixture : IAsyncLifetime
         });
         await WaitForLiveRunAsync();
     }
+
+    /// <summary>
+    /// Starts the built-in <c>simple</c> run under runs/ in the background (small model, synthetic data, 0.02 s a step),
+    /// training until <paramref name="stop"/>; returns its id, its directory and how it ends.
+    /// </summary>
+    public (string Id, string Dir, Task<LaunchResult> Run) Launch(string name, CancellationToken stop)
+    {
+        var dir = RunLauncher.NewRunDir(Path.Combine(Root, "runs"), name);
+        Directory.CreateDirectory(dir);
+        var options = new LaunchOptions
+        {
+            Config = "simple", RunDir = dir, Kind = "demo", MaxSteps = 50_000, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
+            DataDir = Path.Combine(Root, "no-fashion-mnist"), // the synthetic fallback: small, and no dataset package needed
+            Params = new JsonObject { ["hidden1"] = 32, ["hidden2"] = 16, ["eval_every"] = 100, ["batch_size"] = 32 },
+        };
+        var run = Task.Run(() => RunLauncher.Run(options, cancel: stop), CancellationToken.None);
+        return (Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/'), dir, run);
+    }
+
+    /// <summary>The ids of every run directory in the workspace: the launched runs and the trials.</summary>
+    public IReadOnlyList<string> RunIds() =>
+        Directory.GetDirectories(Path.Combine(Root, "runs")).Select(d => "runs/" + Path.GetFileName(d)).Concat(TrialIds).ToList();
 
     /// <summary>Two trials of a tiny tree (a learning-rate sweep, two epochs each), run in this process.</summary>
     private async Task RunTrialsAsync()
@@ -86,12 +99,22 @@ public sealed class DashboardFixture : IAsyncLifetime
     private async Task WaitForLiveRunAsync()
     {
         var files = new RunFiles(LiveDir);
+        await WaitUntilAsync(() => File.Exists(files.ActuatorsPath) && File.Exists(files.MetricsPath) && new FileInfo(files.MetricsPath).Length > 0, _live!, LiveDir);
+    }
+
+    /// <summary>Polls a condition on a run's files (30 s at most), failing early with the run's error if it ends first.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, Task<LaunchResult> run, string what)
+    {
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!(File.Exists(files.ActuatorsPath) && File.Exists(files.MetricsPath) && new FileInfo(files.MetricsPath).Length > 0))
+        while (!condition())
         {
-            if (_live!.IsCompleted)
-                throw new InvalidOperationException($"the live run ended before the tests began: {(await _live).Status} {(await _live).Error}");
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{LiveDir}: no kiln.actuators.json and metrics after 30 s");
+            if (run.IsCompleted)
+            {
+                var ended = await run;
+                if (!condition()) throw new InvalidOperationException($"{what}: the run ended ({ended.Status} {ended.Error}) before it was ready");
+                return;
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: not ready after 30 s");
             await Task.Delay(50);
         }
     }

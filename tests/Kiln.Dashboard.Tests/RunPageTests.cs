@@ -175,6 +175,33 @@ public sealed class RunPageTests(DashboardFixture fixture)
         await session.AssertCleanAsync();
     }
 
+    [Fact]
+    public async Task The_status_badge_follows_the_run_when_it_is_stopped()
+    {
+        using var stop = new CancellationTokenSource();
+        var (id, dir, run) = fixture.Launch("stopped", stop.Token);
+        try
+        {
+            await DashboardFixture.WaitUntilAsync(() => File.Exists(new RunFiles(dir).MetricsPath), run, dir);
+            await using var session = await PageSession.OpenAsync(fixture, $"#/run?run={Uri.EscapeDataString(id)}");
+            var page = session.Page;
+            await Expect(page.GetByTestId("run-status")).ToHaveTextAsync("running");
+            await Expect(page.GetByTestId("live-state")).ToHaveAttributeAsync("data-state", "open");
+
+            await stop.CancelAsync();
+            Assert.Equal(RunInfo.Stopped, (await run).Status);
+            await Expect(page.GetByTestId("run-status")).ToHaveTextAsync("stopped");
+            await Expect(page.GetByTestId("run-header")).ToContainTextAsync("ended");
+            await Expect(page.GetByTestId("controls")).ToContainTextAsync("The run is stopped");
+            await session.AssertCleanAsync();
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
     private static async Task<int> Points(ILocator chart) =>
         int.Parse(await chart.GetAttributeAsync("data-points") ?? "0", CultureInfo.InvariantCulture);
 

@@ -12,7 +12,8 @@ public sealed class RunsAndCompareTests(DashboardFixture fixture)
         await using var session = await PageSession.OpenAsync(fixture, "#/runs");
         var page = session.Page;
         var rows = page.GetByTestId("runs-row");
-        await Expect(rows).ToHaveCountAsync(3);
+        var all = fixture.RunIds();
+        await Expect(rows).ToHaveCountAsync(all.Count);
         var live = page.Locator($"[data-testid=runs-row][data-run='{fixture.LiveId}']");
         await Expect(live.Locator("[data-status]")).ToHaveTextAsync("running");
         foreach (var id in fixture.TrialIds)
@@ -28,7 +29,7 @@ public sealed class RunsAndCompareTests(DashboardFixture fixture)
         await Expect(page.GetByTestId("runs-table")).ToContainTextAsync("No run matches");
 
         await page.GetByTestId("runs-filter").FillAsync("");
-        await Expect(rows).ToHaveCountAsync(3);
+        await Expect(rows).ToHaveCountAsync(all.Count);
         await live.GetByRole(Microsoft.Playwright.AriaRole.Link).ClickAsync();
         await Expect(page.GetByTestId("run-header")).ToContainTextAsync(fixture.LiveId);
         await session.AssertCleanAsync();
