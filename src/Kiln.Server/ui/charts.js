@@ -144,10 +144,10 @@ export class Chart {
       if (banded) {
         const hi = series.length;
         for (const which of ['max', 'min']) {
-          series.push({ label: `${line.label} ${which}`, stroke: withAlpha(lineColor, 0.25), width: 0, spanGaps: true, points: { show: false }, value: (u, v) => num(v) });
+          series.push({ label: `${line.label} ${which}`, stroke: withAlpha(lineColor, 0.35), width: 1, spanGaps: true, points: { show: false }, value: (u, v) => num(v) });
         }
         table.push(fix(line.max), fix(line.min));
-        bands.push({ series: [hi, hi + 1], fill: withAlpha(lineColor, 0.14) });
+        bands.push({ series: [hi, hi + 1], fill: withAlpha(lineColor, 0.16) });
       }
       tables.push(table);
     }

@@ -28,7 +28,6 @@ const groupKey = (name, grouped) => (grouped ? name.replace(/^(train|val|valid|e
 class RunPage {
   constructor(root, id, params) {
     this.id = id;
-    this.params = params;
     this.view = {
       log: params.get('log') === '1',
       smooth: Math.min(0.99, Math.max(0, Number(params.get('smooth')) || 0)),
@@ -39,7 +38,7 @@ class RunPage {
     this.picked = params.get('metrics') ? params.get('metrics').split(',').filter(Boolean) : null; // null: the defaults
     this.names = new Map(); // every metric name → points
     this.series = new Map(); // selected name → {steps, last, min, max}
-    this.charts = new Map(); // chart key → {chart, card, names, latest}
+    this.charts = new Map(); // chart key (a metric, or a group of them) → {chart, card, host, latest}
     this.ledger = new Map(); // seq → entry
     this.lastSeq = 0;
     this.pending = new Map(); // cid → feedback element
@@ -191,6 +190,7 @@ class RunPage {
   pick() {
     this.picked = [...this.picker.querySelectorAll('input:checked')].map((el) => el.dataset.metric);
     this.saveView();
+    for (const name of [...this.series.keys()]) if (!this.picked.includes(name)) this.series.delete(name);
     const missing = this.picked.filter((n) => !this.series.has(n));
     if (missing.length) this.fetchSeries(missing).then(() => this.renderCharts(), (e) => showError(e, 'metrics'));
     else this.renderCharts();
@@ -267,7 +267,7 @@ class RunPage {
       this.charts.clear();
       this.chartsBox.replaceChildren();
     }
-    this.renderCharts();
+    this.renderSoon();
   }
 
   setRange(from, to) {
