@@ -176,6 +176,32 @@ public sealed class RunPageTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task A_change_refused_for_its_token_tells_the_user_which_url_to_open()
+    {
+        await using var session = await PageSession.OpenAsync(fixture, RunRoute);
+        var page = session.Page;
+        // As if the page had been opened without the token: the server refuses the change with 401.
+        await page.RouteAsync("**/api/run/commands*", route =>
+        {
+            var headers = route.Request.Headers.Where(kv => !kv.Key.Equals("x-kiln-token", StringComparison.OrdinalIgnoreCase)).ToDictionary();
+            return route.ContinueAsync(new() { Headers = headers });
+        });
+        var input = page.Locator("[data-testid=control-lr][data-group='0']");
+        await Expect(input).ToBeVisibleAsync();
+        var inbox = InboxLines();
+
+        await input.FillAsync("0.003");
+        await page.Locator("[data-testid=apply-lr][data-group='0']").ClickAsync();
+
+        await Expect(page.Locator("[data-testid=command-feedback][data-for='opt|main|0|lr']")).ToHaveAttributeAsync("data-decision", "error");
+        var error = page.GetByTestId("error-message");
+        await Expect(error).ToContainTextAsync("token");
+        await Expect(error).ToContainTextAsync("open the dashboard through the URL Kiln printed");
+        Assert.Equal(inbox, InboxLines());
+        Assert.DoesNotContain(session.Errors, e => e.StartsWith("page error", StringComparison.Ordinal)); // the 401 itself is logged, as it should be
+    }
+
+    [Fact]
     public async Task The_status_badge_follows_the_run_when_it_is_stopped()
     {
         using var stop = new CancellationTokenSource();
