@@ -1,0 +1,47 @@
+// The dashboard's entry point: hash routing between the runs, run and compare pages.
+
+import { h, fill, routeParams, clearErrors, showError } from './dom.js';
+import * as runs from './pages/runs.js';
+import * as run from './pages/run.js';
+import * as compare from './pages/compare.js';
+
+const pages = { runs, run, compare };
+let current = null;
+
+function route() {
+  current?.dispose();
+  current = null;
+  clearErrors();
+  const { page, params } = routeParams();
+  for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === page);
+  const root = document.getElementById('page');
+  root.replaceChildren();
+  root.dataset.page = page;
+  const module = pages[page];
+  if (!module) {
+    fill(root, h('p.pad', {}, `There is no page "${page}". `, h('a', { href: '#/runs' }, 'Go to the runs.')));
+    return;
+  }
+  try {
+    current = module.mount(root, params);
+  } catch (e) {
+    showError(e, page);
+  }
+}
+
+window.addEventListener('error', (e) => showError(e.error ?? e.message));
+window.addEventListener('unhandledrejection', (e) => showError(e.reason));
+window.addEventListener('hashchange', route);
+
+if (!location.hash) history.replaceState(null, '', '#/runs');
+route();
+// Problems of the page itself stay in the top bar: they outlive any one route.
+const problems = [];
+if (!window.uPlot) problems.push('uPlot did not load (/vendor/uPlot.iife.min.js), so no chart can be drawn: rebuild Kiln.Server');
+const token = document.querySelector('meta[name="kiln-token"]')?.content ?? '';
+if (!token || token.startsWith('{{')) problems.push('this page carries no token, so changes will be refused: open the URL Kiln printed when it started');
+if (problems.length) {
+  const note = document.getElementById('topbar-note');
+  note.textContent = problems.join(' · ');
+  note.classList.add('problem');
+}

@@ -1,0 +1,175 @@
+using System.Text.Json.Nodes;
+using Kiln.Protocol;
+using Kiln.Server.Hosting;
+using Kiln.Testing;
+using Kiln.Train.Runs;
+using Kiln.Trials.Expansion;
+using Kiln.Trials.Running;
+using Microsoft.Playwright;
+
+namespace Kiln.Dashboard.Tests;
+
+/// <summary>The browser tests share one of these: they run one after another, never in parallel.</summary>
+[CollectionDefinition(Name)]
+public sealed class DashboardCollection : ICollectionFixture<DashboardFixture>
+{
+    public const string Name = "dashboard";
+}
+
+/// <summary>
+/// A workspace served by an in-process <see cref="KilnServer"/>: two finished trials (a tiny tree run with the trial
+/// runner) and a live <c>simple</c> run training in the background until the tests end, plus one headless Chromium.
+/// </summary>
+public sealed class DashboardFixture : IAsyncLifetime
+{
+    public const string Chromium = "/usr/bin/chromium";
+    public const string TrialLeaf = "out/log/sweep/synthetic/mlp/adam";
+
+    private readonly TempDir _workspace = new("dashboard");
+    private readonly CancellationTokenSource _stop = new();
+    private Task<LaunchResult>? _live;
+
+    public string Root => _workspace.Path;
+    public KilnServer Server { get; private set; } = null!;
+    public IPlaywright Playwright { get; private set; } = null!;
+    public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>The live run's id (its path under the workspace) and directory.</summary>
+    public string LiveId { get; private set; } = "";
+    public string LiveDir { get; private set; } = "";
+    public string[] TrialIds { get; } = [$"{TrialLeaf}/trial_000", $"{TrialLeaf}/trial_001"];
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Chromium))
+            throw new InvalidOperationException($"{Chromium} is missing: the dashboard's browser tests drive Debian's Chromium. Run scripts/setup.sh (it installs the chromium package) and test again.");
+        Assertions.SetDefaultExpectTimeout(30_000);
+
+        await RunTrialsAsync();
+        (LiveId, LiveDir, _live) = Launch("simple", _stop.Token);
+
+        Server = await KilnServer.StartAsync(new ServerOptions { Root = Root, Port = 0 });
+        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        Browser = await Playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        });
+        await WaitForLiveRunAsync();
+    }
+
+    /// <summary>
+    /// Starts the built-in <c>simple</c> run under runs/ in the background (small model, synthetic data, 0.02 s a step),
+    /// training until <paramref name="stop"/>; returns its id, its directory and how it ends.
+    /// </summary>
+    public (string Id, string Dir, Task<LaunchResult> Run) Launch(string name, CancellationToken stop)
+    {
+        var dir = RunLauncher.NewRunDir(Path.Combine(Root, "runs"), name);
+        Directory.CreateDirectory(dir);
+        var options = new LaunchOptions
+        {
+            Config = "simple", RunDir = dir, Kind = "demo", MaxSteps = 50_000, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
+            DataDir = Path.Combine(Root, "no-fashion-mnist"), // the synthetic fallback: small, and no dataset package needed
+            Params = new JsonObject { ["hidden1"] = 32, ["hidden2"] = 16, ["eval_every"] = 100, ["batch_size"] = 32 },
+        };
+        var run = Task.Run(() => RunLauncher.Run(options, cancel: stop), CancellationToken.None);
+        return (Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/'), dir, run);
+    }
+
+    /// <summary>The ids of every run directory in the workspace: the launched runs and the trials.</summary>
+    public IReadOnlyList<string> RunIds() =>
+        Directory.GetDirectories(Path.Combine(Root, "runs")).Select(d => "runs/" + Path.GetFileName(d)).Concat(TrialIds).ToList();
+
+    /// <summary>Two trials of a tiny tree (a learning-rate sweep, two epochs each), run in this process.</summary>
+    private async Task RunTrialsAsync()
+    {
+        void Cfg(string relative, string yaml)
+        {
+            var path = Path.Combine(Root, "cfg", relative, "cfg.yaml");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, yaml);
+        }
+        Cfg("sweep", "seed: 0\ndataset: synthetic\nmodel: {type: mlp, hidden: [16]}\nepochs: 2\nbatch_size: 500\n");
+        Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
+        var summary = await TrialRunner.RunAsync(Root, TrialFilter.All, 2, new InProcessExecutor());
+        if (!summary.Succeeded || summary.Completed != 2)
+            throw new InvalidOperationException("the trials did not complete: " + string.Join("; ", summary.Outcomes.Select(o => $"{o.Status} {o.Error}")));
+    }
+
+    /// <summary>Waits until the live run's kernel has written its dials and the trainer its first metrics.</summary>
+    private async Task WaitForLiveRunAsync()
+    {
+        var files = new RunFiles(LiveDir);
+        await WaitUntilAsync(() => File.Exists(files.ActuatorsPath) && File.Exists(files.MetricsPath) && new FileInfo(files.MetricsPath).Length > 0, _live!, LiveDir);
+    }
+
+    /// <summary>Polls a condition on a run's files (30 s at most), failing early with the run's error if it ends first.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, Task<LaunchResult> run, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            if (run.IsCompleted)
+            {
+                var ended = await run;
+                if (!condition()) throw new InvalidOperationException($"{what}: the run ended ({ended.Status} {ended.Error}) before it was ready");
+                return;
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: not ready after 30 s");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>The dashboard's address for a hash route, e.g. <c>#/runs</c>.</summary>
+    public string Url(string route) => Server.Url + route;
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_live is not null) await _live;
+        if (Browser is not null) await Browser.CloseAsync();
+        Playwright?.Dispose();
+        if (Server is not null) await Server.DisposeAsync();
+        _stop.Dispose();
+        _workspace.Dispose();
+    }
+}
+
+/// <summary>One browser page for one test: console errors and uncaught exceptions are collected and fail the test.</summary>
+public sealed class PageSession : IAsyncDisposable
+{
+    private readonly IBrowserContext _context;
+
+    private PageSession(IBrowserContext context, IPage page)
+    {
+        _context = context;
+        Page = page;
+        page.PageError += (_, error) => Errors.Add("page error: " + error);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error") Errors.Add("console: " + message.Text);
+        };
+    }
+
+    public IPage Page { get; }
+    public List<string> Errors { get; } = [];
+
+    public static async Task<PageSession> OpenAsync(DashboardFixture fixture, string route)
+    {
+        var context = await fixture.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1440, Height = 1000 } });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(30_000);
+        var session = new PageSession(context, page);
+        await page.GotoAsync(fixture.Url(route));
+        return session;
+    }
+
+    /// <summary>No uncaught script error, no console error, nothing in the error bar.</summary>
+    public async Task AssertCleanAsync()
+    {
+        Assert.True(Errors.Count == 0, string.Join("\n", Errors));
+        var shown = await Page.Locator("[data-testid=error-message]").AllInnerTextsAsync();
+        Assert.True(shown.Count == 0, "the error bar shows: " + string.Join(" | ", shown));
+    }
+
+    public async ValueTask DisposeAsync() => await _context.CloseAsync();
+}
