@@ -163,6 +163,20 @@ public sealed class EventsTests
     }
 
     [Fact]
+    public async Task A_run_whose_process_died_is_reported_interrupted_once()
+    {
+        using var dead = System.Diagnostics.Process.Start("true")!;
+        await dead.WaitForExitAsync();
+        await using var host = await ServerHost.StartAsync(w => FakeRun.Create(w.Sub("runs/a"), status: RunInfo.Running, pid: dead.Id));
+        await using var stream = await SseStream.Open(host.Client, "/api/run/events?run=runs/a");
+        var s = await stream.NextNamed("status");
+        Assert.Equal("interrupted", s.Data["status"]!.GetValue<string>());
+        // Said once: the next status is the run's own change.
+        FakeRun.Create(Path.Combine(host.Workspace.Path, "runs/a"), status: RunInfo.Failed);
+        Assert.Equal("failed", (await stream.NextNamed("status")).Data["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_unknown_run_gets_a_404_not_a_stream()
     {
         await using var host = await ServerHost.StartAsync(w => FakeRun.Create(w.Sub("runs/a")));

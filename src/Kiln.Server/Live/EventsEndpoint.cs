@@ -23,12 +23,13 @@ internal static class EventsEndpoint
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
     private const int MaxLinesPerEvent = 5000;
+    private const int LivenessTicks = 10;
 
     public static void Map(IEndpointRouteBuilder app, RunIndex runs)
     {
         app.MapGet("/api/run/events", async (HttpContext context) =>
         {
-            if (!Http.TryRun(context, runs, out _, out var dir, out var error))
+            if (!Http.TryRun(context, runs, out var runId, out var dir, out var error))
             {
                 await error!.ExecuteAsync(context);
                 return;
@@ -47,6 +48,8 @@ internal static class EventsEndpoint
             response.Headers["X-Accel-Buffering"] = "no";
             var aborted = context.RequestAborted;
             var lastSent = DateTime.UtcNow;
+            var interrupted = false;
+            var ticks = 0;
             await response.WriteAsync("retry: 1000\n\n", aborted);
             await response.Body.FlushAsync(aborted);
             try
@@ -71,7 +74,17 @@ internal static class EventsEndpoint
                     if (s != status)
                     {
                         status = s;
+                        interrupted = false;
                         if (RunsEndpoints.ReadJson(files.RunPath) is { } doc) { await Send(response, "status", id, doc, aborted); sent = true; }
+                    }
+                    else if (!interrupted && ++ticks % LivenessTicks == 0 && runs.Get(runId)?.Status == RunIndex.Interrupted
+                             && RunsEndpoints.ReadJson(files.RunPath) is JsonObject dead)
+                    {
+                        // The process died without writing its end: say so, as the runs list does.
+                        interrupted = true;
+                        dead["status"] = RunIndex.Interrupted;
+                        await Send(response, "status", id, dead, aborted);
+                        sent = true;
                     }
                     if (sent) lastSent = DateTime.UtcNow;
                     else if (DateTime.UtcNow - lastSent > Heartbeat)

@@ -32,6 +32,9 @@ public sealed record RunSummary(
 /// </summary>
 public sealed class RunIndex
 {
+    /// <summary>The status of a run whose kiln.run.json says running but whose process is gone.</summary>
+    public const string Interrupted = "interrupted";
+
     private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Commands, "kiln.trial.json"];
     private static readonly HashSet<string> Skip = new(StringComparer.Ordinal) { ".git", "node_modules", "bin", "obj", ".kiln", "kiln.sources" };
     private const int MaxDepth = 8;
@@ -157,7 +160,7 @@ public sealed class RunIndex
         }
         var status = info?.Status ?? (swept is not null ? "pending" : "unknown");
         if (TrialState.IsComplete(dir)) status = RunInfo.Completed;
-        else if (info?.Status == RunInfo.Running && TrialState.Of(dir) != TrialStatus.Running) status = "interrupted";
+        else if (info?.Status == RunInfo.Running && TrialState.Of(dir) != TrialStatus.Running) status = Interrupted;
         var metrics = status == RunInfo.Running || info?.Metrics is null ? LatestMetrics(Path.Combine(dir, RunFiles.Metrics)) ?? info?.Metrics : info.Metrics;
         return new RunSummary(id, dir, info?.Kind ?? (swept is not null ? "trial" : "run"), info?.Config, status, info?.Start, info?.End,
             info?.Params, swept, metrics, info?.Error);
