@@ -155,3 +155,26 @@ public sealed class RunMetricsTests
         Assert.False(metrics.Series.ContainsKey("hist"));
     }
 }
+
+/// <summary>The server reads the metrics of the most recently written runs when it starts.</summary>
+public sealed class WarmupTests
+{
+    [Fact]
+    public async Task The_most_recently_written_runs_are_read_at_start_and_the_others_when_asked()
+    {
+        using var workspace = new Kiln.Testing.TempDir("warm");
+        var dirs = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var dir = FakeRun.Create(workspace.Sub($"runs/r{i}"));
+            FakeRun.Metrics(dir, 0, 99, s => s);
+            File.SetLastWriteTimeUtc(Path.Combine(dir, RunFiles.Metrics), new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddHours(i));
+            dirs.Add(dir);
+        }
+        FakeRun.Create(workspace.Sub("runs/no-metrics"));
+        await using var server = await Hosting.KilnServer.StartAsync(new Hosting.ServerOptions { Root = workspace.Path, Port = 0, WarmRuns = 3 });
+        await server.Warmup.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([false, false, true, true, true], dirs.Select(server.Metrics.Holds));
+        Assert.False(server.Metrics.Holds(Path.Combine(workspace.Path, "runs/no-metrics")));
+    }
+}

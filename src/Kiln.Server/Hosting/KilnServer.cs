@@ -27,6 +27,9 @@ public sealed record ServerOptions
     /// <summary>The token changes need (and every request, off loopback); generated when null.</summary>
     public string? Token { get; init; }
 
+    /// <summary>How many of the most recently written runs have their metrics read at start.</summary>
+    public int WarmRuns { get; init; } = 8;
+
     /// <summary>The largest request body accepted.</summary>
     public long MaxRequestBytes { get; init; } = 64 * 1024;
 }
@@ -89,12 +92,48 @@ public sealed class KilnServer : IAsyncDisposable
         EventsEndpoint.Map(app, runs);
         UiEndpoints.Map(app, access);
         await app.StartAsync(cancel);
+        var warmup = Warm(runs, store, options.WarmRuns);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(bound).Port;
         // Bound to every address, the URL to hand out names this machine.
         var host = options.Host is "0.0.0.0" or "::" ? Dns.GetHostName()
             : options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
-        return new KilnServer(app, $"http://{host}:{port}/", access, runs);
+        return new KilnServer(app, $"http://{host}:{port}/", access, runs) { Warmup = warmup, Metrics = store };
+    }
+
+    internal MetricsStore Metrics { get; private init; } = null!;
+
+    /// <summary>Completes when the runs read at start are read.</summary>
+    public Task Warmup { get; private init; } = Task.CompletedTask;
+
+    /// <summary>
+    /// Reads the metrics of the most recently written runs in the background, below normal priority, so their pages
+    /// draw at once: a file of a million lines takes a few hundred milliseconds to read the first time.
+    /// </summary>
+    private static Task Warm(RunIndex runs, MetricsStore store, int count)
+    {
+        if (count <= 0) return Task.CompletedTask;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                var recent = runs.All()
+                    .Select(r => (r.Dir, Written: File.GetLastWriteTimeUtc(Path.Combine(r.Dir, Kiln.Protocol.RunFiles.Metrics))))
+                    .Where(r => r.Written.Year > 1601)
+                    .OrderByDescending(r => r.Written)
+                    .Take(count);
+                foreach (var (dir, _) in recent) store.Get(dir);
+                done.SetResult();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                done.SetResult(); // a run that cannot be read now is read when asked for, and says why then
+            }
+        })
+        { IsBackground = true, Priority = ThreadPriority.BelowNormal, Name = "kiln-metrics-warmup" };
+        thread.Start();
+        return done.Task;
     }
 
     /// <summary>Completes when the server stops (disposed, or the token is cancelled).</summary>

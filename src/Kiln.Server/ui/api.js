@@ -24,11 +24,14 @@ export function apiUrl(path, params = {}) {
 async function request(method, path, params, body) {
   const headers = { Accept: 'application/json', 'X-Kiln-Token': token };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const url = apiUrl(path, params);
   let res;
   try {
-    res = await fetch(apiUrl(path, params), {
+    const early = method === 'GET' ? window.kilnEarly?.get(url) : undefined;
+    if (early) window.kilnEarly.delete(url);
+    res = await (early ?? fetch(url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin',
-    });
+    }));
   } catch (e) {
     throw new ApiError(0, `cannot reach the Kiln server (${e.message}); is \`kiln serve\` still running?`, path);
   }

@@ -185,7 +185,7 @@ export class Chart {
         points: { size: 5 },
       },
       hooks: {
-        draw: [() => this.placeMarkers()],
+        draw: [() => { this.placeMarkers(); markFirstChart(this.host); }],
         setScale: [() => this.placeMarkers()],
         setSelect: [(u) => {
           if (!onRange || u.select.width < 4) return;
@@ -209,4 +209,9 @@ export class Chart {
     this.u?.destroy();
     this.u = null;
   }
+}
+
+/** Marks (once per page) the moment the first chart with points is drawn: `kiln:first-chart` in the Performance API. */
+function markFirstChart(host) {
+  if (Number(host.dataset.points) > 0 && performance.getEntriesByName('kiln:first-chart').length === 0) performance.mark('kiln:first-chart');
 }

@@ -100,8 +100,12 @@ class RunPage {
 
   async start() {
     const run = this.id;
-    const [info, names, ledger] = await Promise.all([
-      get('/api/run', { run }), get('/api/run/metric-names', { run }), ledgerAfter(run),
+    // Without a choice of metrics or steps in the URL, every series is asked for at once (index.html asked already),
+    // instead of waiting for the names to pick from.
+    const { from, to } = this.range();
+    const everything = !this.picked && from === null && to === null ? get('/api/run/metrics', { run, points: POINTS }) : null;
+    const [info, names, ledger, all] = await Promise.all([
+      get('/api/run', { run }), get('/api/run/metric-names', { run }), ledgerAfter(run), everything,
     ]);
     if (this.disposed) return;
     this.info = info.run;
@@ -110,7 +114,7 @@ class RunPage {
     for (const [name, points] of Object.entries(names.names)) this.names.set(name, points);
     this.addLedger(ledger.entries);
     const selected = this.selected();
-    const metrics = await this.fetchSeries(selected.length ? selected : null);
+    const metrics = all ? this.takeSeries(all, null) : await this.fetchSeries(selected.length ? selected : null);
     if (this.disposed) return;
     this.renderPicker();
     this.renderCharts();
@@ -209,6 +213,12 @@ class RunPage {
   async fetchSeries(names, replace = false) {
     const { from, to } = this.range();
     const answer = await get('/api/run/metrics', { run: this.id, names: names?.join(','), from, to, points: POINTS });
+    return this.takeSeries(answer, names, replace);
+  }
+
+  /** Merges the series of a metrics answer in (only the selected ones when names is null); returns the answer. */
+  takeSeries(answer, names, replace = false) {
+    const { to } = this.range();
     for (const [name, s] of Object.entries(answer.series)) {
       if (names === null && !this.selected().includes(name)) continue;
       this.series.set(name, merge(s, replace ? null : this.series.get(name), to));
