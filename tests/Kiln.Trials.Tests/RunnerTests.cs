@@ -98,8 +98,9 @@ public sealed class RunnerTests
     [Fact]
     public async Task Stopping_leaves_trials_incomplete_and_the_next_run_finishes_them()
     {
-        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 100000", StringComparison.Ordinal).Replace("epochs: 1", "epochs: 50", StringComparison.Ordinal))
+        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 1000000000", StringComparison.Ordinal).Replace("epochs: 1", "epochs: 10000000", StringComparison.Ordinal))
             .Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.002, 0.003]\n");
+        // Far more steps than the test could wait for: the first trial can only end by being stopped.
         using var stop = new CancellationTokenSource();
         var first = tree.Trial("sweep/synthetic/mlp/adam/trial_000");
         var watcher = Task.Run(async () =>
@@ -119,7 +120,7 @@ public sealed class RunnerTests
     [Fact]
     public async Task A_running_trial_is_a_run_directory_steerable_from_outside()
     {
-        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 3000", StringComparison.Ordinal).Replace("epochs: 1", "epochs: 20", StringComparison.Ordinal))
+        using var tree = new Tree().Cfg("sweep", Small.Replace("max_steps: 12", "max_steps: 30000", StringComparison.Ordinal).Replace("epochs: 1", "epochs: 1000", StringComparison.Ordinal))
             .Cfg("sweep/synthetic/mlp/adam", "lr: 0.001\n");
         var dir = tree.Trial("sweep/synthetic/mlp/adam/trial_000");
         string? cid = null;
