@@ -176,6 +176,61 @@ public sealed class RunPageTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task A_loss_term_is_switched_off_and_on_and_ramped_from_the_page()
+    {
+        await using var session = await PageSession.OpenAsync(fixture, RunRoute);
+        var page = session.Page;
+        ILocator Feedback(string key) => page.Locator($"[data-testid=command-feedback][data-for='{key}']");
+        var termBadge = page.Locator("[data-testid=controls-loss] .dial", new() { HasText = "terms.cls" }).Locator(".badge");
+        var rampNow = page.Locator("[data-testid=controls-loss] .dial", new() { HasText = "ramps.cls" }).Locator(".dial-now");
+        var before = InboxLines().Length;
+
+        try
+        {
+            await Expect(termBadge).ToHaveTextAsync("on");
+            await page.GetByTestId("apply-terms.cls").ClickAsync();
+            await Expect(Feedback("loss|main|terms.cls")).ToHaveAttributeAsync("data-decision", "applied");
+            await Expect(termBadge).ToHaveTextAsync("off");
+            await Expect(page.GetByTestId("apply-terms.cls")).ToHaveTextAsync("Switch on");
+        }
+        finally
+        {
+            await page.GetByTestId("apply-terms.cls").ClickAsync();
+            await Expect(termBadge).ToHaveTextAsync("on");
+        }
+
+        // A ramp without its length is refused in the page; a whole one is applied and shown with today's factor.
+        await Expect(rampNow).ToHaveTextAsync("none");
+        var rampForm = page.Locator("details[data-field='loss|main|ramps.cls|open']");
+        await rampForm.Locator("summary").ClickAsync();
+        await rampForm.Locator("[data-field='loss|main|ramps.cls|start']").FillAsync("0.5");
+        await page.GetByTestId("apply-ramps.cls").ClickAsync();
+        await Expect(Feedback("loss|main|ramps.cls")).ToHaveAttributeAsync("data-decision", "invalid");
+        await Expect(Feedback("loss|main|ramps.cls")).ToContainTextAsync("give end_step or warmup_frac");
+        Assert.Equal(before + 2, InboxLines().Length);
+
+        await rampForm.Locator("[data-field='loss|main|ramps.cls|type']").SelectOptionAsync("cosine");
+        await rampForm.Locator("[data-field='loss|main|ramps.cls|end_step']").FillAsync("900000000");
+        await page.GetByTestId("apply-ramps.cls").ClickAsync();
+        await Expect(Feedback("loss|main|ramps.cls")).ToHaveAttributeAsync("data-decision", "applied");
+        await Expect(rampNow).ToContainTextAsync("type=cosine");
+        await Expect(rampNow).ToContainTextAsync("end_step=900000000");
+        await Expect(rampNow).ToContainTextAsync("(×0.5");
+        await Expect(rampForm.Locator("summary")).ToHaveTextAsync("Change ramp");
+
+        await rampForm.GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
+        await Expect(rampNow).ToHaveTextAsync("none");
+
+        // What reached the inbox is what `kiln loss set_params terms.cls=false` and `ramps.cls={…}` write.
+        var sent = InboxLines().Skip(before).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList();
+        Assert.All(sent, c => Assert.Equal(("loss", "set_params", "main", "dashboard"), ((string?)c["module"], (string?)c["op"], (string?)c["id"], (string?)c["source"])));
+        Assert.Equal(
+            ["""{"terms.cls":false}""", """{"terms.cls":true}""", """{"ramps.cls":{"type":"cosine","end_step":900000000,"start":0.5}}""", """{"ramps.cls":null}"""],
+            sent.Select(c => c["params"]!.ToJsonString()));
+        await session.AssertCleanAsync();
+    }
+
+    [Fact]
     public async Task A_change_refused_for_its_token_tells_the_user_which_url_to_open()
     {
         await using var session = await PageSession.OpenAsync(fixture, RunRoute);
