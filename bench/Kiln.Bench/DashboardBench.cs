@@ -116,22 +116,18 @@ internal static class DashboardBench
     /// <summary>
     /// The page of a 10⁶-step run the server has not read yet, opened in Debian's chromium: from the start of navigation
     /// to the first chart drawn with its points (page, scripts, uPlot, metric names, the downsampled series, drawing),
-    /// as the page's own Performance API mark says.
+    /// as the page's own Performance API mark says. The browser's floor on this machine is the <c>page</c> suite's.
     /// </summary>
     /// <returns>How many copies of the run it made (runs the list then holds).</returns>
     private static async Task<int> FirstChartInBrowser(string url, string bigRun, string root)
     {
-        const string Chromium = "/usr/bin/chromium";
-        if (!File.Exists(Chromium))
+        if (!File.Exists(PageLoadBench.Chromium))
         {
-            Console.WriteLine($"# {Chromium} is missing (scripts/setup.sh installs it): the first chart in the browser is not measured");
+            Console.WriteLine($"# {PageLoadBench.Chromium} is missing (scripts/setup.sh installs it): the first chart in the browser is not measured");
             return 0;
         }
         using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        });
+        await using var browser = await PageLoadBench.LaunchAsync(playwright);
         var times = new List<double>();
         for (var i = 0; i < 3; i++)
         {
@@ -139,11 +135,7 @@ internal static class DashboardBench
             var copy = Path.Combine(root, id);
             Directory.CreateDirectory(copy);
             foreach (var f in Directory.GetFiles(bigRun)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
-            var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1440, Height = 900 } });
-            await page.GotoAsync($"{url}#/run?run={Uri.EscapeDataString(id)}");
-            await page.WaitForFunctionAsync("() => performance.getEntriesByName('kiln:first-chart').length > 0", null, new() { Timeout = 60_000, PollingInterval = 20 });
-            times.Add(await FirstChartMark(page));
-            await page.CloseAsync();
+            times.Add((await PageLoadBench.OpenAsync(browser, $"{url}#/run?run={Uri.EscapeDataString(id)}")).FirstChart);
         }
         // A server started on this workspace reads its most recently written runs at once: their pages draw from memory.
         await using var restarted = await KilnServer.StartAsync(new ServerOptions { Root = root, Port = 0 });
@@ -153,11 +145,7 @@ internal static class DashboardBench
         var again = new List<double>();
         for (var i = 0; i < 3; i++)
         {
-            var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1440, Height = 900 } });
-            await page.GotoAsync($"{restarted.Url}#/run?run=runs%2Ffresh{i}");
-            await page.WaitForFunctionAsync("() => performance.getEntriesByName('kiln:first-chart').length > 0", null, new() { Timeout = 60_000, PollingInterval = 20 });
-            again.Add(await FirstChartMark(page));
-            await page.CloseAsync();
+            again.Add((await PageLoadBench.OpenAsync(browser, $"{restarted.Url}#/run?run=runs%2Ffresh{i}")).FirstChart);
         }
         Figures.Print("dashboard.first_chart_in_browser_run_read", again.Min(), "ms", string.Create(CultureInfo.InvariantCulture,
             $"a run the server read at start (its 8 newest: {warmed / 1000:0.0} s in the background), best of 3 (all: {string.Join(", ", again.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))}); target <= 500 ms"));
@@ -165,10 +153,6 @@ internal static class DashboardBench
             string.Create(CultureInfo.InvariantCulture, $"chromium, a 10^6-step run the server has not read yet, best of 3 (all: {string.Join(", ", times.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))})"));
         return times.Count;
     }
-
-    /// <summary>When the page drew its first chart with points, in ms from the start of navigation (charts.js marks it).</summary>
-    private static Task<double> FirstChartMark(Microsoft.Playwright.IPage page) =>
-        page.EvaluateAsync<double>("() => performance.getEntriesByName('kiln:first-chart')[0].startTime");
 
     private static void WriteRun(string dir, int points)
     {

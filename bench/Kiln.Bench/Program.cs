@@ -9,6 +9,7 @@ using Kiln.Bench;
 //   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
 //   trials                                expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas
 //   dashboard [--points N] [--runs N]     metrics answers of a 10^6-point run, downsampling, the list of 10,000 runs
+//   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -45,11 +46,14 @@ switch (suite)
             int.Parse(Option("--points") ?? "1000000", System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Option("--runs") ?? "10000", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "page":
+        await PageLoadBench.Run(int.Parse(Option("--loads") ?? "15", System.Globalization.CultureInfo.InvariantCulture), Option("--trace"));
+        return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, page, micro)");
         return 2;
 }
 

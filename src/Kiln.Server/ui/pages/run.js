@@ -108,6 +108,7 @@ class RunPage {
       get('/api/run', { run }), get('/api/run/metric-names', { run }), ledgerAfter(run), everything,
     ]);
     if (this.disposed) return;
+    if (!performance.getEntriesByName('kiln:data').length) performance.mark('kiln:data');
     this.info = info.run;
     this.renderHeader();
     this.controls.update({ doc: info.actuators, freeze: info.freeze, status: info.run.status });
