@@ -156,6 +156,58 @@ public sealed class RunMetricsTests
     }
 }
 
+/// <summary>A large read goes in chunks, each split across the cores, into columns sized once: it must read as a line-by-line parse does.</summary>
+public sealed class LargeReadTests
+{
+    [Fact]
+    public void A_file_of_several_chunks_reads_like_one_line_at_a_time_with_metrics_that_come_and_go()
+    {
+        using var dir = new Kiln.Testing.TempDir("metrics-large");
+        var path = dir.File(RunFiles.Metrics);
+        const int Lines = 120_000; // about 13 MB: several 4 MB chunks, each parsed in parts
+        var expected = new Dictionary<string, (List<long> Steps, List<double> Values)>();
+        void Expect(string name, long step, double value)
+        {
+            if (!expected.TryGetValue(name, out var column)) expected[name] = column = ([], []);
+            column.Steps.Add(step);
+            column.Values.Add(value);
+        }
+        using (var writer = new StreamWriter(path))
+        {
+            for (var i = 0; i < Lines; i++)
+            {
+                // The steps start over two thirds of the way through (a resumed run), so that column is not ordered.
+                long step = i < Lines * 2 / 3 ? i : i - Lines / 2;
+                var metrics = new List<(string, double)> { ("loss", 1.0 / (i + 1)) };
+                if (i < 5_000) metrics.Add(("warmup", i * 0.5));             // only in the first chunk
+                if (i >= Lines - 7_000) metrics.Add(("late", -i));            // only in the last chunk
+                if (i % 1000 == 0) metrics.Add(("val_acc", i / (double)Lines)); // sparse, in every chunk
+                foreach (var (name, value) in metrics) Expect(name, step, value);
+                writer.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{{\"step\":{step},\"epoch\":0,\"phase\":\"train\",\"wall_time\":{1.7e9 + i:0.00},\"metrics\":{{{string.Join(',', metrics.Select(m => $"\"{m.Item1}\":{m.Item2:R}"))}}}}}\n"));
+            }
+        }
+        var read = new RunMetrics(path);
+        Assert.Equal(Lines, read.Refresh());
+        Assert.Equal(Lines, read.CanonicalLines);
+        Assert.Equal(expected.Keys.Order(), read.Series.Keys.Order());
+        foreach (var (name, column) in expected)
+        {
+            Assert.Equal(column.Steps, read.Series[name].Steps.ToArray());
+            Assert.Equal(column.Values, read.Series[name].Values.ToArray());
+        }
+        Assert.False(read.Series["loss"].Ordered);
+        Assert.True(read.Series["warmup"].Ordered);
+
+        // Lines appended later land after the large read's points.
+        File.AppendAllText(path, "{\"step\":999999,\"metrics\":{\"loss\":0.125,\"warmup\":2}}\n");
+        Assert.Equal(1, read.Refresh());
+        Assert.Equal(expected["loss"].Steps.Count + 1, read.Series["loss"].Count);
+        Assert.Equal((999999L, 0.125), (read.Series["loss"].Steps[^1], read.Series["loss"].Values[^1]));
+        Assert.Equal((999999L, 2.0), (read.Series["warmup"].Steps[^1], read.Series["warmup"].Values[^1]));
+    }
+}
+
 /// <summary>The server reads the metrics of the most recently written runs when it starts.</summary>
 public sealed class WarmupTests
 {

@@ -20,9 +20,33 @@ public sealed class MetricSeries
     /// <summary>Whether steps never decrease (then ranges are found by binary search).</summary>
     public bool Ordered { get; private set; } = true;
 
-    internal void AddRange(MetricSeries other)
+    /// <summary>
+    /// Appends another series' points (a later part of the same file) in one copy, making room for
+    /// <paramref name="expectedMore"/> points beyond them at once: fresh memory is costly to touch, so a large read
+    /// grows each column once instead of doubling it again and again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void AddRange(MetricSeries other, long expectedMore = 0)
     {
-        for (var i = 0; i < other.Count; i++) Add(other._steps[i], other._values[i]);
+        var n = other.Count;
+        if (n == 0) return;
+        if (Count + n > _steps.Length)
+        {
+            var capacity = (int)Math.Min(Array.MaxLength, Math.Max(Count + n + expectedMore, _steps.Length * 2L));
+            Array.Resize(ref _steps, capacity);
+            Array.Resize(ref _values, capacity);
+        }
+        if (!other.Ordered || (Count > 0 && other._steps[0] < _steps[Count - 1])) Ordered = false;
+        other.Steps.CopyTo(_steps.AsSpan(Count));
+        other.Values.CopyTo(_values.AsSpan(Count));
+        Count += n;
+    }
+
+    /// <summary>Forgets the points but keeps the memory, for the next part of a large read.</summary>
+    internal void Reset()
+    {
+        Count = 0;
+        Ordered = true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -49,10 +73,11 @@ public sealed class MetricSeries
 /// waiting for tiered compilation to promote the loops would double the time of that first read.</remarks>
 public sealed class RunMetrics
 {
-    private const int LinesPerPart = 16_384;
+    private const int LinesPerPart = 8192;
     private readonly MetricLineParser _parser = new();
     private readonly JsonlTail _tail;
     private readonly List<JsonlLine> _lines = [];
+    private MetricLineParser[]? _parts;
 
     public RunMetrics(string path) => _tail = new JsonlTail(path);
 
@@ -70,7 +95,7 @@ public sealed class RunMetrics
     public int Refresh()
     {
         var added = 0;
-        while (_tail.Poll(_lines, 16 << 20) > 0)
+        while (_tail.Poll(_lines, 4 << 20) > 0)
         {
             if (_tail.Restarted)
             {
@@ -96,24 +121,38 @@ public sealed class RunMetrics
         return added;
     }
 
-    /// <summary>Each part parses its own lines into its own columns; the columns are then appended in file order.</summary>
+    /// <summary>
+    /// Each part parses its own lines into its own columns; the columns are then appended in file order. The parts'
+    /// parsers and their columns are kept for the next chunk of the same read, and the run's columns are sized for the
+    /// whole file from what this chunk held.
+    /// </summary>
     private int ParseInParts(int parts)
     {
-        var parsers = new MetricLineParser[parts];
+        if (_parts is null || _parts.Length != parts)
+        {
+            _parts = new MetricLineParser[parts];
+            for (var p = 0; p < parts; p++) _parts[p] = new MetricLineParser();
+        }
+        var parsers = _parts;
         var added = new int[parts];
         var size = (_lines.Count + parts - 1) / parts;
         Parallel.For(0, parts, p =>
         {
-            parsers[p] = new MetricLineParser();
+            parsers[p].Reset();
             added[p] = Parse(parsers[p], p * size, Math.Min(_lines.Count, (p + 1) * size));
         });
+        var first = _lines[0];
+        var last = _lines[^1];
+        var chunkBytes = Math.Max(1, last.Offset + last.Length + 1 - first.Offset);
+        var chunksLeft = _tail.PendingBytes / (double)chunkBytes;
         foreach (var part in parsers)
         {
             _parser.CanonicalLines += part.CanonicalLines;
             foreach (var (name, series) in part.Series)
             {
                 if (!_parser.Series.TryGetValue(name, out var into)) _parser.Series[name] = into = new MetricSeries();
-                into.AddRange(series);
+                // This chunk's share of the metric, times what is left of the file, and a little room for live appends.
+                into.AddRange(series, (long)(series.Count * parts * (chunksLeft * 1.02)) + 4096);
             }
         }
         return added.Sum();
@@ -134,6 +173,13 @@ internal sealed class MetricLineParser
     {
         Series.Clear();
         Array.Clear(_slots);
+    }
+
+    /// <summary>Empties every series but keeps their memory and the names seen (the next part of a large read).</summary>
+    public void Reset()
+    {
+        foreach (var series in Series.Values) series.Reset();
+        CanonicalLines = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
