@@ -46,6 +46,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         Assertions.SetDefaultExpectTimeout(30_000);
 
         await RunTrialsAsync();
+        WriteStatsRun();
         (LiveId, LiveDir, _live) = Launch("simple", _stop.Token);
 
         Server = await KilnServer.StartAsync(new ServerOptions { Root = Root, Port = 0 });
@@ -94,6 +95,33 @@ public sealed class DashboardFixture : IAsyncLifetime
         if (!summary.Succeeded || summary.Completed != 2)
             throw new InvalidOperationException("the trials did not complete: " + string.Join("; ", summary.Outcomes.Select(o => $"{o.Status} {o.Error}")));
     }
+
+    /// <summary>A finished run of 50 steps that logged 203 metrics: its losses, lr and 200 per-layer statistics.</summary>
+    public const string StatsRun = "runs/stats";
+
+    private void WriteStatsRun()
+    {
+        var dir = Path.Combine(Root, StatsRun);
+        Directory.CreateDirectory(dir);
+        var files = new RunFiles(dir);
+        File.WriteAllText(files.RunPath, new RunInfo { Id = "stats", Kind = "launch", Config = "simple", Status = RunInfo.Completed, Start = 1_700_000_000, End = 1_700_000_060 }.ToJson().ToJsonString());
+        var text = new System.Text.StringBuilder();
+        for (var step = 0; step < 50; step++)
+        {
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{{\"step\":{step},\"metrics\":{{\"train_loss\":{1.0 / (step + 1)},\"val_loss\":{1.5 / (step + 1)},\"lr\":0.001");
+            for (var layer = 0; layer < 200; layer++) text.Append(System.Globalization.CultureInfo.InvariantCulture, $",\"layer{layer:000}.act_mean\":{layer + step * 0.01}");
+            text.Append("}}\n");
+        }
+        File.WriteAllText(files.MetricsPath, text.ToString());
+
+        var born = new RunFiles(Path.Combine(Root, BornRun));
+        Directory.CreateDirectory(born.Dir);
+        File.WriteAllText(born.RunPath, new RunInfo { Id = "born", Kind = "launch", Config = "simple", Status = RunInfo.Completed, Start = 1_700_000_000, End = 1_700_000_060 }.ToJson().ToJsonString());
+        File.WriteAllText(born.MetricsPath, string.Concat(Enumerable.Range(0, 20).Select(step => $"{{\"step\":{step},\"metrics\":{{\"train_loss\":{20 - step}}}}}\n")));
+    }
+
+    /// <summary>A run of 20 steps of train_loss alone, to which a test appends metrics born later.</summary>
+    public const string BornRun = "runs/born";
 
     /// <summary>Waits until the live run's kernel has written its dials and the trainer its first metrics.</summary>
     private async Task WaitForLiveRunAsync()
@@ -144,6 +172,10 @@ public sealed class PageSession : IAsyncDisposable
         _context = context;
         Page = page;
         page.PageError += (_, error) => Errors.Add("page error: " + error);
+        page.Request += (_, request) =>
+        {
+            lock (Requests) Requests.Add(request.Url);
+        };
         page.Console += (_, message) =>
         {
             if (message.Type == "error") Errors.Add("console: " + message.Text);
@@ -152,6 +184,9 @@ public sealed class PageSession : IAsyncDisposable
 
     public IPage Page { get; }
     public List<string> Errors { get; } = [];
+
+    /// <summary>Every URL the page asked for, from its first request on (lock it to read while the page runs).</summary>
+    public List<string> Requests { get; } = [];
 
     public static async Task<PageSession> OpenAsync(DashboardFixture fixture, string route)
     {

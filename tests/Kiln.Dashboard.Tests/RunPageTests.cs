@@ -231,6 +231,61 @@ public sealed class RunPageTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task A_run_of_hundreds_of_metrics_opens_with_its_losses_and_lr_and_finds_the_others_by_name()
+    {
+        await using var session = await PageSession.OpenAsync(fixture, $"#/run?run={Uri.EscapeDataString(DashboardFixture.StatsRun)}");
+        var page = session.Page;
+        var charts = page.GetByTestId("metric-chart");
+        var boxes = page.Locator("[data-testid=metric-picker] input[type=checkbox]");
+        var picker = page.GetByTestId("metric-picker");
+        await Expect(charts).ToHaveCountAsync(3);
+        Assert.Equal(["lr", "train_loss", "val_loss"], (await charts.EvaluateAllAsync<string[]>("els => els.map(e => e.dataset.metric)")).Order());
+        await Expect(boxes).ToHaveCountAsync(3);
+        await Expect(picker).ToContainTextAsync("203 metrics: type to find one");
+
+        await page.GetByTestId("metric-filter").FillAsync("LAYER04");
+        await Expect(boxes).ToHaveCountAsync(13);
+        await Expect(picker).ToContainTextAsync("10 found");
+        await page.GetByTestId("metric-filter").FillAsync("act_mean");
+        await Expect(picker).ToContainTextAsync("200 found, the first 40 shown");
+        await Expect(boxes).ToHaveCountAsync(43);
+
+        await page.GetByTestId("metric-filter").FillAsync("layer042");
+        await Expect(boxes).ToHaveCountAsync(4);
+        await page.Locator("[data-testid=metric-picker] input[data-metric='layer042.act_mean']").CheckAsync();
+        await Expect(page.Locator("[data-testid=metric-chart][data-metric='layer042.act_mean']")).ToHaveAttributeAsync("data-points", "50");
+        await Expect(charts).ToHaveCountAsync(4);
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("metrics=[^&]*layer042"));
+
+        // Only the drawn series were ever asked for: the server's defaults, then the one picked by name.
+        List<string> asked;
+        lock (session.Requests) asked = session.Requests.Where(u => u.Contains("/api/run/metrics?", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, asked.Count);
+        Assert.Contains("pick=default", asked[0], StringComparison.Ordinal);
+        Assert.Contains("names=layer042.act_mean", Uri.UnescapeDataString(asked[1]), StringComparison.Ordinal);
+        await session.AssertCleanAsync();
+    }
+
+    [Fact]
+    public async Task A_metric_born_while_the_page_is_open_is_drawn_when_it_is_one_to_draw_by_default()
+    {
+        await using var session = await PageSession.OpenAsync(fixture, $"#/run?run={Uri.EscapeDataString(DashboardFixture.BornRun)}");
+        var page = session.Page;
+        var charts = page.GetByTestId("metric-chart");
+        await Expect(charts).ToHaveCountAsync(1);
+        await Expect(page.GetByTestId("live-state")).ToHaveAttributeAsync("data-state", "open");
+
+        File.AppendAllText(Path.Combine(fixture.Root, DashboardFixture.BornRun, RunFiles.Metrics), string.Concat(Enumerable.Range(20, 10).Select(step =>
+            $"{{\"step\":{step},\"metrics\":{{\"train_loss\":1,\"val_acc\":{step / 100.0},\"grad_norm\":2}}}}\n")));
+        // val_acc is an accuracy: drawn with every point; grad_norm is only offered in the picker.
+        await Expect(page.Locator("[data-testid=metric-chart][data-metric=val_acc]")).ToHaveAttributeAsync("data-points", "10");
+        await Expect(page.Locator("[data-testid=metric-chart][data-metric=train_loss]")).ToHaveAttributeAsync("data-points", "30");
+        await Expect(page.Locator("[data-testid=metric-picker] input[data-metric=grad_norm]")).Not.ToBeCheckedAsync();
+        await Expect(charts).ToHaveCountAsync(2);
+        await session.AssertCleanAsync();
+    }
+
+    [Fact]
     public async Task A_change_refused_for_its_token_tells_the_user_which_url_to_open()
     {
         await using var session = await PageSession.OpenAsync(fixture, RunRoute);

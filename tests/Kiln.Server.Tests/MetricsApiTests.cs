@@ -40,6 +40,37 @@ public sealed class MetricsApiTests
     }
 
     [Fact]
+    public async Task A_run_of_many_metrics_opens_with_its_losses_accuracies_and_lr_and_the_rest_on_request()
+    {
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            var many = FakeRun.Create(w.Sub("runs/many"));
+            foreach (var name in new[] { "val_loss", "train_loss", "LR", "lr", "Accuracy", "grad_norm", "lr_backbone" })
+                FakeRun.Metrics(many, 0, 9, s => s, name);
+            for (var i = 0; i < 300; i++) FakeRun.Metrics(many, 0, 9, s => s * i, $"layer{i:000}.mean_loss_scale");
+            var plain = FakeRun.Create(w.Sub("runs/plain"));
+            foreach (var name in new[] { "e", "d", "c", "b", "a" }) FakeRun.Metrics(plain, 0, 4, s => s, name);
+        });
+        // At most six: losses and accuracies by name (any case), lr only by its whole name, top-level names first; in name order.
+        var names = await host.GetOk("/api/run/metric-names?run=runs/many");
+        Assert.Equal(307, names["names"]!.AsObject().Count);
+        var defaults = names["default"]!.AsArray().Select(n => n!.GetValue<string>()).ToArray();
+        Assert.Equal(["Accuracy", "LR", "layer000.mean_loss_scale", "lr", "train_loss", "val_loss"], defaults);
+        var first = await host.GetOk("/api/run/metrics?run=runs/many&pick=default&points=1000");
+        Assert.Equal(defaults, first["series"]!.AsObject().Select(kv => kv.Key));
+        // Names given win over pick; no pick (or pick=all) is every series.
+        var named = await host.GetOk("/api/run/metrics?run=runs/many&names=grad_norm&pick=default");
+        Assert.Equal(["grad_norm"], named["series"]!.AsObject().Select(kv => kv.Key));
+        Assert.Equal(307, (await host.GetOk("/api/run/metrics?run=runs/many&pick=all"))["series"]!.AsObject().Count);
+        // Without any such name, the first four.
+        var plain = await host.GetOk("/api/run/metric-names?run=runs/plain");
+        Assert.Equal(["a", "b", "c", "d"], plain["default"]!.AsArray().Select(n => n!.GetValue<string>()));
+        var (status, body) = await host.Get("/api/run/metrics?run=runs/many&pick=some");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("pick", body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_range_zooms_in()
     {
         await using var host = await ServerHost.StartAsync(w => FakeRun.Metrics(FakeRun.Create(w.Sub("runs/a")), 0, 9_999, s => s));

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Kiln.Server.Hosting;
 using Kiln.Server.Runs;
 using Microsoft.AspNetCore.Builder;
@@ -8,24 +9,51 @@ using Microsoft.AspNetCore.Routing;
 namespace Kiln.Server.Metrics;
 
 /// <summary>Metric series, downsampled on the server, for one run or several runs compared.</summary>
-internal static class MetricsEndpoints
+internal static partial class MetricsEndpoints
 {
+    /// <summary>How many metrics a run page draws before the user picks.</summary>
+    internal const int MaxDefault = 6;
+
+    [GeneratedRegex("loss|acc|^lr$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex DefaultPattern();
+
+    /// <summary>
+    /// The metrics a run page draws until the user picks: the losses, accuracies and learning rate (at most
+    /// <see cref="MaxDefault"/>; top-level names before namespaced ones such as <c>layer3.loss_scale</c>), in name
+    /// order, or the first four metrics when none is such. A run logging thousands of metrics (per-layer statistics)
+    /// so opens with a handful of series, not all of them.
+    /// </summary>
+    internal static List<string> DefaultNames(IEnumerable<string> ordered)
+    {
+        var all = ordered.ToList();
+        var wanted = all.Where(n => DefaultPattern().IsMatch(n))
+            .OrderBy(n => n.AsSpan().IndexOfAny('.', '/') >= 0) // stable: name order within each kind
+            .Take(MaxDefault)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return wanted.Count > 0 ? wanted : all.Take(4).ToList();
+    }
+
     public static void Map(IEndpointRouteBuilder app, RunIndex runs, MetricsStore store)
     {
         var group = app.MapGroup("/api");
 
-        // /api/run/metrics?run=<id>&names=a,b&from=<step>&to=<step>&points=1000
+        // /api/run/metrics?run=<id>&names=a,b&from=<step>&to=<step>&points=1000 (pick=default: the page's default metrics)
         group.MapGet("/run/metrics", (HttpContext context) =>
         {
             if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
             var names = context.Request.Query["names"].FirstOrDefault()?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var pick = context.Request.Query["pick"].FirstOrDefault();
+            if (pick is not (null or "all" or "default")) return Http.Error(StatusCodes.Status400BadRequest, $"pick: give 'default' or 'all', not '{pick}'");
             var points = Http.Int(context, "points", 1000, 2, 20_000);
             var (from, to) = (Http.Long(context, "from"), Http.Long(context, "to"));
             var metrics = store.Get(dir);
             lock (metrics)
             {
+                var ordered = metrics.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+                if (names is not { Length: > 0 } && pick == "default") names = [.. DefaultNames(ordered.Select(kv => kv.Key))];
                 var series = new JsonObject();
-                foreach (var (name, s) in metrics.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                foreach (var (name, s) in ordered)
                 {
                     if (names is { Length: > 0 } && Array.IndexOf(names, name) < 0) continue;
                     series[name] = Json(Downsampler.Sample(s.Steps, s.Values, s.Ordered, from, to, points));
@@ -34,7 +62,7 @@ internal static class MetricsEndpoints
             }
         });
 
-        // /api/run/metric-names?run=<id>: every metric and how many points it has.
+        // /api/run/metric-names?run=<id>: every metric and how many points it has, and the ones drawn by default.
         group.MapGet("/run/metric-names", (HttpContext context) =>
         {
             if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
@@ -43,7 +71,8 @@ internal static class MetricsEndpoints
             {
                 var names = new JsonObject();
                 foreach (var (name, s) in metrics.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal)) names[name] = s.Count;
-                return Results.Json(new JsonObject { ["names"] = names });
+                var defaults = new JsonArray(DefaultNames(names.Select(kv => kv.Key)).Select(n => (JsonNode?)n).ToArray());
+                return Results.Json(new JsonObject { ["names"] = names, ["default"] = defaults });
             }
         });
 

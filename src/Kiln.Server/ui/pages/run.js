@@ -8,8 +8,8 @@ import { LedgerTable, isChange, marker, outcome } from './ledger.js';
 
 const POINTS = 1000; // asked of the server per series
 const CAP = 4 * POINTS; // live appends beyond this many points re-fetch the downsampled series
-const DEFAULT = /loss|acc|^lr$/i;
-const MAX_DEFAULT = 6;
+const PICKER_ALL = 24; // metrics listed whole in the picker; past this, the drawn ones and a search box
+const PICKER_MATCHES = 40; // metrics listed for a search
 
 export function mount(root, params) {
   const id = params.get('run');
@@ -46,6 +46,8 @@ class RunPage {
     this.closeEvents = null;
     this.disposed = false;
     this.refetchSoon = debounce(() => this.refetch(), 300);
+    this.refreshDefaultsSoon = debounce(() => this.refreshDefaults(), 300);
+    this.defaults = []; // the metrics the server draws until the user picks
     this.renderSoon = (() => {
       let queued = false;
       return () => {
@@ -59,7 +61,14 @@ class RunPage {
 
   layout(root) {
     this.header = h('section.card.run-header', { 'data-testid': 'run-header' }, h('h1.run-id', {}, this.id));
-    this.picker = h('div.metric-picker', { 'data-testid': 'metric-picker' });
+    this.pickerList = h('span.pick-list');
+    this.pickerNote = h('span.pick-note.muted');
+    this.pickerSearch = h('input.pick-search', {
+      type: 'search', placeholder: 'find a metric', 'aria-label': 'find a metric', 'data-testid': 'metric-filter',
+      oninput: (e) => { this.pickerFilter = e.target.value; this.renderPicker(); },
+    });
+    this.pickerFind = h('span.pick-find', { hidden: true }, this.pickerSearch, this.pickerNote);
+    this.picker = h('div.metric-picker', { 'data-testid': 'metric-picker' }, this.pickerFind, this.pickerList);
     this.chartsBox = h('div.charts', { 'data-testid': 'charts' });
     this.noCharts = h('p.muted.pad', { hidden: true });
     const logBox = h('input', { type: 'checkbox', checked: this.view.log, 'data-testid': 'log-scale', onchange: (e) => this.setView({ log: e.target.checked }) });
@@ -100,12 +109,12 @@ class RunPage {
 
   async start() {
     const run = this.id;
-    // Without a choice of metrics or steps in the URL, every series is asked for at once (index.html asked already),
-    // instead of waiting for the names to pick from.
+    // Without a choice of metrics or steps in the URL, the server's default series are asked for at once (index.html
+    // asked already), instead of waiting for the names to pick from.
     const { from, to } = this.range();
-    const everything = !this.picked && from === null && to === null ? get('/api/run/metrics', { run, points: POINTS }) : null;
-    const [info, names, ledger, all] = await Promise.all([
-      get('/api/run', { run }), get('/api/run/metric-names', { run }), ledgerAfter(run), everything,
+    const defaults = !this.picked && from === null && to === null ? get('/api/run/metrics', { run, pick: 'default', points: POINTS }) : null;
+    const [info, names, ledger, first] = await Promise.all([
+      get('/api/run', { run }), get('/api/run/metric-names', { run }), ledgerAfter(run), defaults,
     ]);
     if (this.disposed) return;
     if (!performance.getEntriesByName('kiln:data').length) performance.mark('kiln:data');
@@ -113,9 +122,10 @@ class RunPage {
     this.renderHeader();
     this.controls.update({ doc: info.actuators, freeze: info.freeze, status: info.run.status });
     for (const [name, points] of Object.entries(names.names)) this.names.set(name, points);
+    this.defaults = names.default ?? [];
     this.addLedger(ledger.entries);
     const selected = this.selected();
-    const metrics = all ? this.takeSeries(all, null) : await this.fetchSeries(selected.length ? selected : null);
+    const metrics = first ? this.takeSeries(first, null) : await this.fetchSeries(selected.length ? selected : null);
     if (this.disposed) return;
     this.renderPicker();
     this.renderCharts();
@@ -138,6 +148,7 @@ class RunPage {
     this.disposed = true;
     this.closeEvents?.();
     this.refetchSoon.cancel();
+    this.refreshDefaultsSoon.cancel();
     for (const c of this.charts.values()) c.chart.destroy();
   }
 
@@ -177,23 +188,53 @@ class RunPage {
 
   // ---- metrics ----
 
-  /** The metrics drawn: what the user picked, else the losses and accuracies. */
+  /** The metrics drawn: what the user picked, else the server's defaults (the losses, accuracies and lr). */
   selected() {
-    const all = [...this.names.keys()];
-    if (this.picked) return this.picked.filter((n) => this.names.has(n));
-    const wanted = all.filter((n) => DEFAULT.test(n)).slice(0, MAX_DEFAULT);
-    return wanted.length ? wanted : all.slice(0, 4);
+    return (this.picked ?? this.defaults).filter((n) => this.names.has(n));
   }
 
+  /** Asks the server which metrics to draw again (new ones were born) and fetches the new defaults' series. */
+  async refreshDefaults() {
+    if (this.disposed || this.picked) return;
+    try {
+      const answer = await get('/api/run/metric-names', { run: this.id });
+      if (this.disposed || this.picked) return;
+      this.defaults = answer.default ?? [];
+      const missing = this.selected().filter((n) => !this.series.has(n));
+      if (missing.length) await this.fetchSeries(missing);
+      if (this.disposed) return;
+      this.renderPicker();
+      this.renderCharts();
+    } catch (e) {
+      showError(e, 'metrics');
+    }
+  }
+
+  /**
+   * A checkbox per metric; past PICKER_ALL metrics (per-layer statistics), the drawn ones and those matching the
+   * search box only, at most PICKER_MATCHES of them.
+   */
   renderPicker() {
+    const names = [...this.names.keys()];
     const selected = new Set(this.selected());
-    fill(this.picker, [...this.names.keys()].map((name) => h('label.pick', { title: `${num(this.names.get(name))} points` },
+    const many = names.length > PICKER_ALL;
+    let shown = names;
+    this.pickerFind.hidden = !many;
+    if (many) {
+      const text = (this.pickerFilter ?? '').trim().toLowerCase();
+      const matches = text ? names.filter((n) => !selected.has(n) && n.toLowerCase().includes(text)) : [];
+      shown = [...names.filter((n) => selected.has(n)), ...matches.slice(0, PICKER_MATCHES)];
+      this.pickerNote.textContent = !text ? `${num(names.length)} metrics: type to find one`
+        : matches.length > PICKER_MATCHES ? `${num(matches.length)} found, the first ${PICKER_MATCHES} shown`
+          : `${num(matches.length)} found`;
+    }
+    fill(this.pickerList, shown.map((name) => h('label.pick', { title: `${num(this.names.get(name))} points` },
       h('input', { type: 'checkbox', checked: selected.has(name), 'data-metric': name, onchange: () => this.pick() }),
       h('span.swatch', { style: `background:${this.color(name)}` }), name)));
   }
 
   pick() {
-    this.picked = [...this.picker.querySelectorAll('input:checked')].map((el) => el.dataset.metric);
+    this.picked = [...this.pickerList.querySelectorAll('input:checked')].map((el) => el.dataset.metric);
     this.saveView();
     for (const name of [...this.series.keys()]) if (!this.picked.includes(name)) this.series.delete(name);
     const missing = this.picked.filter((n) => !this.series.has(n));
@@ -210,10 +251,10 @@ class RunPage {
     return { from: n(this.view.from), to: n(this.view.to) };
   }
 
-  /** Fetches series (all of them when names is null) for the step range and merges them in; returns the answer. */
+  /** Fetches series (the server's defaults when names is null) for the step range and merges them in; returns the answer. */
   async fetchSeries(names, replace = false) {
     const { from, to } = this.range();
-    const answer = await get('/api/run/metrics', { run: this.id, names: names?.join(','), from, to, points: POINTS });
+    const answer = await get('/api/run/metrics', { run: this.id, names: names?.join(','), pick: names ? null : 'default', from, to, points: POINTS });
     return this.takeSeries(answer, names, replace);
   }
 
@@ -265,7 +306,10 @@ class RunPage {
       }
     }
     if (this.stepEl && this.step !== null) this.stepEl.textContent = `step ${num(this.step)}`;
-    if (added) this.renderPicker();
+    if (added) {
+      this.renderPicker();
+      if (!this.picked) this.refreshDefaultsSoon();
+    }
     if (tooMany) this.refetchSoon();
     this.renderSoon();
   }
