@@ -23,16 +23,21 @@ internal static class DashboardBench
             var dir = Path.Combine(root, "runs", "big");
             WriteRun(dir, points);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# a run of {points:N0} steps x 3 metrics ({new FileInfo(Path.Combine(dir, RunFiles.Metrics)).Length / 1e6:0} MB), {runs:N0} runs listed"));
-            await using var server = await KilnServer.StartAsync(new ServerOptions { Root = root, Port = 0 });
+            // No warm-up here: the first answers below are for runs the server has not read.
+            await using var server = await KilnServer.StartAsync(new ServerOptions { Root = root, Port = 0, WarmRuns = 0 });
             using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
             var query = "/api/run/metrics?run=runs/big&names=loss&points=1000";
 
             var clock = Stopwatch.StartNew();
             var first = JsonNode.Parse(await client.GetStringAsync(query))!;
-            var cold = clock.Elapsed.TotalMilliseconds;
-            if (first["series"]!["loss"]!["points"]!.GetValue<int>() != points) throw new InvalidOperationException("the metrics answer lacks points");
-            if (first["series"]!["loss"]!["max"]!.AsArray().Max(v => v!.GetValue<double>()) < 1e3) throw new InvalidOperationException("the spike was lost");
-            Figures.Print("dashboard.metrics_first_answer", cold, "ms", "parses the 10^6-point file, downsamples to 1000 buckets; TensorBoard/Aim: slow here (no figure measured); target first chart <= 500 ms");
+            var preview = clock.Elapsed.TotalMilliseconds;
+            if (first["partial"]?.GetValue<bool>() != true) throw new InvalidOperationException("the first answer for a large run should come from its preview");
+            var whole = await WholeAnswer(client, query);
+            var wholeMs = clock.Elapsed.TotalMilliseconds;
+            if (whole["series"]!["loss"]!["points"]!.GetValue<int>() != points) throw new InvalidOperationException("the metrics answer lacks points");
+            if (whole["series"]!["loss"]!["max"]!.AsArray().Max(v => v!.GetValue<double>()) < 1e3) throw new InvalidOperationException("the spike was lost");
+            Figures.Print("dashboard.metrics_first_answer", preview, "ms", $"from a preview ({first["series"]!["loss"]!["points"]} lines sampled across the file) while the server reads it whole; TensorBoard/Aim: slow here (no figure measured)");
+            Figures.Print("dashboard.metrics_whole_answer", wholeMs, "ms", "the whole 10^6-point file parsed and downsampled to 1000 buckets, spikes kept (asked every 10 ms)");
 
             // Another run as large, opened in the server now running: what a user opening a second big run waits for.
             var other = Path.Combine(root, "runs", "big2");
@@ -40,7 +45,10 @@ internal static class DashboardBench
             foreach (var f in Directory.GetFiles(dir)) File.Copy(f, Path.Combine(other, Path.GetFileName(f)));
             clock.Restart();
             _ = await client.GetStringAsync("/api/run/metrics?run=runs/big2&names=loss&points=1000");
-            Figures.Print("dashboard.metrics_first_answer_running_server", clock.Elapsed.TotalMilliseconds, "ms", "the same for a second run of that size");
+            var previewAgain = clock.Elapsed.TotalMilliseconds;
+            _ = await WholeAnswer(client, "/api/run/metrics?run=runs/big2&names=loss&points=1000");
+            Figures.Print("dashboard.metrics_whole_answer_running_server", clock.Elapsed.TotalMilliseconds, "ms",
+                string.Create(CultureInfo.InvariantCulture, $"the same for a second run of that size (its preview: {previewAgain:0} ms)"));
 
             var warm = new List<double>();
             for (var i = 0; i < 30; i++)
@@ -129,13 +137,16 @@ internal static class DashboardBench
         using var playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         await using var browser = await PageLoadBench.LaunchAsync(playwright);
         var times = new List<double>();
+        var whole = new List<double>();
         for (var i = 0; i < 3; i++)
         {
             var id = $"runs/fresh{i}";
             var copy = Path.Combine(root, id);
             Directory.CreateDirectory(copy);
             foreach (var f in Directory.GetFiles(bigRun)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
-            times.Add((await PageLoadBench.OpenAsync(browser, $"{url}#/run?run={Uri.EscapeDataString(id)}")).FirstChart);
+            var phases = await PageLoadBench.OpenAsync(browser, $"{url}#/run?run={Uri.EscapeDataString(id)}");
+            times.Add(phases.FirstChart);
+            whole.Add(phases.WholeChart);
         }
         // A server started on this workspace reads its most recently written runs at once: their pages draw from memory.
         await using var restarted = await KilnServer.StartAsync(new ServerOptions { Root = root, Port = 0 });
@@ -150,8 +161,21 @@ internal static class DashboardBench
         Figures.Print("dashboard.first_chart_in_browser_run_read", again.Min(), "ms", string.Create(CultureInfo.InvariantCulture,
             $"a run the server read at start (its 8 newest: {warmed / 1000:0.0} s in the background), best of 3 (all: {string.Join(", ", again.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))}); target <= 500 ms"));
         Figures.Print("dashboard.first_chart_in_browser", times.Min(), "ms",
-            string.Create(CultureInfo.InvariantCulture, $"chromium, a 10^6-step run the server has not read yet, best of 3 (all: {string.Join(", ", times.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))})"));
+            string.Create(CultureInfo.InvariantCulture, $"chromium, a 10^6-step run the server has not read yet, drawn from its preview, best of 3 (all: {string.Join(", ", times.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))}); target <= 500 ms"));
+        Figures.Print("dashboard.whole_chart_in_browser", whole.Min(), "ms",
+            string.Create(CultureInfo.InvariantCulture, $"the same page once the server has read the whole file (every spike drawn), best of 3 (all: {string.Join(", ", whole.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))})"));
         return times.Count;
+    }
+
+    /// <summary>Asks until the answer is no longer a preview.</summary>
+    private static async Task<JsonNode> WholeAnswer(HttpClient client, string query)
+    {
+        for (;;)
+        {
+            var answer = JsonNode.Parse(await client.GetStringAsync(query))!;
+            if (answer["partial"]?.GetValue<bool>() != true) return answer;
+            await Task.Delay(10);
+        }
     }
 
     private static void WriteRun(string dir, int points)

@@ -47,9 +47,11 @@ public sealed class DashboardFixture : IAsyncLifetime
 
         await RunTrialsAsync();
         WriteStatsRun();
+        WriteLongRun();
         (LiveId, LiveDir, _live) = Launch("simple", _stop.Token);
 
-        Server = await KilnServer.StartAsync(new ServerOptions { Root = Root, Port = 0 });
+        // Every run is read when a page asks for it (none at start), and a file over 1 MiB is first drawn from a preview.
+        Server = await KilnServer.StartAsync(new ServerOptions { Root = Root, Port = 0, WarmRuns = 0, PreviewBytes = 1 << 20 });
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await Playwright.Chromium.LaunchAsync(new()
         {
@@ -118,6 +120,19 @@ public sealed class DashboardFixture : IAsyncLifetime
         Directory.CreateDirectory(born.Dir);
         File.WriteAllText(born.RunPath, new RunInfo { Id = "born", Kind = "launch", Config = "simple", Status = RunInfo.Completed, Start = 1_700_000_000, End = 1_700_000_060 }.ToJson().ToJsonString());
         File.WriteAllText(born.MetricsPath, string.Concat(Enumerable.Range(0, 20).Select(step => $"{{\"step\":{step},\"metrics\":{{\"train_loss\":{20 - step}}}}}\n")));
+    }
+
+    /// <summary>A finished run of 200,000 steps (about 8 MB of metrics, one spike): its page starts from a preview.</summary>
+    public const string LongRun = "runs/long";
+
+    private void WriteLongRun()
+    {
+        var files = new RunFiles(Path.Combine(Root, LongRun));
+        Directory.CreateDirectory(files.Dir);
+        File.WriteAllText(files.RunPath, new RunInfo { Id = "long", Kind = "launch", Config = "simple", Status = RunInfo.Completed, Start = 1_700_000_000, End = 1_700_000_060 }.ToJson().ToJsonString());
+        using var writer = new StreamWriter(files.MetricsPath);
+        for (var step = 0; step < 200_000; step++)
+            writer.Write(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{{\"step\":{step},\"metrics\":{{\"train_loss\":{(step == 123_457 ? 1000 : 1.0 / (step + 1))}}}}}\n"));
     }
 
     /// <summary>A run of 20 steps of train_loss alone, to which a test appends metrics born later.</summary>

@@ -286,6 +286,26 @@ public sealed class RunPageTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task A_large_run_draws_a_preview_at_once_and_fills_in_when_the_server_has_read_it()
+    {
+        await using var session = await PageSession.OpenAsync(fixture, $"#/run?run={Uri.EscapeDataString(DashboardFixture.LongRun)}");
+        var page = session.Page;
+        var chart = page.Locator("[data-testid=metric-chart][data-metric=train_loss]");
+        await Expect(chart).Not.ToHaveAttributeAsync("data-points", "0");
+        // The page was first drawn from the server's preview, then from the whole file.
+        await page.WaitForFunctionAsync("() => performance.getEntriesByName('kiln:whole-chart').length > 0");
+        Assert.True(await page.EvaluateAsync<bool>(
+            "() => performance.getEntriesByName('kiln:first-chart')[0].startTime <= performance.getEntriesByName('kiln:whole-chart')[0].startTime"));
+        await Expect(page.GetByTestId("metrics-partial")).ToBeHiddenAsync();
+        await Expect(page.GetByTestId("charts")).Not.ToHaveAttributeAsync("data-partial", "true");
+        await Expect(page.Locator("label.pick", new() { HasText = "train_loss" })).ToHaveAttributeAsync("title", "200000 points");
+        List<string> asked;
+        lock (session.Requests) asked = session.Requests.Where(u => u.Contains("/api/run/metric-names?", StringComparison.Ordinal)).ToList();
+        Assert.True(asked.Count >= 2, "the page asked for the names again once the file was read");
+        await session.AssertCleanAsync();
+    }
+
+    [Fact]
     public async Task A_change_refused_for_its_token_tells_the_user_which_url_to_open()
     {
         await using var session = await PageSession.OpenAsync(fixture, RunRoute);

@@ -156,6 +156,98 @@ public sealed class MetricsApiTests
     }
 }
 
+/// <summary>A large metrics file the server has not read: answered at once from a sample of its lines, then whole.</summary>
+public sealed class PreviewTests
+{
+    private static long[] Longs(JsonNode? a) => a!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+    private static double[] Doubles(JsonNode? a) => a!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+
+    private static Task<ServerHost> Start(Action<Kiln.Testing.TempDir> populate) =>
+        ServerHost.StartAsync(populate, configure: o => o with { PreviewBytes = 1 << 20, WarmRuns = 0 });
+
+    [Fact]
+    public async Task The_first_answer_is_a_preview_with_the_first_and_last_lines_and_later_ones_are_whole()
+    {
+        const double Spike = 1e9;
+        await using var host = await Start(w =>
+        {
+            var dir = FakeRun.Create(w.Sub("runs/big"));
+            FakeRun.Metrics(dir, 0, 199_999, s => s == 123_457 ? Spike : 1.0 / (s + 1));
+            FakeRun.Metrics(FakeRun.Create(w.Sub("runs/small")), 0, 99, s => s);
+            FakeRun.Metrics(FakeRun.Create(w.Sub("runs/other")), 0, 99_999, s => s, name: "val_acc");
+        });
+        var names = await host.GetOk("/api/run/metric-names?run=runs/other");
+        Assert.True(names["partial"]!.GetValue<bool>());
+        Assert.Null(names["names"]!["val_acc"]);
+        Assert.Equal(["val_acc"], names["default"]!.AsArray().Select(n => n!.GetValue<string>()));
+        var path = Path.Combine(host.Workspace.Path, "runs/big", RunFiles.Metrics);
+
+        // The first request for a run not read is answered from the preview (later ones may find it read whole).
+        var first = await host.GetOk("/api/run/metrics?run=runs/big&pick=default&points=1000");
+        Assert.True(first["partial"]!.GetValue<bool>());
+        Assert.Null(first["lines"]);
+        Assert.Equal(new FileInfo(path).Length, first["offset"]!.GetValue<long>());
+        var loss = first["series"]!["loss"]!;
+        var sampled = loss["points"]!.GetValue<int>();
+        Assert.InRange(sampled, 1000, MetricsPreview.Lines + 1);
+        var steps = Longs(loss["steps"]);
+        Assert.Equal((0L, 199_999L), (steps[0], steps[^1]));
+        Assert.Equal(steps.Order(), steps);
+        // Sampled lines are read exactly: each drawn value is its step's (the spike aside, if it was sampled).
+        Assert.All(steps.Zip(Doubles(loss["last"])), p => Assert.Equal(p.First == 123_457 ? Spike : 1.0 / (p.First + 1), p.Second));
+
+        // A small file is read whole at once.
+        Assert.False((await host.GetOk("/api/run/metrics?run=runs/small"))["partial"]!.GetValue<bool>());
+
+        // The whole file is read in the background; then the answers are exact, spike and all.
+        JsonNode whole;
+        var waited = 0;
+        while ((whole = await host.GetOk("/api/run/metric-names?run=runs/big"))["partial"]!.GetValue<bool>())
+        {
+            Assert.True(waited++ < 600, "the whole file was never read");
+            await Task.Delay(50);
+        }
+        Assert.Equal(200_000, whole["names"]!["loss"]!.GetValue<int>());
+        var full = await host.GetOk("/api/run/metrics?run=runs/big&points=1000");
+        Assert.False(full["partial"]!.GetValue<bool>());
+        Assert.Equal(200_000, full["lines"]!.GetValue<long>());
+        Assert.Equal(200_000, full["series"]!["loss"]!["points"]!.GetValue<int>());
+        Assert.Equal(Spike, Doubles(full["series"]!["loss"]!["max"]).Max());
+    }
+
+    [Fact]
+    public async Task Compare_waits_for_the_whole_file()
+    {
+        await using var host = await Start(w => FakeRun.Metrics(FakeRun.Create(w.Sub("runs/big")), 0, 99_999, s => s));
+        var answer = await host.GetOk("/api/compare?runs=runs/big&metric=loss&points=100");
+        Assert.Equal(100_000, answer["runs"]!["runs/big"]!["points"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void A_preview_reads_each_line_once_skips_a_torn_end_and_takes_fewer_long_lines()
+    {
+        using var dir = new Kiln.Testing.TempDir("preview");
+        var path = dir.File(RunFiles.Metrics);
+        File.WriteAllText(path, string.Concat(Enumerable.Range(0, 100).Select(s => $"{{\"step\":{s},\"metrics\":{{\"loss\":{s}}}}}\n")) + "{\"step\":100,\"metr");
+        var few = MetricsPreview.Read(path);
+        Assert.Equal(Enumerable.Range(0, 100).Select(s => (long)s), few.Series["loss"].Steps.ToArray());
+        Assert.Equal(100, few.Sampled);
+        Assert.Equal(new FileInfo(path).Length - "{\"step\":100,\"metr".Length, few.Offset);
+
+        // Lines of 2,000 metrics (about 40 KB): far fewer lines are sampled, the first and last among them.
+        var wide = dir.File("wide.jsonl");
+        using (var writer = new StreamWriter(wide))
+        {
+            for (var s = 0; s < 1000; s++)
+                writer.Write($"{{\"step\":{s},\"metrics\":{{{string.Join(',', Enumerable.Range(0, 2000).Select(m => $"\"m{m:0000}\":{s}"))}}}}}\n");
+        }
+        var preview = MetricsPreview.Read(wide);
+        Assert.Equal(2000, preview.Series.Count);
+        Assert.InRange(preview.Sampled, 16, 200);
+        Assert.Equal((0L, 999L), (preview.Series["m0000"].Steps[0], preview.Series["m1999"].Steps[^1]));
+    }
+}
+
 /// <summary>The metrics parser: the writer's own lines take the fast path and read the same as through the JSON reader.</summary>
 public sealed class RunMetricsTests
 {

@@ -27,11 +27,13 @@ internal sealed class ServerHost : IAsyncDisposable
     public HttpClient Client { get; }
     public string Token => Server.Token;
 
-    public static async Task<ServerHost> StartAsync(Action<TempDir>? populate = null, string host = "127.0.0.1", string? token = null)
+    public static async Task<ServerHost> StartAsync(Action<TempDir>? populate = null, string host = "127.0.0.1", string? token = null,
+        Func<ServerOptions, ServerOptions>? configure = null)
     {
         var workspace = new TempDir("server");
         populate?.Invoke(workspace);
-        var server = await KilnServer.StartAsync(new ServerOptions { Root = workspace.Path, Host = host, Port = 0, Token = token });
+        var options = new ServerOptions { Root = workspace.Path, Host = host, Port = 0, Token = token };
+        var server = await KilnServer.StartAsync(configure?.Invoke(options) ?? options);
         return new ServerHost(workspace, server);
     }
 

@@ -30,6 +30,12 @@ public sealed record ServerOptions
     /// <summary>How many of the most recently written runs have their metrics read at start.</summary>
     public int WarmRuns { get; init; } = 8;
 
+    /// <summary>
+    /// A metrics file at least this large that the server has not read yet is first answered from a sample of its
+    /// lines (<c>partial</c>) while it is read whole in the background, so its page draws at once.
+    /// </summary>
+    public long PreviewBytes { get; init; } = 32 << 20;
+
     /// <summary>The largest request body accepted.</summary>
     public long MaxRequestBytes { get; init; } = 64 * 1024;
 }
@@ -87,7 +93,7 @@ public sealed class KilnServer : IAsyncDisposable
             await next(context);
         });
         RunsEndpoints.Map(app, runs);
-        MetricsEndpoints.Map(app, runs, store);
+        MetricsEndpoints.Map(app, runs, store, options.PreviewBytes);
         ControlEndpoints.Map(app, runs);
         EventsEndpoint.Map(app, runs);
         UiEndpoints.Map(app, access);

@@ -34,7 +34,9 @@ internal static partial class MetricsEndpoints
         return wanted.Count > 0 ? wanted : all.Take(4).ToList();
     }
 
-    public static void Map(IEndpointRouteBuilder app, RunIndex runs, MetricsStore store)
+    /// <param name="previewBytes">A metrics file at least this large, not read yet, is answered from a preview while
+    /// it is read whole in the background (<c>partial: true</c>).</param>
+    public static void Map(IEndpointRouteBuilder app, RunIndex runs, MetricsStore store, long previewBytes)
     {
         var group = app.MapGroup("/api");
 
@@ -47,10 +49,9 @@ internal static partial class MetricsEndpoints
             if (pick is not (null or "all" or "default")) return Http.Error(StatusCodes.Status400BadRequest, $"pick: give 'default' or 'all', not '{pick}'");
             var points = Http.Int(context, "points", 1000, 2, 20_000);
             var (from, to) = (Http.Long(context, "from"), Http.Long(context, "to"));
-            var metrics = store.Get(dir);
-            lock (metrics)
+            JsonObject Answer(IReadOnlyDictionary<string, MetricSeries> all)
             {
-                var ordered = metrics.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+                var ordered = all.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
                 if (names is not { Length: > 0 } && pick == "default") names = [.. DefaultNames(ordered.Select(kv => kv.Key))];
                 var series = new JsonObject();
                 foreach (var (name, s) in ordered)
@@ -58,7 +59,24 @@ internal static partial class MetricsEndpoints
                     if (names is { Length: > 0 } && Array.IndexOf(names, name) < 0) continue;
                     series[name] = Json(Downsampler.Sample(s.Steps, s.Values, s.Ordered, from, to, points));
                 }
-                return Results.Json(new JsonObject { ["offset"] = metrics.Offset, ["lines"] = metrics.Lines, ["series"] = series });
+                return new JsonObject { ["series"] = series };
+            }
+            var metrics = store.GetOrPreview(dir, previewBytes, out var preview);
+            if (metrics is null)
+            {
+                var partial = Answer(preview!.Series);
+                partial["offset"] = preview.Offset;
+                partial["lines"] = null;
+                partial["partial"] = true;
+                return Results.Json(partial);
+            }
+            lock (metrics)
+            {
+                var answer = Answer(metrics.Series);
+                answer["offset"] = metrics.Offset;
+                answer["lines"] = metrics.Lines;
+                answer["partial"] = false;
+                return Results.Json(answer);
             }
         });
 
@@ -66,14 +84,16 @@ internal static partial class MetricsEndpoints
         group.MapGet("/run/metric-names", (HttpContext context) =>
         {
             if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            var metrics = store.Get(dir);
-            lock (metrics)
+            static JsonObject Answer(IReadOnlyDictionary<string, MetricSeries> all, bool partial)
             {
                 var names = new JsonObject();
-                foreach (var (name, s) in metrics.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal)) names[name] = s.Count;
+                foreach (var (name, s) in all.OrderBy(kv => kv.Key, StringComparer.Ordinal)) names[name] = partial ? null : s.Count;
                 var defaults = new JsonArray(DefaultNames(names.Select(kv => kv.Key)).Select(n => (JsonNode?)n).ToArray());
-                return Results.Json(new JsonObject { ["names"] = names, ["default"] = defaults });
+                return new JsonObject { ["names"] = names, ["default"] = defaults, ["partial"] = partial };
             }
+            var metrics = store.GetOrPreview(dir, previewBytes, out var preview);
+            if (metrics is null) return Results.Json(Answer(preview!.Series, partial: true));
+            lock (metrics) return Results.Json(Answer(metrics.Series, partial: false));
         });
 
         // /api/compare?runs=a,b&metric=val_loss&points=500: one metric of several runs.

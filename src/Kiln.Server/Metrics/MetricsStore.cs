@@ -106,8 +106,12 @@ public sealed class RunMetrics
             added += parts < 2 ? Parse(_parser, 0, _lines.Count) : ParseInParts(parts);
         }
         Lines += added;
+        Ready = true;
         return added;
     }
+
+    /// <summary>Whether the file has been read whole at least once (a large first read takes a while).</summary>
+    public bool Ready { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Parse(MetricLineParser parser, int from, int to)
@@ -345,6 +349,8 @@ internal sealed class MetricLineParser
 public sealed class MetricsStore
 {
     private readonly Dictionary<string, RunMetrics> _runs = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reading = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MetricsPreview> _previews = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _recent = new();
     private readonly int _capacity;
 
@@ -353,7 +359,57 @@ public sealed class MetricsStore
     /// <summary>Whether the run's metrics are held (read already).</summary>
     internal bool Holds(string runDir)
     {
-        lock (_runs) return _runs.ContainsKey(runDir);
+        lock (_runs) return _runs.TryGetValue(runDir, out var metrics) && metrics.Ready;
+    }
+
+    /// <summary>
+    /// The run's metrics, refreshed, when they can be had at once: read already, or a file under
+    /// <paramref name="previewBytes"/>. Otherwise null, with the file's first read started in the background, and
+    /// <paramref name="preview"/> a sample of its lines to draw meanwhile.
+    /// </summary>
+    internal RunMetrics? GetOrPreview(string runDir, long previewBytes, out MetricsPreview? preview)
+    {
+        preview = null;
+        if (Holds(runDir))
+        {
+            lock (_previews) _previews.Remove(runDir); // one made while the read was finishing
+            return Get(runDir);
+        }
+        var path = Path.Combine(runDir, RunFiles.Metrics);
+        var length = File.Exists(path) ? new FileInfo(path).Length : 0;
+        if (length < previewBytes) return Get(runDir);
+        ReadInBackground(runDir);
+        lock (_previews)
+        {
+            if (!_previews.TryGetValue(runDir, out preview) || preview.FileLength != length)
+                _previews[runDir] = preview = MetricsPreview.Read(path);
+        }
+        return null;
+    }
+
+    /// <summary>Reads the run's metrics on a pool thread unless they are held or being read.</summary>
+    private void ReadInBackground(string runDir)
+    {
+        lock (_runs)
+        {
+            if (!_reading.Add(runDir)) return;
+        }
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            try
+            {
+                Get(runDir);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // the next request reads it itself, and says why it cannot
+            }
+            finally
+            {
+                lock (_runs) _reading.Remove(runDir);
+                lock (_previews) _previews.Remove(runDir);
+            }
+        });
     }
 
     /// <summary>The run's metrics, refreshed. Callers hold the returned object's lock while reading it.</summary>

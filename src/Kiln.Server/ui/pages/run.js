@@ -48,6 +48,7 @@ class RunPage {
     this.refetchSoon = debounce(() => this.refetch(), 300);
     this.refreshDefaultsSoon = debounce(() => this.refreshDefaults(), 300);
     this.defaults = []; // the metrics the server draws until the user picks
+    this.partial = false; // drawn from the server's preview of a large file it is still reading
     this.renderSoon = (() => {
       let queued = false;
       return () => {
@@ -71,6 +72,8 @@ class RunPage {
     this.picker = h('div.metric-picker', { 'data-testid': 'metric-picker' }, this.pickerFind, this.pickerList);
     this.chartsBox = h('div.charts', { 'data-testid': 'charts' });
     this.noCharts = h('p.muted.pad', { hidden: true });
+    this.partialNote = h('p.partial-note', { hidden: true, 'data-testid': 'metrics-partial' },
+      'A preview from a sample of the lines: the server is reading the whole file, and the charts fill in when it has.');
     const logBox = h('input', { type: 'checkbox', checked: this.view.log, 'data-testid': 'log-scale', onchange: (e) => this.setView({ log: e.target.checked }) });
     const groupBox = h('input', { type: 'checkbox', checked: this.view.grouped, 'data-testid': 'group-metrics', onchange: (e) => this.setView({ grouped: e.target.checked }) });
     const smoothValue = h('span.mono.smooth-value', {}, this.view.smooth.toFixed(2));
@@ -98,7 +101,7 @@ class RunPage {
       this.header,
       h('div.run-body', {},
         h('div.run-main', {},
-          h('section.card', {}, h('div.card-head', {}, h('h2', {}, 'Metrics'), this.picker), toolbar, this.chartsBox, this.noCharts),
+          h('section.card', {}, h('div.card-head', {}, h('h2', {}, 'Metrics'), this.picker), toolbar, this.partialNote, this.chartsBox, this.noCharts),
           this.ledgerBox),
         h('aside.run-side', {},
           this.controlsBox,
@@ -123,6 +126,7 @@ class RunPage {
     this.controls.update({ doc: info.actuators, freeze: info.freeze, status: info.run.status });
     for (const [name, points] of Object.entries(names.names)) this.names.set(name, points);
     this.defaults = names.default ?? [];
+    this.partial = Boolean(names.partial || first?.partial);
     this.addLedger(ledger.entries);
     const selected = this.selected();
     const metrics = first ? this.takeSeries(first, null) : await this.fetchSeries(selected.length ? selected : null);
@@ -136,6 +140,36 @@ class RunPage {
       status: (doc) => this.onStatus(doc),
       state: (s) => this.setLive(s),
     }, (e) => showError(e, 'live updates'));
+    if (this.partial) this.awaitWhole();
+  }
+
+  /** The server answered from a preview of a large file it is still reading: asks again until it has read it whole. */
+  async awaitWhole() {
+    this.partialNote.hidden = false;
+    this.chartsBox.dataset.partial = 'true';
+    while (!this.disposed) {
+      await new Promise((resolve) => { setTimeout(resolve, 250); });
+      if (this.disposed) return;
+      try {
+        const answer = await get('/api/run/metric-names', { run: this.id });
+        if (answer.partial || this.disposed) continue;
+        for (const [name, points] of Object.entries(answer.names)) this.names.set(name, points);
+        this.defaults = answer.default ?? [];
+        const names = this.selected();
+        if (names.length) await this.fetchSeries(names);
+        if (this.disposed) return;
+        this.partial = false;
+        this.partialNote.hidden = true;
+        delete this.chartsBox.dataset.partial;
+        this.renderPicker();
+        this.renderCharts();
+        performance.mark('kiln:whole-chart');
+        return;
+      } catch (e) {
+        showError(e, 'metrics');
+        return;
+      }
+    }
   }
 
   failed(e) {
@@ -228,7 +262,7 @@ class RunPage {
         : matches.length > PICKER_MATCHES ? `${num(matches.length)} found, the first ${PICKER_MATCHES} shown`
           : `${num(matches.length)} found`;
     }
-    fill(this.pickerList, shown.map((name) => h('label.pick', { title: `${num(this.names.get(name))} points` },
+    fill(this.pickerList, shown.map((name) => h('label.pick', { title: this.partial ? 'counting its points…' : `${num(this.names.get(name))} points` },
       h('input', { type: 'checkbox', checked: selected.has(name), 'data-metric': name, onchange: () => this.pick() }),
       h('span.swatch', { style: `background:${this.color(name)}` }), name)));
   }
