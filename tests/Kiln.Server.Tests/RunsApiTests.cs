@@ -90,6 +90,33 @@ public sealed class RunsApiTests
     }
 
     [Fact]
+    public async Task A_row_of_a_run_with_hundreds_of_metrics_carries_the_sort_key_the_defaults_and_a_count_of_the_rest()
+    {
+        var latest = new JsonObject { ["val_loss"] = 0.5, ["lr"] = 0.01, ["grad_norm"] = 2 };
+        for (var i = 0; i < 300; i++) latest[$"layer{i:000}.act_mean"] = i;
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            FakeRun.Create(w.Sub("runs/wide"), metrics: latest);
+            FakeRun.Create(w.Sub("runs/narrow"), metrics: new JsonObject { ["loss"] = 1, ["acc"] = 0.5 });
+        });
+        JsonObject Row(JsonNode list, string id) => list["runs"]!.AsArray().Single(r => (string?)r!["id"] == id)!.AsObject();
+
+        var rows = await host.GetOk("/api/runs?sort=layer250.act_mean&order=desc");
+        var wide = Row(rows, "runs/wide");
+        var names = wide["metrics"]!.AsObject().Select(kv => kv.Key).ToHashSet();
+        Assert.Equal(12, names.Count);
+        Assert.Superset(new HashSet<string> { "layer250.act_mean", "val_loss", "lr" }, names);
+        Assert.Equal(303 - 12, wide["metrics_more"]!.GetValue<int>());
+        Assert.Equal(250, wide["metrics"]!["layer250.act_mean"]!.GetValue<double>());
+        // A run of a few metrics lists them all, with nothing left out.
+        var narrow = Row(rows, "runs/narrow");
+        Assert.Equal(2, narrow["metrics"]!.AsObject().Count);
+        Assert.Null(narrow["metrics_more"]);
+        // Sorting still sees every metric of every run.
+        Assert.Equal("runs/wide", (string?)rows["runs"]![0]!["id"]);
+    }
+
+    [Fact]
     public async Task Paging_splits_the_sorted_list_and_clamps_bad_values()
     {
         await using var host = await ServerHost.StartAsync(Workspace);

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Kiln.Server.Hosting;
 using Kiln.Server.Runs;
 using Microsoft.AspNetCore.Builder;
@@ -9,31 +8,8 @@ using Microsoft.AspNetCore.Routing;
 namespace Kiln.Server.Metrics;
 
 /// <summary>Metric series, downsampled on the server, for one run or several runs compared.</summary>
-internal static partial class MetricsEndpoints
+internal static class MetricsEndpoints
 {
-    /// <summary>How many metrics a run page draws before the user picks.</summary>
-    internal const int MaxDefault = 6;
-
-    [GeneratedRegex("loss|acc|^lr$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex DefaultPattern();
-
-    /// <summary>
-    /// The metrics a run page draws until the user picks: the losses, accuracies and learning rate (at most
-    /// <see cref="MaxDefault"/>; top-level names before namespaced ones such as <c>layer3.loss_scale</c>), in name
-    /// order, or the first four metrics when none is such. A run logging thousands of metrics (per-layer statistics)
-    /// so opens with a handful of series, not all of them.
-    /// </summary>
-    internal static List<string> DefaultNames(IEnumerable<string> ordered)
-    {
-        var all = ordered.ToList();
-        var wanted = all.Where(n => DefaultPattern().IsMatch(n))
-            .OrderBy(n => n.AsSpan().IndexOfAny('.', '/') >= 0) // stable: name order within each kind
-            .Take(MaxDefault)
-            .Order(StringComparer.Ordinal)
-            .ToList();
-        return wanted.Count > 0 ? wanted : all.Take(4).ToList();
-    }
-
     /// <param name="previewBytes">A metrics file at least this large, not read yet, is answered from a preview while
     /// it is read whole in the background (<c>partial: true</c>).</param>
     public static void Map(IEndpointRouteBuilder app, RunIndex runs, MetricsStore store, long previewBytes)
@@ -52,7 +28,7 @@ internal static partial class MetricsEndpoints
             JsonObject Answer(IReadOnlyDictionary<string, MetricSeries> all)
             {
                 var ordered = all.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-                if (names is not { Length: > 0 } && pick == "default") names = [.. DefaultNames(ordered.Select(kv => kv.Key))];
+                if (names is not { Length: > 0 } && pick == "default") names = [.. DefaultMetrics.Names(ordered.Select(kv => kv.Key))];
                 var series = new JsonObject();
                 foreach (var (name, s) in ordered)
                 {
@@ -88,7 +64,7 @@ internal static partial class MetricsEndpoints
             {
                 var names = new JsonObject();
                 foreach (var (name, s) in all.OrderBy(kv => kv.Key, StringComparer.Ordinal)) names[name] = partial ? null : s.Count;
-                var defaults = new JsonArray(DefaultNames(names.Select(kv => kv.Key)).Select(n => (JsonNode?)n).ToArray());
+                var defaults = new JsonArray(DefaultMetrics.Names(names.Select(kv => kv.Key)).Select(n => (JsonNode?)n).ToArray());
                 return new JsonObject { ["names"] = names, ["default"] = defaults, ["partial"] = partial };
             }
             var metrics = store.GetOrPreview(dir, previewBytes, out var preview);

@@ -21,6 +21,25 @@ public sealed record RunSummary(
         ["id"] = Id, ["kind"] = Kind, ["config"] = Config, ["status"] = Status, ["start"] = Start, ["end"] = End,
         ["params"] = Params?.DeepClone(), ["swept"] = Swept?.DeepClone(), ["metrics"] = Metrics?.DeepClone(), ["error"] = Error,
     };
+
+    /// <summary>
+    /// The summary as a row of the runs list: past <paramref name="most"/> latest metrics (per-layer statistics), only
+    /// <paramref name="sort"/>, the run's default metrics and then the first by name, with <c>metrics_more</c> saying
+    /// how many were left out.
+    /// </summary>
+    public JsonObject ToRow(string sort, int most)
+    {
+        var row = ToJson();
+        if (Metrics is not { } all || all.Count <= most) return row;
+        var names = all.Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+        var keep = (all.ContainsKey(sort) ? [sort] : Enumerable.Empty<string>())
+            .Concat(Kiln.Server.Metrics.DefaultMetrics.Names(names)).Concat(names).Distinct().Take(most).ToHashSet();
+        var metrics = new JsonObject();
+        foreach (var (name, value) in all) if (keep.Contains(name)) metrics[name] = value?.DeepClone();
+        row["metrics"] = metrics;
+        row["metrics_more"] = all.Count - metrics.Count;
+        return row;
+    }
 }
 
 /// <summary>

@@ -15,6 +15,9 @@ namespace Kiln.Server.Runs;
 /// <summary>The runs list, one run's state, its ledger, and its epoch log.</summary>
 internal static class RunsEndpoints
 {
+    /// <summary>How many latest metrics a row of the runs list carries at most.</summary>
+    internal const int RowMetrics = 12;
+
     public static void Map(IEndpointRouteBuilder app, RunIndex runs)
     {
         var group = app.MapGroup("/api");
@@ -37,7 +40,7 @@ internal static class RunsEndpoints
                 ["total"] = list.Count,
                 ["page"] = page,
                 ["size"] = size,
-                ["runs"] = new JsonArray(ordered.Select(r => (JsonNode?)r.ToJson()).ToArray()),
+                ["runs"] = new JsonArray(ordered.Select(r => (JsonNode?)r.ToRow(sort, RowMetrics)).ToArray()),
             });
         });
 

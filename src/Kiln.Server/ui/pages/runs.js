@@ -95,7 +95,10 @@ export function mount(root, params) {
       h('td', {}, statusBadge(r.status), r.error ? h('span.err-dot', { title: r.error }, ' ⚠') : null),
       h('td.nowrap', { title: r.end ? `ended ${time(r.end)}` : '' }, time(r.start, true)),
       h('td.params', { title: show(r.params) }, chips(params, 5, r.swept ? 'swept' : '')),
-      h('td.metrics', { title: metrics.map(([k, v]) => `${k}=${num(v)}`).join('\n') }, chips(Object.fromEntries(metrics), 4, '', state.sort)));
+      h('td.metrics', {
+        title: metrics.map(([k, v]) => `${k}=${num(v)}`).concat(r.metrics_more ? [`… and ${num(r.metrics_more)} more on the run's page`] : []).join('\n'),
+        'data-more': r.metrics_more ?? 0,
+      }, chips(Object.fromEntries(metrics), 4, '', state.sort)));
   };
 
   const renderPager = (answer) => {
