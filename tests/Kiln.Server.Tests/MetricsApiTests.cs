@@ -71,6 +71,18 @@ public sealed class MetricsApiTests
     }
 
     [Fact]
+    public async Task A_metrics_file_that_cannot_be_read_gets_an_error_naming_it()
+    {
+        await using var host = await ServerHost.StartAsync(w => Directory.CreateDirectory(Path.Combine(FakeRun.Create(w.Sub("runs/odd")), RunFiles.Metrics)));
+        var (status, body) = await host.Get("/api/run/metrics?run=runs/odd");
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.Contains("cannot read the run's files", body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains(RunFiles.Metrics, body["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        // The server goes on serving.
+        Assert.Equal(HttpStatusCode.OK, (await host.Get("/api/runs")).Status);
+    }
+
+    [Fact]
     public async Task A_range_zooms_in()
     {
         await using var host = await ServerHost.StartAsync(w => FakeRun.Metrics(FakeRun.Create(w.Sub("runs/a")), 0, 9_999, s => s));

@@ -90,7 +90,19 @@ public sealed class KilnServer : IAsyncDisposable
             }
             context.Response.Headers["X-Content-Type-Options"] = "nosniff";
             context.Response.Headers["Referrer-Policy"] = "no-referrer";
-            await next(context);
+            try
+            {
+                await next(context);
+            }
+            catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                // A run's file that cannot be read (a directory in its place, no permission, a disk error) is said as
+                // such, in the JSON every answer has, instead of an empty 500.
+                var readable = ex is IOException or UnauthorizedAccessException;
+                if (!readable) Console.Error.WriteLine($"kiln serve: {context.Request.Path}: {ex}");
+                await Http.Error(StatusCodes.Status500InternalServerError,
+                    readable ? $"cannot read the run's files: {ex.Message}" : $"the server failed on {context.Request.Path}: {ex.Message}").ExecuteAsync(context);
+            }
         });
         RunsEndpoints.Map(app, runs);
         MetricsEndpoints.Map(app, runs, store, options.PreviewBytes);

@@ -143,7 +143,14 @@ public sealed class RunIndex
         {
             var name = Path.GetFileName(child);
             if (Skip.Contains(name)) continue;
-            if ((File.GetAttributes(child) & FileAttributes.ReparsePoint) != 0) continue; // symlinks could lead outside the root
+            try
+            {
+                if ((File.GetAttributes(child) & FileAttributes.ReparsePoint) != 0) continue; // symlinks could lead outside the root
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue; // gone, or not ours to look into, since the listing
+            }
             Walk(child, depth + 1, found);
         }
     }
@@ -162,7 +169,16 @@ public sealed class RunIndex
         // A running run's process can die without touching its files: its liveness is checked again on every look.
         if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp && c.Batch == batchStamp
             && (c.Summary.Status != RunInfo.Running || TrialState.Of(dir) == TrialStatus.Running)) return c.Summary;
-        var summary = Read(id, dir);
+        RunSummary summary;
+        try
+        {
+            summary = Read(id, dir);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // One run that cannot be read is listed as such; the others are listed as ever.
+            summary = new RunSummary(id, dir, "run", null, "unknown", null, null, null, null, null, $"cannot read the run's files: {ex.Message}");
+        }
         _cache[id] = (runStamp, metricsStamp, batchStamp, summary);
         return summary;
     }
@@ -211,7 +227,7 @@ public sealed class RunIndex
             }
             return latest.Count > 0 ? latest : null;
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }
