@@ -57,6 +57,80 @@ public sealed class LaunchCliTests
         foreach (var line in File.ReadAllLines(metrics)) JsonNode.Parse(line);
     }
 
+    [Fact]
+    public async Task A_trainer_killed_hard_loses_no_applied_command_and_a_new_kernel_applies_none_twice()
+    {
+        using var dir = new TempDir("launch");
+        var run = Path.Combine(dir.Path, "run");
+        var files = new RunFiles(run);
+        using var process = KilnProcess.Start(dir.Path, null, "launch", "--no-serve", "--config", "simple", "--max-steps", "100000000",
+            "--step-delay", "0.002", "--run-dir", run, "--data-dir", dir.Sub("empty"));
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        static async Task Until(Func<bool> condition, string what)
+        {
+            for (var i = 0; i < 600 && !condition(); i++) await Task.Delay(100);
+            Assert.True(condition(), "timed out waiting for " + what);
+        }
+        await Until(() => File.Exists(files.ActuatorsPath) && File.Exists(files.MetricsPath) && new FileInfo(files.MetricsPath).Length > 0, "the run to start");
+
+        foreach (var lr in new[] { "0.002", "0.003", "0.004" })
+        {
+            var set = KilnProcess.Run(dir.Path, "--dir", run, "set", $"lr={lr}");
+            Assert.True(set.ExitCode == 0, set.ToString());
+        }
+        var cids = File.ReadAllLines(files.CommandsPath).Select(l => (string)JsonNode.Parse(l)!["cid"]!).ToList();
+        Assert.Equal(3, cids.Count);
+        await Until(() => cids.All(c => new RunDir(run).Decisions().Any(d => d.Cid == c && d.Decision == Decision.Applied)), "the three changes to be applied");
+
+        process.Kill(); // SIGKILL: no handler runs
+        await process.WaitForExitAsync();
+
+        // Every file is readable: whole ledger lines with the three applied changes, metrics lines that parse (a torn
+        // last line at most), and the run's record, still saying running.
+        Assert.Equal(cids, new RunDir(run).Decisions().Where(d => d.Decision == Decision.Applied).Select(d => d.Cid!));
+        var text = File.ReadAllText(files.MetricsPath);
+        var lines = text.Split('\n');
+        foreach (var line in lines[..^1]) JsonNode.Parse(line);
+        Assert.True(lines[^1].Length == 0 || !text.EndsWith('\n'));
+        var info = JsonNode.Parse(File.ReadAllText(files.RunPath))!;
+        Assert.Equal(("running", process.Id), ((string?)info["status"], (int)info["pid"]!));
+        var status = KilnProcess.Run(dir.Path, "--dir", run, "status");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("opt:main", status.Stdout);
+
+        // A kernel started on the directory again takes the lock the killed process held, applies the change written
+        // since, and none of the three before it.
+        var late = KilnProcess.Run(dir.Path, "--dir", run, "set", "lr=0.005");
+        Assert.True(late.ExitCode == 0, late.ToString());
+        var dials = new Kiln.Modules.Opt.OptimizerDials("adam", 0.001);
+        using (var kernel = new Kiln.Kernel.KilnKernel(run, new Kiln.Kernel.KernelOptions { PollInterval = TimeSpan.Zero }))
+        {
+            kernel.AddOptimizer(dials, "main");
+            var env = new Kiln.Kernel.KernelEnv { Phase = "train" };
+            for (long step = 0; step < 5; step++) kernel.Apply(step, "train_step_end", env);
+        }
+        var decisions = new RunDir(run).Decisions();
+        Assert.All(cids, c => Assert.Single(decisions, d => d.Cid == c));
+        var lateCid = (string)JsonNode.Parse(File.ReadAllLines(files.CommandsPath)[^1])!["cid"]!;
+        Assert.Equal(Decision.Applied, Assert.Single(decisions, d => d.Cid == lateCid).Decision);
+        Assert.Equal(0.005, dials.Lr(0, 5), 12);
+    }
+
+    [Fact]
+    public void A_run_directory_that_holds_a_run_is_not_trained_into_again()
+    {
+        using var dir = new TempDir("launch");
+        var run = Path.Combine(dir.Path, "run");
+        var first = KilnProcess.Run(dir.Path, "launch", "--no-serve", "--config", "simple", "--max-steps", "5", "--run-dir", run, "--data-dir", dir.Sub("empty"));
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var metrics = File.ReadAllText(Path.Combine(run, RunFiles.Metrics));
+        var again = KilnProcess.Run(dir.Path, "launch", "--no-serve", "--config", "simple", "--max-steps", "5", "--run-dir", run, "--data-dir", dir.Sub("empty"));
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("it already holds a run (kiln.run.json says completed)", again.Stderr);
+        Assert.Equal(metrics, File.ReadAllText(Path.Combine(run, RunFiles.Metrics)));
+    }
+
     [Theory]
     [InlineData(2, new[] { "--config", "huge" }, "Argument 'huge' not recognized")]
     [InlineData(2, new[] { "--train-fn", "missing.dll:A.B.C" }, "assembly not found")]

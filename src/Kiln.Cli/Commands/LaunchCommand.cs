@@ -54,6 +54,7 @@ internal static class LaunchCommand
                 Kernel = KernelDefaults(),
             };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
+            RefuseUsedRunDir(options.RunDir);
             using var stop = ServeCommands.CancelOnCtrlC();
             if (c.Get(noServe)) return Launch(c.Out, options, stop.Token);
             // The dashboard serves the current directory when the run is inside it, else the run directory alone.
@@ -82,6 +83,27 @@ internal static class LaunchCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// A run directory that already holds a run is not trained into again: its metrics, ledger and weights would mix
+    /// with the new run's. (A trial's directory is the trial runner's to reuse, not this command's.)
+    /// </summary>
+    private static void RefuseUsedRunDir(string? runDir)
+    {
+        if (runDir is null) return;
+        var info = Path.Combine(Path.GetFullPath(runDir), RunFiles.Run);
+        if (!File.Exists(info)) return;
+        string status;
+        try
+        {
+            status = RunInfo.FromJson(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(info))).Status;
+        }
+        catch (Exception ex) when (ex is ProtocolException or IOException or System.Text.Json.JsonException)
+        {
+            status = "unreadable";
+        }
+        throw new UsageException($"--run-dir {runDir}: it already holds a run ({RunFiles.Run} says {status}); give a new directory, or leave --run-dir out for a fresh one under runs/");
     }
 
     /// <summary>Kernel options for runs the command line starts: callbacks also load from C# source files.</summary>
