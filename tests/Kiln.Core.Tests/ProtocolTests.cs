@@ -166,6 +166,21 @@ public sealed class ProtocolTests
     }
 
     [Fact]
+    public void An_atomic_write_makes_the_missing_folders_and_fails_clearly_when_it_cannot()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "a", "b", "state.json");
+        AtomicFile.WriteAllText(path, "x", durable: false);
+        Assert.Equal("x", File.ReadAllText(path));
+        // A file where a folder should be: the error names the path, and nothing is left behind.
+        File.WriteAllText(Path.Combine(dir.Path, "blocker"), "");
+        var blocked = Path.Combine(dir.Path, "blocker", "state.json");
+        var error = Assert.ThrowsAny<IOException>(() => AtomicFile.WriteAllText(blocked, "y", durable: false));
+        Assert.Contains("blocker", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["blocker"], Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void A_lock_is_exclusive_across_handles_and_released_on_dispose()
     {
         using var dir = new TempDir();

@@ -10,11 +10,22 @@ public static class AtomicFile
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content, bool durable = true)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
         var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+            FileStream fs;
+            try
+            {
+                fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // The folder is made only when it is missing: writing thousands of files, a create-directory call
+                // per file is a system call each that the file system answers slowly.
+                Directory.CreateDirectory(dir);
+                fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
+            }
+            using (fs)
             {
                 fs.Write(content);
                 fs.Flush(durable);
