@@ -343,6 +343,32 @@ public sealed class LargeReadTests
     }
 }
 
+/// <summary>The parsed metrics the server holds stay within a memory budget.</summary>
+public sealed class MetricsBudgetTests
+{
+    [Fact]
+    public void Past_its_budget_the_store_lets_go_of_the_runs_viewed_longest_ago_and_reads_them_again_when_asked()
+    {
+        using var workspace = new Kiln.Testing.TempDir("budget");
+        var dirs = new[] { "a", "b", "c" }.Select(n =>
+        {
+            var dir = FakeRun.Create(workspace.Sub("runs/" + n));
+            FakeRun.Metrics(dir, 0, 9_999, s => s * 0.5);
+            return dir;
+        }).ToArray();
+        var one = new MetricsStore().Get(dirs[0]).Bytes;
+        Assert.InRange(one, 10_000 * 16, 40_000 * 16);
+        var store = new MetricsStore(capacity: 64, budgetBytes: one * 5 / 2);
+
+        foreach (var dir in dirs) store.Get(dir);
+        Assert.Equal([false, true, true], dirs.Select(store.Holds));
+        var again = store.Get(dirs[0]);
+        Assert.Equal(10_000, again.Series["loss"].Count);
+        Assert.Equal(4999.5, again.Series["loss"].Values[^1]);
+        Assert.Equal([true, false, true], dirs.Select(store.Holds));
+    }
+}
+
 /// <summary>The server reads the metrics of the most recently written runs when it starts.</summary>
 public sealed class WarmupTests
 {

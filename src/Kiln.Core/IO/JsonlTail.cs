@@ -49,6 +49,15 @@ public sealed class JsonlTail
     public bool Restarted { get; private set; }
 
     /// <summary>Reads new complete lines into <paramref name="lines"/> (cleared first); returns how many.</summary>
+    /// <summary>
+    /// Gives back the memory a large read grew the buffer to. The lines of the last <see cref="Poll"/> point into the
+    /// buffer, so call it only once they have been used.
+    /// </summary>
+    public void TrimBuffer()
+    {
+        if (_buffer.Length > ChunkBytes) _buffer = new byte[ChunkBytes];
+    }
+
     public int Poll(List<JsonlLine> lines, int maxBytes = 4 << 20)
     {
         lines.Clear();

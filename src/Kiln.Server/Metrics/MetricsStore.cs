@@ -42,6 +42,9 @@ public sealed class MetricSeries
         Count += n;
     }
 
+    /// <summary>The memory its columns hold.</summary>
+    internal long Bytes => (long)_steps.Length * (sizeof(long) + sizeof(double));
+
     /// <summary>Forgets the points but keeps the memory, for the next part of a large read.</summary>
     internal void Reset()
     {
@@ -107,8 +110,20 @@ public sealed class RunMetrics
         }
         Lines += added;
         Ready = true;
+        if (added >= LinesPerPart)
+        {
+            // A large read is done: what it needed to read in parts is not kept for the small appends that follow.
+            _parts = null;
+            _lines.Clear();
+            _lines.TrimExcess();
+            _tail.TrimBuffer();
+        }
+        Bytes = _parser.Series.Values.Sum(s => s.Bytes);
         return added;
     }
+
+    /// <summary>About how much memory the run's columns hold (as of the last refresh).</summary>
+    public long Bytes { get; private set; }
 
     /// <summary>Whether the file has been read whole at least once (a large first read takes a while).</summary>
     public bool Ready { get; private set; }
@@ -353,8 +368,16 @@ public sealed class MetricsStore
     private readonly Dictionary<string, MetricsPreview> _previews = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _recent = new();
     private readonly int _capacity;
+    private readonly long _budget;
 
-    public MetricsStore(int capacity = 64) => _capacity = capacity;
+    /// <param name="capacity">At most this many runs are held.</param>
+    /// <param name="budgetBytes">About how much memory their columns may take together (a run of 10⁶ steps of three
+    /// metrics takes 48 MB); past it the runs viewed longest ago are let go, and read again if asked for.</param>
+    public MetricsStore(int capacity = 64, long budgetBytes = 1L << 30)
+    {
+        _capacity = capacity;
+        _budget = budgetBytes;
+    }
 
     /// <summary>Whether the run's metrics are held (read already).</summary>
     internal bool Holds(string runDir)
@@ -435,6 +458,22 @@ public sealed class MetricsStore
             _recent.AddFirst(runDir);
         }
         lock (metrics) metrics.Refresh();
+        Trim(runDir);
         return metrics;
+    }
+
+    /// <summary>Lets go of the runs viewed longest ago while the held columns exceed the budget (never <paramref name="keep"/>).</summary>
+    private void Trim(string keep)
+    {
+        lock (_runs)
+        {
+            var total = _runs.Values.Sum(m => m.Bytes);
+            while (total > _budget && _recent.Last is { } oldest && oldest.Value != keep)
+            {
+                total -= _runs[oldest.Value].Bytes;
+                _runs.Remove(oldest.Value);
+                _recent.RemoveLast();
+            }
+        }
     }
 }
