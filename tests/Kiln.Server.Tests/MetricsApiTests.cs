@@ -228,10 +228,24 @@ public sealed class PreviewTests
     }
 
     [Fact]
-    public async Task Compare_waits_for_the_whole_file()
+    public async Task Compare_draws_a_large_run_from_its_preview_until_it_is_read_whole()
     {
-        await using var host = await Start(w => FakeRun.Metrics(FakeRun.Create(w.Sub("runs/big")), 0, 99_999, s => s));
-        var answer = await host.GetOk("/api/compare?runs=runs/big&metric=loss&points=100");
+        await using var host = await Start(w =>
+        {
+            FakeRun.Metrics(FakeRun.Create(w.Sub("runs/big")), 0, 99_999, s => s);
+            FakeRun.Metrics(FakeRun.Create(w.Sub("runs/small")), 0, 99, s => s);
+        });
+        var first = await host.GetOk("/api/compare?runs=runs/big,runs/small&metric=loss&points=100");
+        Assert.True(first["partial"]!.GetValue<bool>());
+        Assert.InRange(first["runs"]!["runs/big"]!["points"]!.GetValue<int>(), 100, MetricsPreview.Lines + 1);
+        Assert.Equal(100, first["runs"]!["runs/small"]!["points"]!.GetValue<int>());
+        JsonNode answer;
+        var waited = 0;
+        while ((answer = await host.GetOk("/api/compare?runs=runs/big,runs/small&metric=loss&points=100"))["partial"]!.GetValue<bool>())
+        {
+            Assert.True(waited++ < 600, "the whole file was never read");
+            await Task.Delay(50);
+        }
         Assert.Equal(100_000, answer["runs"]!["runs/big"]!["points"]!.GetValue<int>());
     }
 

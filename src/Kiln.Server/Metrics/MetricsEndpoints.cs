@@ -81,16 +81,24 @@ internal static class MetricsEndpoints
             if (ids.Length > 50) return Http.Error(StatusCodes.Status400BadRequest, "compare at most 50 runs at once");
             var points = Http.Int(context, "points", 500, 2, 20_000);
             var result = new JsonObject();
+            var partial = false;
             foreach (var id in ids)
             {
                 if (!runs.TryResolve(id, out var dir)) return Http.Error(StatusCodes.Status404NotFound, $"no run '{id}' is served here");
-                var metrics = store.Get(dir);
+                // A large run not read yet is drawn from its preview, as on its own page, and the answer says so.
+                var metrics = store.GetOrPreview(dir, previewBytes, out var preview);
+                if (metrics is null)
+                {
+                    partial = true;
+                    result[id] = preview!.Series.TryGetValue(metric, out var p) ? Json(Downsampler.Sample(p.Steps, p.Values, p.Ordered, null, null, points)) : null;
+                    continue;
+                }
                 lock (metrics)
                 {
                     result[id] = metrics.Series.TryGetValue(metric, out var s) ? Json(Downsampler.Sample(s.Steps, s.Values, s.Ordered, null, null, points)) : null;
                 }
             }
-            return Results.Json(new JsonObject { ["metric"] = metric, ["runs"] = result });
+            return Results.Json(new JsonObject { ["metric"] = metric, ["runs"] = result, ["partial"] = partial });
         });
     }
 

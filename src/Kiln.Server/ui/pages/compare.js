@@ -87,6 +87,8 @@ class ComparePage {
   }
 
   dispose() {
+    this.disposed = true;
+    clearTimeout(this.wholeTimer);
     this.chart.destroy();
     this.epochChart.destroy();
   }
@@ -156,6 +158,10 @@ class ComparePage {
       this.chartHost.dataset.series = String(lines.length);
       this.chart.update(lines);
       this.renderLegend(answer.runs);
+      // Large runs the server is still reading are drawn from a preview: asked for again until they are whole.
+      this.chartHost.dataset.partial = answer.partial ? 'true' : 'false';
+      clearTimeout(this.wholeTimer);
+      if (answer.partial && !this.disposed) this.wholeTimer = setTimeout(() => this.draw(), 250);
     } catch (e) {
       showError(e, 'compare');
     }
