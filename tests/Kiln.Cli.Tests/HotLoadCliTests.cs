@@ -28,12 +28,6 @@ public sealed class HotLoadCliTests
         }
         """;
 
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        for (var i = 0; i < 900 && !condition(); i++) await Task.Delay(100);
-        Assert.True(condition(), "timed out waiting for " + what);
-    }
-
     [Fact]
     public async Task A_callback_written_during_a_run_is_compiled_and_attached_at_the_next_safe_point()
     {
@@ -42,14 +36,14 @@ public sealed class HotLoadCliTests
         using var trainer = KilnProcess.Start(dir.Path, null, "launch", "--no-serve", "--config", "simple", "--max-steps", "1000000", "--step-delay", "0.004",
             "--run-dir", run, "--data-dir", dir.Sub("empty"));
         var output = trainer.StandardOutput.ReadToEndAsync();
-        await Until(() => File.Exists(Path.Combine(run, RunFiles.Metrics)), "the run to start");
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(run, RunFiles.Metrics)), "the run to start");
 
         Directory.CreateDirectory(Path.Combine(dir.Path, "callbacks"));
         File.WriteAllText(Path.Combine(dir.Path, "callbacks", "StepProbe.cs"), Probe);
         var load = KilnProcess.Run(dir.Path, "--dir", "run", "cb", "load", "probe", "--file", "callbacks/StepProbe.cs",
             "--symbol", "StepProbe", "--enabled", "--init", "every=5", "tag=hot");
         Assert.True(load.ExitCode == 0, load.ToString());
-        await Until(() => File.Exists(Path.Combine(run, "probe.txt")), "the callback to run");
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(run, "probe.txt")), "the callback to run");
 
         using (var stop = System.Diagnostics.Process.Start("kill", ["-INT", trainer.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await stop.WaitForExitAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

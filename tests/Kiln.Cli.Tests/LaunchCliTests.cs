@@ -44,8 +44,7 @@ public sealed class LaunchCliTests
             "--run-dir", run, "--data-dir", dir.Sub("empty"));
         var stdout = process.StandardOutput.ReadToEndAsync();
         var metrics = Path.Combine(run, RunFiles.Metrics);
-        var waited = 0;
-        while ((!File.Exists(metrics) || new FileInfo(metrics).Length < 2000) && waited++ < 600) await Task.Delay(100);
+        await Wait.UntilAsync(() => File.Exists(metrics) && new FileInfo(metrics).Length >= 2000, "the run's first metrics");
         using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
@@ -67,12 +66,7 @@ public sealed class LaunchCliTests
             "--step-delay", "0.002", "--run-dir", run, "--data-dir", dir.Sub("empty"));
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
-        static async Task Until(Func<bool> condition, string what)
-        {
-            for (var i = 0; i < 600 && !condition(); i++) await Task.Delay(100);
-            Assert.True(condition(), "timed out waiting for " + what);
-        }
-        await Until(() => File.Exists(files.ActuatorsPath) && File.Exists(files.MetricsPath) && new FileInfo(files.MetricsPath).Length > 0, "the run to start");
+        await Wait.UntilAsync(() => File.Exists(files.ActuatorsPath) && File.Exists(files.MetricsPath) && new FileInfo(files.MetricsPath).Length > 0, "the run to start");
 
         foreach (var lr in new[] { "0.002", "0.003", "0.004" })
         {
@@ -81,7 +75,7 @@ public sealed class LaunchCliTests
         }
         var cids = File.ReadAllLines(files.CommandsPath).Select(l => (string)JsonNode.Parse(l)!["cid"]!).ToList();
         Assert.Equal(3, cids.Count);
-        await Until(() => cids.All(c => new RunDir(run).Decisions().Any(d => d.Cid == c && d.Decision == Decision.Applied)), "the three changes to be applied");
+        await Wait.UntilAsync(() => cids.All(c => new RunDir(run).Decisions().Any(d => d.Cid == c && d.Decision == Decision.Applied)), "the three changes to be applied");
 
         process.Kill(); // SIGKILL: no handler runs
         await process.WaitForExitAsync();

@@ -119,7 +119,7 @@ public sealed class ControlTests
         try
         {
             var actuators = Path.Combine(runDir, RunFiles.Actuators);
-            for (var i = 0; i < 600 && !File.Exists(actuators); i++) await Task.Delay(50);
+            await Wait.UntilAsync(() => File.Exists(actuators), "the run to publish its dials", seconds: 30);
             Assert.True(File.Exists(actuators), "the run should have published its dials");
             await using var server = await Hosting.KilnServer.StartAsync(new Hosting.ServerOptions { Root = workspace.Path, Port = 0 });
             using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
@@ -144,12 +144,9 @@ public sealed class ControlTests
             Assert.Equal("applied", decision["decision"]!.GetValue<string>());
             Assert.Equal(Sources.Dashboard, decision["source"]!.GetValue<string>());
             // The kernel publishes its dials after deciding: the page's next look shows the new rate.
-            var shown = "";
-            for (var i = 0; i < 200 && !shown.Contains("0.0123", StringComparison.Ordinal); i++)
-            {
-                shown = JsonNode.Parse(await client.GetStringAsync("/api/run?run=runs/live"))!["actuators"]!.ToJsonString();
-                if (!shown.Contains("0.0123", StringComparison.Ordinal)) await Task.Delay(50);
-            }
+            var shown = await Wait.UntilAsync(
+                async () => JsonNode.Parse(await client.GetStringAsync("/api/run?run=runs/live"))!["actuators"]!.ToJsonString(),
+                s => s.Contains("0.0123", StringComparison.Ordinal), "the new rate among the dials", seconds: 10);
             Assert.Contains("0.0123", shown, StringComparison.Ordinal);
             var entry = new RunDir(runDir).Decisions().Single(d => d.Cid == cid);
             Assert.Equal(Sources.Dashboard, entry.Source);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
+using Kiln.Testing;
 using Kiln.Server.Metrics;
 
 namespace Kiln.Server.Tests;
@@ -212,13 +213,7 @@ public sealed class PreviewTests
         Assert.False((await host.GetOk("/api/run/metrics?run=runs/small"))["partial"]!.GetValue<bool>());
 
         // The whole file is read in the background; then the answers are exact, spike and all.
-        JsonNode whole;
-        var waited = 0;
-        while ((whole = await host.GetOk("/api/run/metric-names?run=runs/big"))["partial"]!.GetValue<bool>())
-        {
-            Assert.True(waited++ < 600, "the whole file was never read");
-            await Task.Delay(50);
-        }
+        var whole = await Wait.UntilAsync(() => host.GetOk("/api/run/metric-names?run=runs/big"), a => !a["partial"]!.GetValue<bool>(), "the whole file to be read", seconds: 30);
         Assert.Equal(200_000, whole["names"]!["loss"]!.GetValue<int>());
         var full = await host.GetOk("/api/run/metrics?run=runs/big&points=1000");
         Assert.False(full["partial"]!.GetValue<bool>());
@@ -239,13 +234,8 @@ public sealed class PreviewTests
         Assert.True(first["partial"]!.GetValue<bool>());
         Assert.InRange(first["runs"]!["runs/big"]!["points"]!.GetValue<int>(), 100, MetricsPreview.Lines + 1);
         Assert.Equal(100, first["runs"]!["runs/small"]!["points"]!.GetValue<int>());
-        JsonNode answer;
-        var waited = 0;
-        while ((answer = await host.GetOk("/api/compare?runs=runs/big,runs/small&metric=loss&points=100"))["partial"]!.GetValue<bool>())
-        {
-            Assert.True(waited++ < 600, "the whole file was never read");
-            await Task.Delay(50);
-        }
+        var answer = await Wait.UntilAsync(() => host.GetOk("/api/compare?runs=runs/big,runs/small&metric=loss&points=100"),
+            a => !a["partial"]!.GetValue<bool>(), "the whole file to be read", seconds: 30);
         Assert.Equal(100_000, answer["runs"]!["runs/big"]!["points"]!.GetValue<int>());
     }
 
