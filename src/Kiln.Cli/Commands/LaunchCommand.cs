@@ -7,6 +7,7 @@ using Kiln.Scripting.Functions;
 using Kiln.Scripting.Loading;
 using Kiln.Train.Compute;
 using Kiln.Train.Runs;
+using Kiln.Trials;
 
 namespace Kiln.Cli.Commands;
 
@@ -92,17 +93,9 @@ internal static class LaunchCommand
     private static void RefuseUsedRunDir(string? runDir)
     {
         if (runDir is null) return;
-        var info = Path.Combine(Path.GetFullPath(runDir), RunFiles.Run);
-        if (!File.Exists(info)) return;
-        string status;
-        try
-        {
-            status = RunInfo.FromJson(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(info))).Status;
-        }
-        catch (Exception ex) when (ex is ProtocolException or IOException or System.Text.Json.JsonException)
-        {
-            status = "unreadable";
-        }
+        var dir = Path.GetFullPath(runDir);
+        if (!File.Exists(Path.Combine(dir, RunFiles.Run))) return;
+        var status = TrialState.Info(dir)?.Status ?? "unreadable";
         throw new UsageException($"--run-dir {runDir}: it already holds a run ({RunFiles.Run} says {status}); give a new directory, or leave --run-dir out for a fresh one under runs/");
     }
 

@@ -70,7 +70,7 @@ public sealed class KilnServer : IAsyncDisposable
         if (!Directory.Exists(options.Root)) throw new DirectoryNotFoundException($"{options.Root}: no such directory to serve");
         var access = new AccessPolicy(options.Host, options.Token);
         var runs = new RunIndex(options.Root);
-        var store = new MetricsStore();
+        var store = new MetricsStore(previewBytes: options.PreviewBytes);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
@@ -105,7 +105,7 @@ public sealed class KilnServer : IAsyncDisposable
             }
         });
         RunsEndpoints.Map(app, runs);
-        MetricsEndpoints.Map(app, runs, store, options.PreviewBytes);
+        MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);
         EventsEndpoint.Map(app, runs);
         UiEndpoints.Map(app, access);

@@ -10,9 +10,9 @@ namespace Kiln.Server.Metrics;
 /// <summary>Metric series, downsampled on the server, for one run or several runs compared.</summary>
 internal static class MetricsEndpoints
 {
-    /// <param name="previewBytes">A metrics file at least this large, not read yet, is answered from a preview while
-    /// it is read whole in the background (<c>partial: true</c>).</param>
-    public static void Map(IEndpointRouteBuilder app, RunIndex runs, MetricsStore store, long previewBytes)
+    /// <remarks>A large metrics file not read yet is answered from its preview (<c>partial: true</c>) while it is read
+    /// whole in the background.</remarks>
+    public static void Map(IEndpointRouteBuilder app, RunIndex runs, MetricsStore store)
     {
         var group = app.MapGroup("/api");
 
@@ -25,51 +25,31 @@ internal static class MetricsEndpoints
             if (pick is not (null or "all" or "default")) return Http.Error(StatusCodes.Status400BadRequest, $"pick: give 'default' or 'all', not '{pick}'");
             var points = Http.Int(context, "points", 1000, 2, 20_000);
             var (from, to) = (Http.Long(context, "from"), Http.Long(context, "to"));
-            JsonObject Answer(IReadOnlyDictionary<string, MetricSeries> all)
+            return Results.Json(store.Read(dir, view =>
             {
-                var ordered = all.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-                if (names is not { Length: > 0 } && pick == "default") names = [.. DefaultMetrics.Names(ordered.Select(kv => kv.Key))];
+                var ordered = view.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+                var wanted = names is not { Length: > 0 } && pick == "default" ? [.. DefaultMetrics.Names(ordered.Select(kv => kv.Key))] : names;
                 var series = new JsonObject();
                 foreach (var (name, s) in ordered)
                 {
-                    if (names is { Length: > 0 } && Array.IndexOf(names, name) < 0) continue;
+                    if (wanted is { Length: > 0 } && Array.IndexOf(wanted, name) < 0) continue;
                     series[name] = Json(Downsampler.Sample(s.Steps, s.Values, s.Ordered, from, to, points));
                 }
-                return new JsonObject { ["series"] = series };
-            }
-            var metrics = store.GetOrPreview(dir, previewBytes, out var preview);
-            if (metrics is null)
-            {
-                var partial = Answer(preview!.Series);
-                partial["offset"] = preview.Offset;
-                partial["lines"] = null;
-                partial["partial"] = true;
-                return Results.Json(partial);
-            }
-            lock (metrics)
-            {
-                var answer = Answer(metrics.Series);
-                answer["offset"] = metrics.Offset;
-                answer["lines"] = metrics.Lines;
-                answer["partial"] = false;
-                return Results.Json(answer);
-            }
+                return new JsonObject { ["series"] = series, ["offset"] = view.Offset, ["lines"] = view.Lines, ["partial"] = view.Partial };
+            }));
         });
 
         // /api/run/metric-names?run=<id>: every metric and how many points it has, and the ones drawn by default.
         group.MapGet("/run/metric-names", (HttpContext context) =>
         {
             if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            static JsonObject Answer(IReadOnlyDictionary<string, MetricSeries> all, bool partial)
+            return Results.Json(store.Read(dir, view =>
             {
                 var names = new JsonObject();
-                foreach (var (name, s) in all.OrderBy(kv => kv.Key, StringComparer.Ordinal)) names[name] = partial ? null : s.Count;
+                foreach (var (name, s) in view.Series.OrderBy(kv => kv.Key, StringComparer.Ordinal)) names[name] = view.Partial ? null : s.Count;
                 var defaults = new JsonArray(DefaultMetrics.Names(names.Select(kv => kv.Key)).Select(n => (JsonNode?)n).ToArray());
-                return new JsonObject { ["names"] = names, ["default"] = defaults, ["partial"] = partial };
-            }
-            var metrics = store.GetOrPreview(dir, previewBytes, out var preview);
-            if (metrics is null) return Results.Json(Answer(preview!.Series, partial: true));
-            lock (metrics) return Results.Json(Answer(metrics.Series, partial: false));
+                return new JsonObject { ["names"] = names, ["default"] = defaults, ["partial"] = view.Partial };
+            }));
         });
 
         // /api/compare?runs=a,b&metric=val_loss&points=500: one metric of several runs.
@@ -86,17 +66,11 @@ internal static class MetricsEndpoints
             {
                 if (!runs.TryResolve(id, out var dir)) return Http.Error(StatusCodes.Status404NotFound, $"no run '{id}' is served here");
                 // A large run not read yet is drawn from its preview, as on its own page, and the answer says so.
-                var metrics = store.GetOrPreview(dir, previewBytes, out var preview);
-                if (metrics is null)
+                result[id] = store.Read(dir, view =>
                 {
-                    partial = true;
-                    result[id] = preview!.Series.TryGetValue(metric, out var p) ? Json(Downsampler.Sample(p.Steps, p.Values, p.Ordered, null, null, points)) : null;
-                    continue;
-                }
-                lock (metrics)
-                {
-                    result[id] = metrics.Series.TryGetValue(metric, out var s) ? Json(Downsampler.Sample(s.Steps, s.Values, s.Ordered, null, null, points)) : null;
-                }
+                    partial |= view.Partial;
+                    return view.Series.TryGetValue(metric, out var s) ? Json(Downsampler.Sample(s.Steps, s.Values, s.Ordered, null, null, points)) : null;
+                });
             }
             return Results.Json(new JsonObject { ["metric"] = metric, ["runs"] = result, ["partial"] = partial });
         });

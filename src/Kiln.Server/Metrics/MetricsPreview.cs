@@ -43,13 +43,10 @@ internal sealed class MetricsPreview
         var length = RandomAccess.GetLength(handle);
         var buffer = new byte[MaxLineBytes + 1];
         var end = LastLineEnd(handle, length, buffer);
-        var typical = 256L;
-        if (end > 0)
-        {
-            // The last line's length stands for the others'.
-            typical = end - LastLineStart(handle, end, buffer);
-            lines = (int)Math.Clamp(Budget / Math.Max(1, typical), 16, lines);
-        }
+        var lastStart = end > 0 ? LastLineStart(handle, end, buffer) : 0;
+        // The last line's length stands for the others'.
+        var typical = end > 0 ? end - lastStart : 256L;
+        if (end > 0) lines = (int)Math.Clamp(Budget / Math.Max(1, typical), 16, lines);
         var parser = new MetricLineParser();
         var sampled = 0;
         var previousStart = -1L;
@@ -57,7 +54,7 @@ internal sealed class MetricsPreview
         for (var i = 0; i <= lines && end > 0; i++)
         {
             // Sample i is the first line starting at or after i/lines of the file; the last is the final line.
-            var at = i == lines ? LastLineStart(handle, end, buffer) : end * i / lines;
+            var at = i == lines ? lastStart : end * i / lines;
             var aligned = at == 0 || (RandomAccess.Read(handle, before, at - 1) == 1 && before[0] == (byte)'\n');
             // Read about two lines' worth; a longer line is read again whole, up to the limit.
             var line = ReadOnlySpan<byte>.Empty;

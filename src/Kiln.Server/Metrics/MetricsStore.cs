@@ -360,6 +360,10 @@ internal sealed class MetricLineParser
     }
 }
 
+/// <summary>What a reader sees of a run's metrics: every series read whole, or those of a preview (<see cref="Partial"/>,
+/// with <see cref="Lines"/> unknown).</summary>
+internal readonly record struct MetricsView(IReadOnlyDictionary<string, MetricSeries> Series, long Offset, long? Lines, bool Partial);
+
 /// <summary>The parsed metrics of recently viewed runs, kept current.</summary>
 public sealed class MetricsStore
 {
@@ -369,14 +373,18 @@ public sealed class MetricsStore
     private readonly LinkedList<string> _recent = new();
     private readonly int _capacity;
     private readonly long _budget;
+    private readonly long _previewBytes;
 
     /// <param name="capacity">At most this many runs are held.</param>
     /// <param name="budgetBytes">About how much memory their columns may take together (a run of 10⁶ steps of three
     /// metrics takes 48 MB); past it the runs viewed longest ago are let go, and read again if asked for.</param>
-    public MetricsStore(int capacity = 64, long budgetBytes = 1L << 30)
+    /// <param name="previewBytes">A metrics file at least this large, not read yet, is seen through a preview while
+    /// it is read whole in the background (see <see cref="Read{T}"/>).</param>
+    public MetricsStore(int capacity = 64, long budgetBytes = 1L << 30, long previewBytes = 32L << 20)
     {
         _capacity = capacity;
         _budget = budgetBytes;
+        _previewBytes = previewBytes;
     }
 
     /// <summary>Whether the run's metrics are held (read already).</summary>
@@ -386,11 +394,18 @@ public sealed class MetricsStore
     }
 
     /// <summary>
-    /// The run's metrics, refreshed, when they can be had at once: read already, or a file under
-    /// <paramref name="previewBytes"/>. Otherwise null, with the file's first read started in the background, and
-    /// <paramref name="preview"/> a sample of its lines to draw meanwhile.
+    /// Runs <paramref name="read"/> over the run's metrics, refreshed, when they can be had at once (read already, or a
+    /// file under the preview size), holding the run's lock; otherwise over a preview of sampled lines, with the file's
+    /// first read started in the background.
     /// </summary>
-    internal RunMetrics? GetOrPreview(string runDir, long previewBytes, out MetricsPreview? preview)
+    internal T Read<T>(string runDir, Func<MetricsView, T> read)
+    {
+        var metrics = GetOrPreview(runDir, out var preview);
+        if (metrics is null) return read(new MetricsView(preview!.Series, preview.Offset, null, Partial: true));
+        lock (metrics) return read(new MetricsView(metrics.Series, metrics.Offset, metrics.Lines, Partial: false));
+    }
+
+    private RunMetrics? GetOrPreview(string runDir, out MetricsPreview? preview)
     {
         preview = null;
         if (Holds(runDir))
@@ -400,7 +415,7 @@ public sealed class MetricsStore
         }
         var path = Path.Combine(runDir, RunFiles.Metrics);
         var length = File.Exists(path) ? new FileInfo(path).Length : 0;
-        if (length < previewBytes) return Get(runDir);
+        if (length < _previewBytes) return Get(runDir);
         ReadInBackground(runDir);
         lock (_previews)
         {

@@ -154,16 +154,10 @@ class RunPage {
         const answer = await get('/api/run/metric-names', { run: this.id });
         if (answer.partial || this.disposed) continue;
         for (const [name, points] of Object.entries(answer.names)) this.names.set(name, points);
-        this.defaults = answer.default ?? [];
-        const names = this.selected();
-        if (names.length) await this.fetchSeries(names);
-        if (this.disposed) return;
         this.partial = false;
         this.partialNote.hidden = true;
         delete this.chartsBox.dataset.partial;
-        this.renderPicker();
-        this.renderCharts();
-        performance.mark('kiln:whole-chart');
+        if (await this.drawDefaults(answer, true)) performance.mark('kiln:whole-chart');
         return;
       } catch (e) {
         showError(e, 'metrics');
@@ -233,15 +227,24 @@ class RunPage {
     try {
       const answer = await get('/api/run/metric-names', { run: this.id });
       if (this.disposed || this.picked) return;
-      this.defaults = answer.default ?? [];
-      const missing = this.selected().filter((n) => !this.series.has(n));
-      if (missing.length) await this.fetchSeries(missing);
-      if (this.disposed) return;
-      this.renderPicker();
-      this.renderCharts();
+      await this.drawDefaults(answer, false);
     } catch (e) {
       showError(e, 'metrics');
     }
+  }
+
+  /**
+   * Takes the server's defaults from a metric-names answer and fetches the series drawn now (every one again when
+   * `all`, else the missing ones), then draws; false when the page went away meanwhile.
+   */
+  async drawDefaults(answer, all) {
+    this.defaults = answer.default ?? [];
+    const names = all ? this.selected() : this.selected().filter((n) => !this.series.has(n));
+    if (names.length) await this.fetchSeries(names);
+    if (this.disposed) return false;
+    this.renderPicker();
+    this.renderCharts();
+    return true;
   }
 
   /**
