@@ -59,17 +59,7 @@ internal static class CsvNumbers
         var sawDigit = i > digitsStart;
         ulong w = 0;
         var significantStart = i;
-        uint d;
-        while (length - i >= 8 && EightDigits(ref Unsafe.Add(ref s, i), out var eight))
-        {
-            w = w * 100_000_000 + eight;
-            i += 8;
-        }
-        while (i < length && (d = (uint)(Unsafe.Add(ref s, i) - '0')) <= 9)
-        {
-            w = w * 10 + d;
-            i++;
-        }
+        Digits(ref s, length, ref i, ref w);
         var significant = i - significantStart;
         sawDigit |= significant > 0;
         var exponent = 0;
@@ -83,16 +73,7 @@ internal static class CsvNumbers
                 while (i < length && Unsafe.Add(ref s, i) == (byte)'0') i++;
             }
             var fractionSignificantStart = i;
-            while (length - i >= 8 && EightDigits(ref Unsafe.Add(ref s, i), out var eight))
-            {
-                w = w * 100_000_000 + eight;
-                i += 8;
-            }
-            while (i < length && (d = (uint)(Unsafe.Add(ref s, i) - '0')) <= 9)
-            {
-                w = w * 10 + d;
-                i++;
-            }
+            Digits(ref s, length, ref i, ref w);
             significant += i - fractionSignificantStart;
             exponent = fractionStart - i;
             sawDigit |= i > fractionStart;
@@ -109,6 +90,7 @@ internal static class CsvNumbers
             }
             var exponentStart = j;
             var e = 0;
+            uint d;
             while (j < length && (d = (uint)(Unsafe.Add(ref s, j) - '0')) <= 9)
             {
                 // Saturate: any exponent this large already means 0 or infinity.
@@ -128,6 +110,23 @@ internal static class CsvNumbers
         else if (!EiselLemire(w, exponent, out magnitude)) return 0;
         value = negative ? -magnitude : magnitude;
         return i;
+    }
+
+    /// <summary>Appends the run of digits at <paramref name="i"/> to <paramref name="w"/>, eight at a time while it can.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Digits(ref byte s, int length, ref int i, ref ulong w)
+    {
+        uint d;
+        while (length - i >= 8 && EightDigits(ref Unsafe.Add(ref s, i), out var eight))
+        {
+            w = w * 100_000_000 + eight;
+            i += 8;
+        }
+        while (i < length && (d = (uint)(Unsafe.Add(ref s, i) - '0')) <= 9)
+        {
+            w = w * 10 + d;
+            i++;
+        }
     }
 
     /// <summary>Eight ASCII digits at once (SWAR): checks and converts the 8 bytes at <paramref name="at"/>.</summary>

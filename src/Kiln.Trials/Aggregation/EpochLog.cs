@@ -40,6 +40,8 @@ public sealed record EpochTable(string[] Columns, IReadOnlyList<EpochRow> Rows, 
 /// </summary>
 public static class EpochLog
 {
+    private const string UnclosedQuote = "a quoted cell is not closed on its line";
+
     /// <summary>Column → reduction (<c>mean</c>, <c>last</c>, <c>median</c> or <c>max</c>); unlisted numeric columns take the mean.</summary>
     public static IReadOnlyDictionary<string, string> Reductions { get; } = new Dictionary<string, string>
     {
@@ -431,7 +433,7 @@ public static class EpochLog
                         p = CsvNumbers.CellEnd(text, p, out _, out _, out _);
                         if (p < 0)
                         {
-                            Fail(chunk, textOffset + lineStart, "a quoted cell is not closed on its line");
+                            Fail(chunk, textOffset + lineStart, UnclosedQuote);
                             return;
                         }
                         break;
@@ -474,7 +476,7 @@ public static class EpochLog
                         p = CsvNumbers.CellEnd(text, cell, out var cs, out var ce, out var escaped);
                         if (p < 0)
                         {
-                            Fail(chunk, textOffset + lineStart, "a quoted cell is not closed on its line");
+                            Fail(chunk, textOffset + lineStart, UnclosedQuote);
                             return;
                         }
                         var content = escaped ? Encoding.UTF8.GetBytes(CsvNumbers.Unescape(text[cs..ce])) : text[cs..ce];
@@ -503,7 +505,7 @@ public static class EpochLog
                         p = CsvNumbers.CellEnd(text, cell, out var cs, out var ce, out var escaped);
                         if (p < 0)
                         {
-                            Fail(chunk, textOffset + lineStart, "a quoted cell is not closed on its line");
+                            Fail(chunk, textOffset + lineStart, UnclosedQuote);
                             return;
                         }
                         var content = text[cs..ce];
@@ -614,7 +616,7 @@ public static class EpochLog
         while (true)
         {
             var end = CsvNumbers.CellEnd(text, p, out _, out _, out _);
-            if (end < 0) return "a quoted cell is not closed on its line";
+            if (end < 0) return UnclosedQuote;
             if (text[end] != (byte)',') break;
             cells++;
             p = end + 1;
