@@ -50,6 +50,23 @@ public sealed class JsonlTail
 
     /// <summary>Reads new complete lines into <paramref name="lines"/> (cleared first); returns how many.</summary>
     /// <summary>
+    /// The offset just past the last newline before <paramref name="before"/> (0 when there is none): with the file's
+    /// length, where its complete lines end; with the end of a line, where that line starts.
+    /// </summary>
+    public static long AfterLastNewline(SafeFileHandle handle, long before)
+    {
+        Span<byte> buffer = stackalloc byte[4096];
+        for (var end = before; end > 0; end -= buffer.Length)
+        {
+            var start = Math.Max(0, end - buffer.Length);
+            var n = RandomAccess.Read(handle, buffer[..(int)(end - start)], start);
+            var nl = buffer[..n].LastIndexOf((byte)'\n');
+            if (nl >= 0) return start + nl + 1;
+        }
+        return 0;
+    }
+
+    /// <summary>
     /// Gives back the memory a large read grew the buffer to. The lines of the last <see cref="Poll"/> point into the
     /// buffer, so call it only once they have been used.
     /// </summary>

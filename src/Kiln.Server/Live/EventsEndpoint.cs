@@ -115,26 +115,14 @@ internal static class EventsEndpoint
                 else if (kv[0] == "l") l = v;
             }
         }
-        static long End(string path) => File.Exists(path) ? LastLineEnd(path) : 0;
-        return (m ?? End(files.MetricsPath), l ?? End(files.LedgerPath));
-    }
-
-    /// <summary>The offset just after the last complete line (a partial line is left for the stream).</summary>
-    private static long LastLineEnd(string path)
-    {
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var length = fs.Length;
-        var buffer = new byte[4096];
-        for (var end = length; end > 0; end -= buffer.Length)
+        // Where the complete lines end: a partial line is left for the stream.
+        static long End(string path)
         {
-            var start = Math.Max(0, end - buffer.Length);
-            fs.Position = start;
-            var n = (int)(end - start);
-            fs.ReadExactly(buffer, 0, n);
-            var nl = buffer.AsSpan(0, n).LastIndexOf((byte)'\n');
-            if (nl >= 0) return start + nl + 1;
+            if (!File.Exists(path)) return 0;
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return JsonlTail.AfterLastNewline(handle, RandomAccess.GetLength(handle));
         }
-        return 0;
+        return (m ?? End(files.MetricsPath), l ?? End(files.LedgerPath));
     }
 
     private static JsonArray Collect(JsonlTail tail, List<JsonlLine> lines)

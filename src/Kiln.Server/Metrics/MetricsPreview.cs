@@ -1,3 +1,5 @@
+using Kiln.IO;
+
 namespace Kiln.Server.Metrics;
 
 /// <summary>
@@ -42,8 +44,8 @@ internal sealed class MetricsPreview
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var length = RandomAccess.GetLength(handle);
         var buffer = new byte[MaxLineBytes + 1];
-        var end = LastLineEnd(handle, length, buffer);
-        var lastStart = end > 0 ? LastLineStart(handle, end, buffer) : 0;
+        var end = JsonlTail.AfterLastNewline(handle, length);
+        var lastStart = end > 0 ? JsonlTail.AfterLastNewline(handle, end - 1) : 0;
         // The last line's length stands for the others'.
         var typical = end > 0 ? end - lastStart : 256L;
         if (end > 0) lines = (int)Math.Clamp(Budget / Math.Max(1, typical), 16, lines);
@@ -78,23 +80,5 @@ internal sealed class MetricsPreview
             if (parser.Parse(line)) sampled++;
         }
         return new MetricsPreview(length, end, sampled, parser.Series);
-    }
-
-    /// <summary>The offset just past the file's last newline (0 when there is none in its last MiB).</summary>
-    private static long LastLineEnd(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, byte[] buffer)
-    {
-        var from = Math.Max(0, length - buffer.Length);
-        var n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)(length - from)), from);
-        var last = buffer.AsSpan(0, n).LastIndexOf((byte)'\n');
-        return last < 0 ? 0 : from + last + 1;
-    }
-
-    /// <summary>Where the line ending at <paramref name="end"/> starts.</summary>
-    private static long LastLineStart(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long end, byte[] buffer)
-    {
-        var from = Math.Max(0, end - buffer.Length);
-        var n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)(end - from)), from);
-        var previous = buffer.AsSpan(0, Math.Max(0, n - 1)).LastIndexOf((byte)'\n');
-        return previous < 0 ? from : from + previous + 1;
     }
 }
