@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Kiln.Kernel;
 using Kiln.Modules.Loss;
 using Kiln.Modules.Opt;
+using Kiln.Modules;
 
 namespace Kiln.Bench;
 

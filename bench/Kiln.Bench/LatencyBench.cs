@@ -4,6 +4,7 @@ using Kiln.Kernel;
 using Kiln.Modules.Loss;
 using Kiln.Modules.Opt;
 using Kiln.Protocol;
+using Kiln.Modules;
 
 namespace Kiln.Bench;
 

@@ -3,6 +3,7 @@ using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
 using Kiln.Scripting.Compilation;
 using Kiln.Scripting.Loading;
+using Kiln.Modules;
 
 namespace Kiln.Bench;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 using Kiln.Testing;
+using Kiln.Modules;
 
 namespace Kiln.Cli.Tests;
 

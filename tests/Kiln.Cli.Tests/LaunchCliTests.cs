@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 using Kiln.Testing;
+using Kiln.Modules;
 
 namespace Kiln.Cli.Tests;
 
@@ -101,7 +102,7 @@ public sealed class LaunchCliTests
         using (var kernel = new Kiln.Kernel.KilnKernel(run, new Kiln.Kernel.KernelOptions { PollInterval = TimeSpan.Zero }))
         {
             kernel.AddOptimizer(dials, "main");
-            var env = new Kiln.Kernel.KernelEnv { Phase = "train" };
+            var env = new Kiln.Modules.KernelEnv { Phase = "train" };
             for (long step = 0; step < 5; step++) kernel.Apply(step, "train_step_end", env);
         }
         var decisions = new RunDir(run).Decisions();

@@ -3,6 +3,7 @@ using Kiln.Modules.Opt;
 using Kiln.Modules.Loss;
 using Kiln.Protocol;
 using Kiln.Testing;
+using Kiln.Modules;
 
 namespace Kiln.Core.Tests;
 

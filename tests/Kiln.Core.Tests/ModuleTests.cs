@@ -5,6 +5,7 @@ using Kiln.Modules.Callbacks;
 using Kiln.Modules.Loss;
 using Kiln.Modules.Opt;
 using Kiln.Protocol;
+using Kiln.Modules;
 
 namespace Kiln.Core.Tests;
 

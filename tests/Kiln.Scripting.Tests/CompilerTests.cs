@@ -6,6 +6,7 @@ using Kiln.Scripting.Functions;
 using Kiln.Scripting.Standalone;
 using Kiln.Testing;
 using Kiln.Train.Runs;
+using Kiln.Modules;
 
 namespace Kiln.Scripting.Tests;
 

@@ -3,6 +3,7 @@ using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
 using Kiln.Modules.Loss;
 using Kiln.Modules.Opt;
+using Kiln.Modules;
 
 
 namespace Kiln.Testing;

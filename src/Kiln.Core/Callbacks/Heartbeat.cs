@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
-using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
+using Kiln.Modules;
 
 namespace Kiln.Callbacks;
 

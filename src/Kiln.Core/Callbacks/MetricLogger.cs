@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
+using Kiln.Modules;
 
 namespace Kiln.Callbacks;
 

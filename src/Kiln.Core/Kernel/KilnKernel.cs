@@ -19,10 +19,10 @@ namespace Kiln.Kernel;
 public sealed class KilnKernel : IDisposable
 {
     /// <summary>The event of ledger lines written before the first safe point (the run's baseline).</summary>
-    public const string StartEvent = "kernel_start";
+    public const string StartEvent = KernelEvents.Start;
 
     /// <summary>The event of ledger lines written when the run ends.</summary>
-    public const string EndEvent = "run_end";
+    public const string EndEvent = KernelEvents.End;
 
     private readonly KernelOptions _options;
     private readonly TimeProvider _time;

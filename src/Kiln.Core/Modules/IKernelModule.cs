@@ -1,4 +1,3 @@
-using Kiln.Kernel;
 using Kiln.Protocol;
 
 namespace Kiln.Modules;

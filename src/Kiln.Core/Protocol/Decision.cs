@@ -41,3 +41,13 @@ public static class Sources
     /// <summary>An inbox line without a <c>source</c> field.</summary>
     public const string External = "external";
 }
+
+/// <summary>The events of ledger lines the kernel writes outside the trainer's safe points.</summary>
+public static class KernelEvents
+{
+    /// <summary>Lines written before the first safe point (the run's baseline).</summary>
+    public const string Start = "kernel_start";
+
+    /// <summary>Lines written when the run ends.</summary>
+    public const string End = "run_end";
+}

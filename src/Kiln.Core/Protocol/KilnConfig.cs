@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using Kiln.IO;
-using Kiln.Modules;
 
 namespace Kiln.Protocol;
 

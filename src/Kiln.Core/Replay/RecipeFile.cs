@@ -1,6 +1,5 @@
 using System.Text;
 using Kiln.IO;
-using Kiln.Kernel;
 using Kiln.Protocol;
 
 namespace Kiln.Replay;
@@ -72,7 +71,7 @@ public static class RecipeFile
         {
             if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) continue;
             if (Array.IndexOf(RecipeEntry.Modules, e.Module) < 0) continue;
-            if (e.Step is null || e.Event is null || e.Event == KilnKernel.StartEvent) continue;
+            if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) continue;
             var p = e.Payload;
             recipe.Add(e.Op switch
             {

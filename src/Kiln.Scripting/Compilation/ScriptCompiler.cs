@@ -25,7 +25,7 @@ public static class ScriptCompiler
     public static readonly string[] ImplicitUsings =
     [
         "System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Threading", "System.Threading.Tasks",
-        "System.Text.Json.Nodes", "Kiln.Kernel", "Kiln.Modules.Callbacks",
+        "System.Text.Json.Nodes", "Kiln.Kernel", "Kiln.Modules", "Kiln.Modules.Callbacks",
     ];
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);

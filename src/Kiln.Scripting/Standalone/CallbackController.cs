@@ -2,6 +2,7 @@ using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
 using Kiln.Scripting.Loading;
+using Kiln.Modules;
 
 namespace Kiln.Scripting.Standalone;
 

@@ -6,6 +6,7 @@ using Kiln.Protocol;
 using Kiln.Train.Autograd;
 using Kiln.Train.Nn;
 using Kiln.Train.Tensors;
+using Kiln.Modules;
 
 namespace Kiln.Callbacks;
 

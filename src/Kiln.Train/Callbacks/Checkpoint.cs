@@ -5,6 +5,7 @@ using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
 using Kiln.Train.Nn;
 using Kiln.Train.Serialization;
+using Kiln.Modules;
 
 namespace Kiln.Callbacks;
 

@@ -4,6 +4,7 @@ using Kiln.Kernel;
 using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
 using Kiln.Train.Nn;
+using Kiln.Modules;
 
 namespace Kiln.Callbacks;
 

@@ -5,6 +5,7 @@ using Kiln.IO;
 using Kiln.Kernel;
 using Kiln.Metrics;
 using Kiln.Protocol;
+using Kiln.Modules;
 
 namespace Kiln.Train.Runs;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Kiln.Kernel;
 using Kiln.Metrics;
 using Kiln.Protocol;
+using Kiln.Modules;
 
 namespace Kiln.Train.Runs;
 

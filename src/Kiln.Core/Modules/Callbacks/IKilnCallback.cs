@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Kiln.Kernel;
 
 namespace Kiln.Modules.Callbacks;
 

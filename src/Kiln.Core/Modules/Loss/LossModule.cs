@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Kiln.Kernel;
 using Kiln.Protocol;
 
 namespace Kiln.Modules.Loss;

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Text.Json.Nodes;
 
-namespace Kiln.Kernel;
+namespace Kiln.Modules;
 
 /// <summary>A module's answer to one command: the ledger line's decision and its details.</summary>
 public readonly record struct OpResult(string Decision, JsonObject? Payload = null, string? Error = null, string? Notes = null, string? Traceback = null)

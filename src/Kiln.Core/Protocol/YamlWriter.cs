@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Kiln.IO;
+namespace Kiln.Protocol;
 
 /// <summary>
 /// Writes JSON values as block YAML that <see cref="YamlJson"/> reads back to the same values: mappings as blocks,

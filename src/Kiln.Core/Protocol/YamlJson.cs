@@ -1,11 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Kiln.Protocol;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Kiln.IO;
+namespace Kiln.Protocol;
 
 /// <summary>
 /// Reads YAML into JSON nodes with the YAML 1.2 core schema: <c>1e-4</c> and <c>0</c> are numbers,

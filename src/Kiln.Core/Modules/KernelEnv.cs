@@ -1,4 +1,4 @@
-namespace Kiln.Kernel;
+namespace Kiln.Modules;
 
 /// <summary>
 /// What the trainer tells the kernel (and its callbacks) at a safe point. The trainer keeps one instance and

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Kiln.Protocol;
 
-namespace Kiln.Modules;
+namespace Kiln.Protocol;
 
 /// <summary>The inclusive range a dial accepts.</summary>
 public readonly record struct Bounds(double Min, double Max)
