@@ -6,6 +6,6 @@ public static class TrialPaths
     public const string ConfigRoot = "cfg";
     public const string ConfigFile = "cfg.yaml";
     public const string LogRoot = "out/log";
-    public const string BatchLog = "batch_log.csv";
-    public const string EpochLog = "epoch_log.csv";
+    public const string BatchLog = Kiln.Protocol.RunFiles.BatchLog;
+    public const string EpochLog = Kiln.Protocol.RunFiles.EpochLog;
 }

@@ -28,7 +28,7 @@ internal static class StatusCommand
         if (s.Run is { } run)
         {
             var when = run.End is null ? "" : $", ended {DateTimeOffset.FromUnixTimeMilliseconds((long)(run.End.Value * 1000)):u}";
-            t.Line($"         {run.Kind}{(run.Config is null ? "" : " " + run.Config)}, ", run.Status, run.Status == RunInfo.Failed ? "red" : "green",
+            t.Line($"         {run.Kind}{(run.Config is null ? "" : " " + run.Config)}, ", run.Status, run.Status switch { RunInfo.Failed => "red", RunInfo.Interrupted or RunInfo.Stopped => "yellow", _ => "green" },
                 $"{(run.Pid is null ? "" : ", pid " + run.Pid)}{when}{(run.Error is null ? "" : ": " + run.Error)}");
         }
         if (s.Freeze is { } f)

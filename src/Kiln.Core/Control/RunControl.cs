@@ -4,6 +4,7 @@ using Kiln.IO;
 using Kiln.Kernel;
 using Kiln.Protocol;
 using Kiln.Replay;
+using Kiln.Runs;
 
 namespace Kiln.Control;
 
@@ -132,12 +133,7 @@ public sealed class RunControl
             try { freeze = FreezeState.FromJson(JsonValues.ParseDocument(File.ReadAllBytes(Files.FreezePath), "content")); }
             catch (ProtocolException ex) { freeze = null; freezeError = $"{RunFiles.Freeze}: {ex.Message}"; }
         }
-        RunInfo? run = null;
-        if (File.Exists(Files.RunPath))
-        {
-            try { run = RunInfo.FromJson(JsonValues.ParseDocument(File.ReadAllBytes(Files.RunPath), "content")); }
-            catch (ProtocolException ex) { problems.Add($"{RunFiles.Run}: {ex.Message}"); }
-        }
+        if (!RunState.TryRead(Files.Dir, out var run, out var runError, _time) && runError is not null) problems.Add(runError);
         // One streaming pass over each file; only the last line of each handle is parsed in full.
         var decided = new HashSet<string>(StringComparer.Ordinal);
         var lastLine = new Dictionary<(string, string?), byte[]>();

@@ -15,6 +15,10 @@ public sealed class RunFiles
     public const string Run = "kiln.run.json";
     public const string SourcesDir = "kiln.sources";
     public const string KernelLock = "kiln.kernel.lock";
+    /// <summary>A trial's per-batch log (seed 002); the trainer writes it last, so its presence marks the trial complete.</summary>
+    public const string BatchLog = "batch_log.csv";
+    /// <summary>The per-epoch aggregate of <see cref="BatchLog"/>.</summary>
+    public const string EpochLog = "epoch_log.csv";
 
     /// <param name="dir">The run directory.</param>
     /// <param name="configPath">Another configuration file than <c>kiln.yaml</c> in the directory (the standalone controller's).</param>

@@ -9,6 +9,8 @@ public sealed record RunInfo
     public const string Completed = "completed";
     public const string Failed = "failed";
     public const string Stopped = "stopped";
+    /// <summary>Not written by anyone: what a reader sees when a <c>running</c> run's process is gone.</summary>
+    public const string Interrupted = "interrupted";
 
     public required string Id { get; init; }
     /// <summary>What started the run: <c>launch</c>, <c>trial</c>, <c>train</c>, <c>demo</c>.</summary>
@@ -21,6 +23,8 @@ public sealed record RunInfo
     /// <summary>Unix seconds.</summary>
     public double? Start { get; init; }
     public double? End { get; init; }
+    /// <summary>Unix seconds of the last sign of life of a running run (rewritten every few seconds).</summary>
+    public double? Heartbeat { get; init; }
     public string? GitCommit { get; init; }
     public JsonObject? Params { get; init; }
     /// <summary>Why the run failed, when it did.</summary>
@@ -40,6 +44,7 @@ public sealed record RunInfo
         ["host"] = Host,
         ["start"] = Start,
         ["end"] = End,
+        ["heartbeat"] = Heartbeat,
         ["git_commit"] = GitCommit,
         ["params"] = Params?.DeepClone(),
         ["error"] = Error,
@@ -60,6 +65,7 @@ public sealed record RunInfo
             Host = JsonValues.GetOptionalString(o, "host"),
             Start = o["start"] is null ? null : JsonValues.GetDouble(o["start"], "start"),
             End = o["end"] is null ? null : JsonValues.GetDouble(o["end"], "end"),
+            Heartbeat = o["heartbeat"] is null ? null : JsonValues.GetDouble(o["heartbeat"], "heartbeat"),
             GitCommit = JsonValues.GetOptionalString(o, "git_commit"),
             Params = o["params"] as JsonObject is { } p ? (JsonObject)p.DeepClone() : null,
             Error = JsonValues.GetOptionalString(o, "error"),

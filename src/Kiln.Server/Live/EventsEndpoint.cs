@@ -77,12 +77,12 @@ internal static class EventsEndpoint
                         interrupted = false;
                         if (RunsEndpoints.ReadJson(files.RunPath) is { } doc) { await Send(response, "status", id, doc, aborted); sent = true; }
                     }
-                    else if (!interrupted && ++ticks % LivenessTicks == 0 && runs.Get(runId)?.Status == RunIndex.Interrupted
+                    else if (!interrupted && ++ticks % LivenessTicks == 0 && runs.Get(runId)?.Status == RunInfo.Interrupted
                              && RunsEndpoints.ReadJson(files.RunPath) is JsonObject dead)
                     {
                         // The process died without writing its end: say so, as the runs list does.
                         interrupted = true;
-                        dead["status"] = RunIndex.Interrupted;
+                        dead["status"] = RunInfo.Interrupted;
                         await Send(response, "status", id, dead, aborted);
                         sent = true;
                     }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Protocol;
-using Kiln.Trials;
+using Kiln.Runs;
 
 namespace Kiln.Server.Runs;
 
@@ -51,14 +51,11 @@ public sealed record RunSummary(
 /// </summary>
 public sealed class RunIndex
 {
-    /// <summary>The status of a run whose kiln.run.json says running but whose process is gone.</summary>
-    public const string Interrupted = "interrupted";
-
     private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Commands, "kiln.trial.json"];
     private static readonly HashSet<string> Skip = new(StringComparer.Ordinal) { ".git", "node_modules", "bin", "obj", ".kiln", "kiln.sources" };
     private const int MaxDepth = 8;
 
-    private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, FileStamp Batch, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
     private readonly object _scanGate = new();
     private readonly object _listGate = new();
     private List<RunSummary>? _list;
@@ -165,10 +162,9 @@ public sealed class RunIndex
     {
         var runStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Run));
         var metricsStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Metrics));
-        var batchStamp = FileStamp.Of(Path.Combine(dir, TrialPaths.BatchLog));
         // A running run's process can die without touching its files: its liveness is checked again on every look.
-        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp && c.Batch == batchStamp
-            && (c.Summary.Status != RunInfo.Running || TrialState.Of(dir) == TrialStatus.Running)) return c.Summary;
+        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp
+            && (c.Summary.Status != RunInfo.Running || RunState.Read(dir)?.Status == RunInfo.Running)) return c.Summary;
         RunSummary summary;
         try
         {
@@ -179,13 +175,13 @@ public sealed class RunIndex
             // One run that cannot be read is listed as such; the others are listed as ever.
             summary = new RunSummary(id, dir, "run", null, "unknown", null, null, null, null, null, $"cannot read the run's files: {ex.Message}");
         }
-        _cache[id] = (runStamp, metricsStamp, batchStamp, summary);
+        _cache[id] = (runStamp, metricsStamp, summary);
         return summary;
     }
 
     private static RunSummary Read(string id, string dir)
     {
-        var info = TrialState.Info(dir);
+        var info = RunState.Read(dir);
         JsonObject? swept = null;
         var trialFile = Path.Combine(dir, "kiln.trial.json");
         if (File.Exists(trialFile))
@@ -194,8 +190,6 @@ public sealed class RunIndex
             catch (System.Text.Json.JsonException) { }
         }
         var status = info?.Status ?? (swept is not null ? "pending" : "unknown");
-        if (TrialState.IsComplete(dir)) status = RunInfo.Completed;
-        else if (info?.Status == RunInfo.Running && TrialState.Of(dir) != TrialStatus.Running) status = Interrupted;
         var metrics = status == RunInfo.Running || info?.Metrics is null ? LatestMetrics(Path.Combine(dir, RunFiles.Metrics)) ?? info?.Metrics : info.Metrics;
         return new RunSummary(id, dir, info?.Kind ?? (swept is not null ? "trial" : "run"), info?.Config, status, info?.Start, info?.End,
             info?.Params, swept, metrics, info?.Error);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
+using Kiln.Runs;
 
 namespace Kiln.Trials;
 
@@ -21,26 +22,15 @@ public static class TrialState
 {
     public static bool IsComplete(string dir) => File.Exists(Path.Combine(dir, TrialPaths.BatchLog));
 
-    public static RunInfo? Info(string dir)
-    {
-        var path = Path.Combine(dir, RunFiles.Run);
-        try
-        {
-            return File.Exists(path) ? RunInfo.FromJson(JsonNode.Parse(File.ReadAllText(path))) : null;
-        }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or ProtocolException or IOException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The trial's run record, with its true status (see <see cref="RunState"/>).</summary>
+    public static RunInfo? Info(string dir) => RunState.Read(dir);
 
     public static TrialStatus Of(string dir)
     {
         if (IsComplete(dir)) return TrialStatus.Complete;
-        var info = Info(dir);
-        return info?.Status switch
+        return Info(dir)?.Status switch
         {
-            RunInfo.Running when info.Pid is { } pid && IsAlive(pid) => TrialStatus.Running,
+            RunInfo.Running => TrialStatus.Running,
             RunInfo.Failed => TrialStatus.Failed,
             _ => TrialStatus.Pending,
         };
@@ -49,18 +39,4 @@ public static class TrialState
     /// <summary>A complete trial whose configuration changed after it ran.</summary>
     public static bool IsStale(string dir, string currentCfgHash) =>
         IsComplete(dir) && Info(dir)?.Params?["cfg_sha256"] is JsonValue v && v.ToString() != currentCfgHash;
-
-    private static bool IsAlive(int pid)
-    {
-        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
-        try
-        {
-            using var p = System.Diagnostics.Process.GetProcessById(pid);
-            return !p.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
 }
