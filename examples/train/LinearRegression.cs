@@ -5,7 +5,7 @@ using Kiln.Modules.Opt;
 using Kiln.Train.Autograd;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
-using Kiln.Train.Runs;
+using Kiln.Runs;
 using Kiln.Train.Tensors;
 
 namespace Examples;

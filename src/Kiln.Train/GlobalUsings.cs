@@ -1,1 +1,2 @@
 global using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+global using Kiln.Runs;

@@ -66,7 +66,7 @@ public sealed class HotLoadCliTests
     {
         using var dir = new TempDir("trainfn");
         File.WriteAllText(Path.Combine(dir.Path, "Train.cs"), """
-            using Kiln.Train.Runs;
+            using Kiln.Runs;
             public static class MyRun
             {
                 public static void Train(TrainContext ctx)

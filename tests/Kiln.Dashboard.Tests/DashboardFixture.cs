@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kiln.Runs;
 using Kiln.Protocol;
 using Kiln.Server.Hosting;
 using Kiln.Testing;
@@ -70,7 +71,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         Directory.CreateDirectory(dir);
         var options = new LaunchOptions
         {
-            Config = "simple", RunDir = dir, Kind = "demo", MaxSteps = 50_000, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
+            Function = BuiltInRuns.Get("simple"), RunDir = dir, Kind = "demo", MaxSteps = 50_000, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
             DataDir = Path.Combine(Root, "no-fashion-mnist"), // the synthetic fallback: small, and no dataset package needed
             Params = new JsonObject { ["hidden1"] = 32, ["hidden2"] = 16, ["eval_every"] = 100, ["batch_size"] = 32 },
         };
@@ -93,7 +94,8 @@ public sealed class DashboardFixture : IAsyncLifetime
         }
         Cfg("sweep", "seed: 0\ndataset: synthetic\nmodel: {type: mlp, hidden: [16]}\nepochs: 2\nbatch_size: 500\n");
         Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
-        var summary = await TrialRunner.RunAsync(Root, TrialFilter.All, 2, new InProcessExecutor());
+        await using var executor = TrialJobs.InProcessExecutor(Root, 2);
+        var summary = await TrialRunner.RunAsync(Root, TrialFilter.All, executor, TrialJobs.InProcess);
         if (!summary.Succeeded || summary.Completed != 2)
             throw new InvalidOperationException("the trials did not complete: " + string.Join("; ", summary.Outcomes.Select(o => $"{o.Status} {o.Error}")));
     }

@@ -5,7 +5,7 @@ using Kiln.Scripting.Compilation;
 using Kiln.Scripting.Functions;
 using Kiln.Scripting.Standalone;
 using Kiln.Testing;
-using Kiln.Train.Runs;
+using Kiln.Runs;
 using Kiln.Modules;
 
 namespace Kiln.Scripting.Tests;
@@ -49,7 +49,7 @@ public sealed class CompilerTests
         using var dir = new TempDir("trainfn");
         var file = dir.File("Train.cs");
         File.WriteAllText(file, """
-            using Kiln.Train.Runs;
+            using Kiln.Runs;
             namespace Mine;
             public static class Trainer
             {

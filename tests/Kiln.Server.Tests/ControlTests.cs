@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Kiln.Runs;
 using Kiln.IO;
 using Kiln.Protocol;
 using Kiln.Train.Runs;
@@ -113,7 +114,7 @@ public sealed class ControlTests
         using var stop = new CancellationTokenSource();
         var training = Task.Run(() => RunLauncher.Run(new LaunchOptions
         {
-            Config = "simple", RunDir = runDir, MaxSteps = 100_000, StepDelay = TimeSpan.FromMilliseconds(5),
+            Function = BuiltInRuns.Get("simple"), RunDir = runDir, MaxSteps = 100_000, StepDelay = TimeSpan.FromMilliseconds(5),
             DataDir = Path.Combine(workspace.Path, "no-data"),
         }, cancel: stop.Token));
         try

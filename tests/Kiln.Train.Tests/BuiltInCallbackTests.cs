@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kiln.Runs;
 using Kiln.Callbacks;
 using Kiln.Protocol;
 using Kiln.Testing;
@@ -16,7 +17,7 @@ public sealed class BuiltInCallbackTests
         File.WriteAllText(Path.Combine(run, RunFiles.Config), yaml);
         return RunLauncher.Run(new LaunchOptions
         {
-            Config = "simple", RunDir = run, MaxSteps = steps, Seed = 5, DataDir = dir.Sub("no-data"),
+            Function = BuiltInRuns.Get("simple"), RunDir = run, MaxSteps = steps, Seed = 5, DataDir = dir.Sub("no-data"),
             Params = new JsonObject { ["eval_every"] = 10, ["hidden1"] = 32, ["hidden2"] = 16 },
         }, log is null ? null : log.Add);
     }

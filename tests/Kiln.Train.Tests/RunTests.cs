@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kiln.Runs;
 using Kiln.Control;
 using Kiln.IO;
 using Kiln.Protocol;
@@ -17,7 +18,7 @@ public sealed class RunTests
     /// <summary>A launch on synthetic data (an empty data directory makes the runs fall back to it).</summary>
     private static LaunchOptions Synthetic(TempDir dir, string config, string run, long steps, long seed = 7, string? param = null) => new()
     {
-        Config = config,
+        Function = BuiltInRuns.Get(config),
         RunDir = dir.Sub(run),
         MaxSteps = steps,
         Seed = seed,
@@ -207,17 +208,17 @@ public sealed class RunTests
     {
         using var dir = new TempDir("fn");
         var assembly = typeof(RunTests).Assembly.Location;
-        var ctxFn = TrainFunctions.FromAssembly($"{assembly}:Kiln.Train.Tests.SampleTrainFunctions.ContextTrain");
+        var ctxFn = TrainFunction.FromAssembly($"{assembly}:Kiln.Train.Tests.SampleTrainFunctions.ContextTrain");
         var result = RunLauncher.Run(new LaunchOptions { Function = ctxFn, RunDir = dir.Sub("ctx"), MaxSteps = 5 });
         Assert.Equal(RunInfo.Completed, result.Status);
         Assert.Equal(5, Phase(result.RunDir, "train").Count);
 
-        var raw = TrainFunctions.FromAssembly($"{assembly}:Kiln.Train.Tests.SampleTrainFunctions.RawTrain");
+        var raw = TrainFunction.FromAssembly($"{assembly}:Kiln.Train.Tests.SampleTrainFunctions.RawTrain");
         var rawResult = RunLauncher.Run(new LaunchOptions { Function = raw, RunDir = dir.Sub("raw"), MaxSteps = 9, StepDelay = TimeSpan.FromSeconds(0.5) });
         Assert.Equal(RunInfo.Completed, rawResult.Status);
         Assert.Equal("9 0.5 True", File.ReadAllText(Path.Combine(rawResult.RunDir, "raw.txt")));
 
-        var throwing = RunLauncher.Run(new LaunchOptions { Function = TrainFunctions.FromMethod(typeof(SampleTrainFunctions), nameof(SampleTrainFunctions.Throwing), "throwing"), RunDir = dir.Sub("throw"), MaxSteps = 1 });
+        var throwing = RunLauncher.Run(new LaunchOptions { Function = TrainFunction.FromMethod(typeof(SampleTrainFunctions), nameof(SampleTrainFunctions.Throwing), "throwing"), RunDir = dir.Sub("throw"), MaxSteps = 1 });
         Assert.Equal((RunInfo.Failed, "InvalidOperationException: the data is gone"), (throwing.Status, throwing.Error));
     }
 
@@ -231,13 +232,13 @@ public sealed class RunTests
     public void Bad_training_functions_are_named_errors(string spec, string error)
     {
         var full = spec.Replace("{asm}", typeof(RunTests).Assembly.Location, StringComparison.Ordinal);
-        var ex = Assert.Throws<ProtocolException>(() => TrainFunctions.FromAssembly(full));
+        var ex = Assert.Throws<ProtocolException>(() => TrainFunction.FromAssembly(full));
         Assert.Contains(error, ex.Message);
     }
 
     [Fact]
     public void Unknown_configs_are_rejected_by_name() =>
-        Assert.Contains("unknown config \"big\" (known: simple, multitask, finetune)", Assert.Throws<ProtocolException>(() => TrainFunctions.Config("big")).Message);
+        Assert.Contains("unknown config \"big\" (known: simple, multitask, finetune)", Assert.Throws<ProtocolException>(() => BuiltInRuns.Get("big")).Message);
 
     [Fact]
     public void Fashion_mnist_trains_to_a_useful_accuracy()
@@ -245,7 +246,7 @@ public sealed class RunTests
         Assert.True(FashionMnist.TryLoad(null, out _, out _, out var reason),
             $"{reason} — install Debian's dataset-fashion-mnist (scripts/setup.sh does)");
         using var dir = new TempDir("fmnist");
-        var result = RunLauncher.Run(new LaunchOptions { Config = "simple", RunDir = dir.Sub("run"), MaxSteps = 300, Params = KeyValueParser.Parse(["eval_every=300"]) });
+        var result = RunLauncher.Run(new LaunchOptions { Function = BuiltInRuns.Get("simple"), RunDir = dir.Sub("run"), MaxSteps = 300, Params = KeyValueParser.Parse(["eval_every=300"]) });
         Assert.Equal(RunInfo.Completed, result.Status);
         Assert.True(result.LastMetrics["val_accuracy"] > 0.78, $"val_accuracy {result.LastMetrics["val_accuracy"]}");
     }

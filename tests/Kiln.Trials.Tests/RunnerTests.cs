@@ -15,8 +15,11 @@ public sealed class RunnerTests
     private static RunSummary Run(Tree tree, int jobs = 2, TrialFilter? filter = null, CancellationToken stop = default) =>
         RunAsync(tree, jobs, filter, stop).GetAwaiter().GetResult();
 
-    private static Task<RunSummary> RunAsync(Tree tree, int jobs = 2, TrialFilter? filter = null, CancellationToken stop = default) =>
-        TrialRunner.RunAsync(tree.Root, filter ?? TrialFilter.All, jobs, new InProcessExecutor(), stop: stop);
+    private static async Task<RunSummary> RunAsync(Tree tree, int jobs = 2, TrialFilter? filter = null, CancellationToken stop = default)
+    {
+        await using var executor = TrialJobs.InProcessExecutor(tree.Root, jobs);
+        return await TrialRunner.RunAsync(tree.Root, filter ?? TrialFilter.All, executor, TrialJobs.InProcess, stop: stop);
+    }
 
     [Fact]
     public void Trials_train_and_write_batch_logs_with_the_seed_columns()

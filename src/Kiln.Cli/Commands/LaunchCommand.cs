@@ -6,8 +6,8 @@ using Kiln.Protocol;
 using Kiln.Scripting.Functions;
 using Kiln.Scripting.Loading;
 using Kiln.Train.Compute;
+using Kiln.Runs;
 using Kiln.Train.Runs;
-using Kiln.Trials;
 
 namespace Kiln.Cli.Commands;
 
@@ -41,10 +41,7 @@ internal static class LaunchCommand
         {
             var options = new LaunchOptions
             {
-                Config = c.Get(config)!,
-                Function = c.Get(trainFn) is { } spec
-                    ? Cli.Usage(() => ScriptTrainFunctions.IsSource(spec) ? ScriptTrainFunctions.FromSource(spec) : TrainFunctions.FromAssembly(spec))
-                    : null,
+                Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => ScriptTrainFunctions.Resolve(spec)) : BuiltInRuns.Get(c.Get(config)!),
                 RunDir = c.Get(runDir),
                 MaxSteps = c.Get(maxSteps),
                 MaxTime = c.Get(maxTime) is { } t ? t > 0 ? TimeSpan.FromSeconds(t) : throw new UsageException("--max-time: must be > 0") : null,
@@ -56,10 +53,10 @@ internal static class LaunchCommand
             };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
             RefuseUsedRunDir(options.RunDir);
-            using var stop = ServeCommands.CancelOnCtrlC();
+            var stop = StopSignals.Install();
             if (c.Get(noServe)) return Launch(c.Out, options, stop.Token);
             // The dashboard serves the current directory when the run is inside it, else the run directory alone.
-            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function?.Name ?? options.Config));
+            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function.Name));
             Directory.CreateDirectory(dir);
             var cwd = Directory.GetCurrentDirectory();
             var root = dir.StartsWith(cwd + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? cwd : dir;
@@ -95,29 +92,32 @@ internal static class LaunchCommand
         if (runDir is null) return;
         var dir = Path.GetFullPath(runDir);
         if (!File.Exists(Path.Combine(dir, RunFiles.Run))) return;
-        var status = TrialState.Info(dir)?.Status ?? "unreadable";
+        var status = RunState.Read(dir)?.Status ?? "unreadable";
         throw new UsageException($"--run-dir {runDir}: it already holds a run ({RunFiles.Run} says {status}); give a new directory, or leave --run-dir out for a fresh one under runs/");
     }
 
     /// <summary>Kernel options for runs the command line starts: callbacks also load from C# source files.</summary>
     public static KernelOptions KernelDefaults() => new() { CallbackLoaders = [new SourceCallbackLoader()] };
 
-    /// <summary>Runs and reports; exit 0 when completed, 1 when failed, 130 when stopped by Ctrl-C.</summary>
+    /// <summary>Runs and reports; exit 0 when completed, 1 when failed, 128 + the signal (130 for Ctrl-C, 143 for SIGTERM) when stopped.</summary>
     public static int Launch(Terminal terminal, LaunchOptions options, CancellationToken cancel)
     {
-        var name = options.Function?.Name ?? options.Config;
-        var steps = options.MaxSteps ?? (options.Function ?? TrainFunctions.Config(options.Config)).DefaultSteps;
+        var name = options.Function.Name;
+        var steps = options.MaxSteps ?? options.Function.DefaultSteps;
         var result = terminal.Rich
             ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel))
             : PlainProgress(terminal, name, steps, options, cancel);
         Report(terminal, result);
-        return result.Status switch
-        {
-            RunInfo.Completed => 0,
-            RunInfo.Stopped => 130,
-            _ => 1,
-        };
+        return ExitCode(result.Status);
     }
+
+    /// <summary>The exit code of a run that ended with <paramref name="status"/>.</summary>
+    public static int ExitCode(string status) => status switch
+    {
+        RunInfo.Completed => 0,
+        RunInfo.Stopped => StopSignals.Install().ExitCode,
+        _ => 1,
+    };
 
     private static LaunchResult PlainProgress(Terminal terminal, string name, long steps, LaunchOptions options, CancellationToken cancel)
     {

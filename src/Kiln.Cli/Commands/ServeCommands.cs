@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Kiln.Cli.Output;
 using Kiln.Server.Hosting;
+using Kiln.Runs;
 using Kiln.Train.Runs;
 
 namespace Kiln.Cli.Commands;
@@ -21,13 +22,13 @@ internal static class ServeCommands
         var command = new Command("serve", "Serve the dashboard for a run directory or a workspace (--dir)") { host, port, token };
         cli.Handle(command, c =>
         {
-            using var stop = CancelOnCtrlC();
+            var stop = StopSignals.Install();
             var server = Start(c, c.Run.Files.Dir, c.Get(host)!, c.Get(port), c.Get(token));
             c.Out.Line("dashboard ", server.Url, "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
             c.Out.Line($"token: {server.Token}");
             server.WaitAsync(stop.Token).GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            return 0;
+            return stop.StopRequested ? stop.ExitCode : 0;
         });
         return command;
     }
@@ -51,24 +52,24 @@ internal static class ServeCommands
             var workspace = c.Run.Files.Dir;
             var runDir = RunLauncher.NewRunDir(Path.Combine(workspace, "runs"), "demo-" + config);
             Directory.CreateDirectory(runDir);
-            using var stop = CancelOnCtrlC();
+            var stop = StopSignals.Install();
             var server = Start(c, workspace, c.Get(host)!, c.Get(port), c.Get(token));
             var id = Path.GetRelativePath(workspace, runDir).Replace(Path.DirectorySeparatorChar, '/');
             c.Out.Line("dashboard ", server.RunUrl(id), "cyan", "");
             c.Out.Line($"token: {server.Token}");
             var options = new LaunchOptions
             {
-                Config = config, RunDir = runDir, Kind = "demo", MaxSteps = c.Get(steps), Seed = c.Get(seed), DataDir = c.Get(dataDir),
+                Function = BuiltInRuns.Get(config), RunDir = runDir, Kind = "demo", MaxSteps = c.Get(steps), Seed = c.Get(seed), DataDir = c.Get(dataDir),
                 StepDelay = TimeSpan.FromSeconds(Math.Max(0, c.Get(delay))), Kernel = LaunchCommand.KernelDefaults(),
             };
             var code = LaunchCommand.Launch(c.Out, options, stop.Token);
-            if (!c.Get(exitWhenDone) && !stop.IsCancellationRequested)
+            if (!c.Get(exitWhenDone) && !stop.StopRequested)
             {
                 c.Out.Line($"training ended; the dashboard stays at {server.Url} until Ctrl-C");
                 server.WaitAsync(stop.Token).GetAwaiter().GetResult();
             }
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            return code;
+            return stop.StopRequested ? stop.ExitCode : code;
         });
         return command;
     }
@@ -83,17 +84,5 @@ internal static class ServeCommands
         {
             throw new Kiln.Protocol.ProtocolException($"the dashboard could not listen on {host}:{port}: {ex.Message}");
         }
-    }
-
-    /// <summary>A token cancelled by Ctrl-C (the process then ends cleanly instead of being killed).</summary>
-    public static CancellationTokenSource CancelOnCtrlC()
-    {
-        var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            if (!cancel.IsCancellationRequested) cancel.Cancel();
-        };
-        return cancel;
     }
 }

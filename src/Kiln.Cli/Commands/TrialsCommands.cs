@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Kiln.Cli.Output;
+using Kiln.Execution.Local;
 using Kiln.IO;
+using Kiln.Runs;
 using Kiln.Protocol;
 using Kiln.Trials;
 using Kiln.Trials.Aggregation;
@@ -85,25 +87,22 @@ internal static class TrialsCommands
             if (n < 1) throw new UsageException("--jobs: must be >= 1");
             var root = Root(c);
             if (!Directory.Exists(Path.Combine(root, TrialPaths.ConfigRoot))) throw new ProtocolException($"{root}: no cfg/ tree here");
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                e.Cancel = true;
-                cancel.Cancel();
-            };
-            Console.CancelKeyPress += onCancel;
+            var stop = StopSignals.Install();
+            // The pool follows the signals too: its workers are asked to stop, and killed before a forced exit.
+            var pool = new LocalProcessPool(new LocalPoolOptions { Parallelism = n });
             try
             {
-                var executor = new ProcessExecutor(Environment.ProcessPath!, n > 1 ? 1 : Math.Max(1, Environment.ProcessorCount));
-                var summary = TrialRunner.RunAsync(root, Filter(c, mode, dataset), n, executor, e => Report(c.Out, root, e), cancel.Token)
+                var threads = TrialJobs.ThreadsPerTrial(n);
+                var summary = TrialRunner.RunAsync(root, Filter(c, mode, dataset), pool,
+                        t => TrialJobs.Worker(Environment.ProcessPath!, root, t, threads), e => Report(c.Out, root, e), stop.Token)
                     .GetAwaiter().GetResult();
                 foreach (var e in summary.Expansion.Errors) Terminal.Error(e);
                 c.Out.Line($"{summary.Completed} completed, {summary.Failed} failed, {summary.Stopped} stopped, {summary.AlreadyComplete} already complete");
-                return cancel.IsCancellationRequested ? 130 : summary.Succeeded ? 0 : 1;
+                return stop.StopRequested ? stop.ExitCode : summary.Succeeded ? 0 : 1;
             }
             finally
             {
-                Console.CancelKeyPress -= onCancel;
+                pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
         });
         return command;
@@ -197,9 +196,10 @@ internal static class TrialsCommands
         command.Hidden = true;
         cli.Handle(command, c =>
         {
-            var result = TrialWorker.Run(Root(c), c.Get(dir)!, LaunchCommand.KernelDefaults(), Console.Error.WriteLine);
+            var stop = StopSignals.Install();
+            var result = TrialWorker.Run(Root(c), c.Get(dir)!, LaunchCommand.KernelDefaults(), Console.Error.WriteLine, cancel: stop.Token);
             if (result.Error is not null) Terminal.Error(result.Error);
-            return result.Status switch { RunInfo.Completed => 0, RunInfo.Stopped => 130, _ => 1 };
+            return LaunchCommand.ExitCode(result.Status);
         });
         return command;
     }

@@ -1,5 +1,5 @@
 using Kiln.Cli.Commands;
-using Kiln.Train.Runs;
+using Kiln.Runs;
 using Spectre.Console;
 
 namespace Kiln.Cli.Output;

@@ -25,7 +25,7 @@ public static class ScriptCompiler
     public static readonly string[] ImplicitUsings =
     [
         "System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Threading", "System.Threading.Tasks",
-        "System.Text.Json.Nodes", "Kiln.Kernel", "Kiln.Modules", "Kiln.Modules.Callbacks",
+        "System.Text.Json.Nodes", "Kiln.Kernel", "Kiln.Modules", "Kiln.Modules.Callbacks", "Kiln.Runs",
     ];
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
@@ -143,24 +143,38 @@ public static class ScriptCompiler
         return $"{where}: {d.Severity.ToString().ToLowerInvariant()} {d.Id}: {d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 
-    private static ImmutableArray<MetadataReference> LoadReferences()
+    private static ImmutableArray<MetadataReference> LoadReferences() =>
+        [.. ReferencePaths().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
+
+    /// <summary>
+    /// The process's trusted assemblies — the shared framework and the application's own (Kiln.Core, and Kiln.Train
+    /// or whatever else the host ships) — and any Kiln assembly loaded from elsewhere.
+    /// </summary>
+    private static List<string> ReferencePaths()
     {
-        // The process's trusted assemblies: the shared framework and the application's own (Kiln.Core, Kiln.Train, …).
         var tpa = (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
         var paths = new HashSet<string>(tpa, StringComparer.Ordinal);
-        foreach (var a in new[] { typeof(Kiln.Kernel.KilnKernel).Assembly, typeof(Kiln.Train.Tensors.Tensor).Assembly })
+        foreach (var a in AppDomain.CurrentDomain.GetAssemblies())
         {
-            if (!string.IsNullOrEmpty(a.Location)) paths.Add(a.Location);
+            if (a.IsDynamic || a.IsCollectible || string.IsNullOrEmpty(a.Location)) continue;
+            if (a.GetName().Name?.StartsWith("Kiln.", StringComparison.Ordinal) == true) paths.Add(a.Location);
         }
-        return [.. paths.Where(File.Exists).OrderBy(p => p, StringComparer.Ordinal).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
+        return [.. paths.Where(File.Exists).Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>What a compiled source depends on: the compiler, the runtime and the build of every Kiln assembly it can see.</summary>
     private static string Fingerprint()
     {
         var sb = new StringBuilder(typeof(CSharpCompilation).Assembly.GetName().Version?.ToString());
-        foreach (var a in new[] { typeof(Kiln.Kernel.KilnKernel).Assembly, typeof(Kiln.Train.Tensors.Tensor).Assembly, typeof(object).Assembly })
-            sb.Append('|').Append(a.ManifestModule.ModuleVersionId);
+        sb.Append('|').Append(typeof(object).Assembly.ManifestModule.ModuleVersionId);
+        foreach (var path in ReferencePaths())
+        {
+            var name = Path.GetFileName(path);
+            if (!name.StartsWith("Kiln.", StringComparison.Ordinal)) continue;
+            var file = new FileInfo(path);
+            sb.Append('|').Append(name).Append(':').Append(file.Length).Append(':').Append(file.LastWriteTimeUtc.Ticks);
+        }
         return sb.ToString();
     }
 

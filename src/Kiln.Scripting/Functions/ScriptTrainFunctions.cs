@@ -1,31 +1,28 @@
 using Kiln.Protocol;
+using Kiln.Runs;
 using Kiln.Scripting.Compilation;
 using Kiln.Scripting.Loading;
-using Kiln.Train.Runs;
 
 namespace Kiln.Scripting.Functions;
 
 /// <summary>Training functions written in C# source: <c>kiln launch --train-fn path/Train.cs:Namespace.Type.Method</c>.</summary>
 public static class ScriptTrainFunctions
 {
+    private const string Option = "--train-fn";
+
     /// <summary>Whether <paramref name="spec"/> names a C# source file rather than a compiled assembly.</summary>
-    public static bool IsSource(string spec)
-    {
-        var colon = spec.LastIndexOf(':');
-        return (colon > 0 ? spec[..colon] : spec).EndsWith(".cs", StringComparison.OrdinalIgnoreCase);
-    }
+    public static bool IsSource(string spec) => FileSymbol.NamesSource(spec);
+
+    /// <summary>A source file or an assembly, whichever <paramref name="spec"/> names.</summary>
+    public static TrainFunction Resolve(string spec) => IsSource(spec) ? FromSource(spec) : TrainFunction.FromAssembly(spec);
 
     /// <summary>Compiles the file and binds the method (a <c>TrainContext</c> or hotcb-shaped signature).</summary>
     public static TrainFunction FromSource(string spec, long defaultSteps = 1000)
     {
-        var colon = spec.LastIndexOf(':');
-        if (colon <= 0 || colon == spec.Length - 1)
-            throw new ProtocolException($"--train-fn {spec}: expected <file.cs>:<Namespace.Type.Method>");
-        var path = Path.GetFullPath(spec[..colon]);
-        var member = spec[(colon + 1)..];
-        var dot = member.LastIndexOf('.');
-        if (dot <= 0) throw new ProtocolException($"--train-fn {spec}: name the method as Type.Method (or Namespace.Type.Method)");
-        if (!File.Exists(path)) throw new ProtocolException($"--train-fn: source file not found: {path}");
+        var target = FileSymbol.Parse(spec, Option, "<file.cs>:<Namespace.Type.Method>");
+        var path = Path.GetFullPath(target.File);
+        var (typeName, methodName) = target.TypeAndMember(Option);
+        if (!File.Exists(path)) throw new ProtocolException($"{Option}: source file not found: {path}");
         CompiledScript compiled;
         try
         {
@@ -37,7 +34,7 @@ public static class ScriptTrainFunctions
         }
         // A training function lives as long as the process, so its context is never unloaded.
         var assembly = new ScriptLoadContext($"kiln-train-fn:{Path.GetFileName(path)}").Load(compiled.Image, compiled.Pdb);
-        var type = ScriptTypes.Find(assembly, member[..dot], typeof(object), path);
-        return TrainFunctions.FromMethod(type, member[(dot + 1)..], $"{Path.GetFileName(path)}:{member}", defaultSteps);
+        var type = ScriptTypes.Find(assembly, typeName, typeof(object), path);
+        return TrainFunction.FromMethod(type, methodName, $"{Path.GetFileName(path)}:{target.Symbol}", defaultSteps);
     }
 }

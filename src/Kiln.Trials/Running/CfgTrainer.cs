@@ -11,6 +11,7 @@ using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
+using Kiln.Runs;
 using Kiln.Train.Runs;
 using Kiln.Train.Tensors;
 

@@ -1,3 +1,4 @@
+using Kiln.Execution.Jobs;
 using Kiln.Trials.Expansion;
 
 namespace Kiln.Trials.Running;
@@ -20,51 +21,46 @@ public sealed record RunSummary(ExpansionResult Expansion, int AlreadyComplete, 
 }
 
 /// <summary>
-/// Expands the tree, then runs every incomplete trial, <c>jobs</c> at a time. A failed trial is recorded with its
-/// cause and the others go on; cancelling stops the running trials cleanly (they stay incomplete) and starts no more;
-/// running again resumes with whatever is not complete. The output of an interrupted attempt is moved to
+/// Expands the tree, then submits every incomplete trial to an executor (a local process pool, threads of this
+/// process, a cluster), which runs them as many at a time as it allows. A failed trial is recorded with its cause and
+/// the others go on; cancelling stops the running trials cleanly (they stay incomplete) and starts no more; running
+/// again resumes with whatever is not complete. The output of an interrupted attempt is moved to
 /// <c>attempts/&lt;n&gt;/</c> before its trial starts over.
 /// </summary>
 public static class TrialRunner
 {
-    public static async Task<RunSummary> RunAsync(string root, TrialFilter filter, int jobs, ITrialExecutor executor,
+    /// <param name="job">The job that runs one trial (<see cref="TrialJobs.Worker"/>, <see cref="TrialJobs.InProcess"/>).</param>
+    public static async Task<RunSummary> RunAsync(string root, TrialFilter filter, IJobExecutor executor, Func<TrialSpec, JobSpec> job,
         Action<TrialEvent>? onEvent = null, CancellationToken stop = default)
     {
-        if (jobs < 1) throw new ArgumentOutOfRangeException(nameof(jobs), "jobs must be at least 1");
         var expansion = TreeExpander.Expand(root, filter);
         var trials = expansion.Trials.ToList();
         var pending = trials.Where(t => TrialState.Of(t.Dir) is not (TrialStatus.Complete or TrialStatus.Running)).ToList();
         onEvent?.Invoke(new TrialEvent.Planned(pending.Count, trials.Count - pending.Count));
-        var outcomes = new List<TrialOutcome>();
-        using var slots = new SemaphoreSlim(jobs);
-        var running = new List<Task>();
-        foreach (var trial in pending)
+        if (pending.Count == 0 || stop.IsCancellationRequested)
+            return new RunSummary(expansion, trials.Count - pending.Count, []);
+        foreach (var trial in pending) ArchiveAttempt(trial.Dir);
+        var bySpec = new Dictionary<JobSpec, TrialSpec>(ReferenceEqualityComparer.Instance);
+        var specs = pending.Select(t => { var spec = job(t); bySpec[spec] = t; return spec; }).ToList();
+        var started = new HashSet<JobSpec>(ReferenceEqualityComparer.Instance);
+        var handles = executor.Submit(specs, started: h =>
         {
-            try
+            lock (started) started.Add(h.Spec);
+            onEvent?.Invoke(new TrialEvent.Started(bySpec[h.Spec]));
+        });
+        var outcomes = new List<TrialOutcome>();
+        using (stop.Register(() => { foreach (var h in handles) executor.Cancel(h); }))
+        {
+            await Task.WhenAll(handles.Select(async h =>
             {
-                await slots.WaitAsync(stop);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            ArchiveAttempt(trial.Dir);
-            onEvent?.Invoke(new TrialEvent.Started(trial));
-            running.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    var outcome = await executor.RunAsync(root, trial, stop);
-                    lock (outcomes) outcomes.Add(outcome);
-                    onEvent?.Invoke(new TrialEvent.Finished(outcome));
-                }
-                finally
-                {
-                    slots.Release();
-                }
-            }, CancellationToken.None));
+                var result = await executor.WaitAsync(h).ConfigureAwait(false);
+                // A trial cancelled before it started has no outcome: it simply stays pending.
+                lock (started) if (!started.Contains(h.Spec)) return;
+                var outcome = Outcome(bySpec[h.Spec], result);
+                lock (outcomes) outcomes.Add(outcome);
+                onEvent?.Invoke(new TrialEvent.Finished(outcome));
+            })).ConfigureAwait(false);
         }
-        await Task.WhenAll(running);
         return new RunSummary(expansion, trials.Count - pending.Count,
             outcomes.OrderBy(o => o.Trial.Leaf, StringComparer.Ordinal).ThenBy(o => o.Trial.Index).ToList());
     }
@@ -72,9 +68,33 @@ public static class TrialRunner
     /// <summary>
     /// Mirrors the seed's <c>run_trials(datasets=…, modes=…)</c>: expands and runs the matching trials in this process.
     /// </summary>
-    public static RunSummary RunTrials(string root = ".", IEnumerable<string>? datasets = null, IEnumerable<string>? modes = null, int? jobs = null) =>
-        RunAsync(root, new TrialFilter(modes?.ToList(), datasets?.ToList()), jobs ?? Environment.ProcessorCount, new InProcessExecutor())
-            .GetAwaiter().GetResult();
+    public static RunSummary RunTrials(string root = ".", IEnumerable<string>? datasets = null, IEnumerable<string>? modes = null, int? jobs = null)
+    {
+        var executor = TrialJobs.InProcessExecutor(root, jobs ?? Environment.ProcessorCount);
+        try
+        {
+            return RunAsync(root, new TrialFilter(modes?.ToList(), datasets?.ToList()), executor, TrialJobs.InProcess).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            executor.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>The trial's own record decides; a worker that died without writing one is recorded failed with its stderr's tail.</summary>
+    private static TrialOutcome Outcome(TrialSpec trial, JobResult result)
+    {
+        var status = TrialState.Of(trial.Dir);
+        string? error = null;
+        if (status == TrialStatus.Failed) error = TrialState.Info(trial.Dir)?.Error;
+        else if (result.State == JobState.Failed)
+        {
+            error = $"the worker {result.Error}";
+            TrialFailure.Record(trial.Dir, error);
+            status = TrialStatus.Failed;
+        }
+        return new TrialOutcome(trial, status, error, result.Duration);
+    }
 
     /// <summary>Moves what an interrupted attempt left (metrics, logs) to <c>attempts/&lt;n&gt;/</c>.</summary>
     private static void ArchiveAttempt(string dir)

@@ -1,8 +1,10 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Kiln.Execution.Jobs;
+using Kiln.Execution.Local;
 using Kiln.IO;
 using Kiln.Kernel;
 using Kiln.Protocol;
+using Kiln.Runs;
 using Kiln.Train.Runs;
 using Kiln.Trials.Expansion;
 
@@ -73,38 +75,31 @@ public static class TrialWorker
         return (rel[0], rel[1], rel[2], rel[3]);
     }
 
+    /// <summary>Runs the trial's own command (<c>/bin/sh -c</c>, in a process group of its own) and checks it wrote its log.</summary>
     private static void RunCommand(string command, string root, string trialDir, Dictionary<string, string> env, CancellationToken stop)
     {
-        var info = new ProcessStartInfo("/bin/sh") { WorkingDirectory = root, UseShellExecute = false };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(command);
-        foreach (var (k, v) in env) info.Environment[k] = v;
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start /bin/sh for: {command}");
-        using (stop.Register(() => Signals.Interrupt(process)))
+        var job = new JobSpec
         {
-            process.WaitForExit();
-        }
-        if (stop.IsCancellationRequested) return;
-        if (process.ExitCode != 0) throw new InvalidOperationException($"command exited with code {process.ExitCode}: {command}");
-        if (!TrialState.IsComplete(trialDir))
-            throw new InvalidOperationException($"command exited 0 but wrote no {TrialPaths.BatchLog} in the trial directory (KILN_RUN_DIR)");
-    }
-}
-
-/// <summary>Asks a child process to stop the way Ctrl-C would.</summary>
-internal static class Signals
-{
-    public static void Interrupt(Process process)
-    {
+            Name = Path.GetFileName(trialDir), Argv = ["/bin/sh", "-c", command], Env = env, WorkingDirectory = root, RunDirectory = trialDir,
+            Threads = int.TryParse(Environment.GetEnvironmentVariable("KILN_THREADS"), out var threads) && threads > 0 ? threads : 1,
+        };
+        // Its output goes where this worker's goes (the trial's logs); stopping the worker stops the command and its children.
+        var pool = new LocalProcessPool(new LocalPoolOptions { Parallelism = 1, FollowSignals = false });
         try
         {
-            if (process.HasExited) return;
-            using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false });
-            kill?.WaitForExit();
+            var handle = pool.Submit([job])[0];
+            using (stop.Register(() => pool.Cancel(handle)))
+            {
+                var result = pool.WaitAsync(handle, CancellationToken.None).GetAwaiter().GetResult();
+                if (stop.IsCancellationRequested) return;
+                if (result.State != JobState.Completed) throw new InvalidOperationException($"command {result.Error ?? "did not finish"}: {command}");
+            }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        finally
         {
-            // Already gone.
+            pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
+        if (!TrialState.IsComplete(trialDir))
+            throw new InvalidOperationException($"command exited 0 but wrote no {TrialPaths.BatchLog} in the trial directory (KILN_RUN_DIR)");
     }
 }

@@ -1,21 +1,21 @@
 using System.Text.Json.Nodes;
 using Kiln.Kernel;
 using Kiln.Metrics;
-using Kiln.Protocol;
 using Kiln.Modules;
+using Kiln.Protocol;
 
-namespace Kiln.Train.Runs;
+namespace Kiln.Runs;
 
 /// <summary>
-/// What a training function receives from <c>kiln launch</c>: its run directory, its budget (steps, time, the delay
-/// between steps, a stop signal), its seed, and the run's kernel and metrics writer, ready to use.
+/// What a training function receives from <c>kiln launch</c>: its run (kernel, metrics writer, status), its budget
+/// (steps, time, the delay between steps, a stop signal), its seed and data directory.
 /// <code>
 /// public static void Train(TrainContext ctx)
 /// {
 ///     for (long step = 0; step &lt; ctx.MaxSteps &amp;&amp; !ctx.Stop.IsCancellationRequested; step++)
 ///     {
 ///         /* one training step */
-///         ctx.Metrics.Write(step, epoch, "train", [("train_loss", loss)]);
+///         ctx.Record(step, "train", [("train_loss", loss)]);
 ///         ctx.Kernel.Apply(step, "train_step_end", ctx.Env);
 ///         ctx.Pause();
 ///     }
@@ -24,8 +24,11 @@ namespace Kiln.Train.Runs;
 /// </summary>
 public sealed class TrainContext
 {
-    public required RunFiles Files { get; init; }
-    public string RunDir => Files.Dir;
+    /// <summary>The run this function trains (status, kernel, metrics).</summary>
+    public required KilnRun Run { get; init; }
+
+    public RunFiles Files => Run.Files;
+    public string RunDir => Run.Dir;
 
     /// <summary>Steps to train (the config's default unless <c>--max-steps</c> was given).</summary>
     public required long MaxSteps { get; init; }
@@ -33,7 +36,7 @@ public sealed class TrainContext
     /// <summary>Pause after every step (<c>--step-delay</c>), to make a short run watchable.</summary>
     public TimeSpan StepDelay { get; init; }
 
-    /// <summary>Signalled by Ctrl-C, or when <c>--max-time</c> has passed.</summary>
+    /// <summary>Signalled by Ctrl-C or SIGTERM, or when <c>--max-time</c> has passed.</summary>
     public CancellationToken Stop { get; init; }
 
     public long Seed { get; init; }
@@ -41,9 +44,9 @@ public sealed class TrainContext
     /// <summary>Where Fashion-MNIST lives (<c>--data-dir</c>), or null for Debian's location.</summary>
     public string? DataDir { get; init; }
 
-    public required KilnKernel Kernel { get; init; }
-    public required KernelEnv Env { get; init; }
-    public required MetricsWriter Metrics { get; init; }
+    public KilnKernel Kernel => Run.Kernel!;
+    public KernelEnv Env => Run.Env;
+    public MetricsWriter Metrics => Run.Metrics!;
 
     /// <summary>Messages for the user (the console, through the launcher).</summary>
     public Action<string> Log { get; init; } = _ => { };
@@ -51,8 +54,8 @@ public sealed class TrainContext
     /// <summary>Overrides of a built-in config's parameters (<c>kiln launch --param key=value</c>).</summary>
     public JsonObject? Overrides { get; init; }
 
-    /// <summary>The run's hyper-parameters; the config fills it and the launcher records it in <c>kiln.run.json</c>.</summary>
-    public JsonObject Params { get; } = [];
+    /// <summary>The run's hyper-parameters; the config fills it and the run records it in <c>kiln.run.json</c>.</summary>
+    public JsonObject Params => Run.Params;
 
     /// <summary>Called with the latest step and metrics, for progress displays.</summary>
     public Action<long, IReadOnlyList<(string Name, double Value)>>? Progress { get; init; }
@@ -66,8 +69,7 @@ public sealed class TrainContext
     /// <summary>Writes a metrics line and reports progress.</summary>
     public void Record(long step, string phase, ReadOnlySpan<(string Name, double Value)> metrics)
     {
-        Metrics.Write(step, Env.Epoch, phase, metrics);
-        foreach (var (name, value) in metrics) Env.Metrics[name] = value;
+        Run.Log(step, metrics, phase);
         Progress?.Invoke(step, metrics.ToArray());
     }
 }

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Kiln.Kernel;
+using Kiln.Protocol;
+
+namespace Kiln.Runs;
+
+/// <summary>What to launch; the defaults are <c>kiln launch</c>'s.</summary>
+public sealed record LaunchOptions
+{
+    /// <summary>The training function (a built-in run, or one of the user's).</summary>
+    public required TrainFunction Function { get; init; }
+
+    /// <summary>The run directory; by default a new folder under <see cref="RunsRoot"/>.</summary>
+    public string? RunDir { get; init; }
+
+    public string RunsRoot { get; init; } = "runs";
+    public long? MaxSteps { get; init; }
+    public TimeSpan? MaxTime { get; init; }
+    public TimeSpan StepDelay { get; init; }
+    public long Seed { get; init; } = 42;
+    public string? DataDir { get; init; }
+    public JsonObject? Params { get; init; }
+
+    /// <summary>What started the run, for <c>kiln.run.json</c>: launch, demo, trial, train.</summary>
+    public string Kind { get; init; } = "launch";
+
+    public KernelOptions? Kernel { get; init; }
+
+    /// <summary>More entries for <c>kiln.run.json</c>'s params (a trial's configuration hash, say).</summary>
+    public JsonObject? RunParams { get; init; }
+}
+
+/// <summary>How a launched run ended.</summary>
+public sealed record LaunchResult(string RunDir, string Status, string? Error, long? LastStep, IReadOnlyDictionary<string, double> LastMetrics);
+
+/// <summary>
+/// Runs a training function in a <see cref="KilnRun"/>: the run records <c>kiln.run.json</c> (running → completed,
+/// failed or stopped) and gives the function a kernel and a metrics writer; the launcher stops the function on the
+/// cancellation token, a stop signal, or when <c>MaxTime</c> has passed (whichever limit, steps or time, comes first).
+/// </summary>
+public static class RunLauncher
+{
+    public static string NewRunDir(string root, string name, TimeProvider? time = null)
+    {
+        var stamp = (time ?? TimeProvider.System).GetLocalNow().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-').ToArray());
+        var dir = Path.Combine(root, $"{stamp}-{safe}");
+        for (var i = 2; Directory.Exists(dir); i++) dir = Path.Combine(root, $"{stamp}-{safe}-{i}");
+        return dir;
+    }
+
+    public static LaunchResult Run(
+        LaunchOptions options,
+        Action<string>? log = null,
+        Action<long, IReadOnlyList<(string Name, double Value)>>? progress = null,
+        CancellationToken cancel = default)
+    {
+        var fn = options.Function;
+        var dir = Path.GetFullPath(options.RunDir ?? NewRunDir(options.RunsRoot, fn.Name));
+        var maxSteps = options.MaxSteps ?? fn.DefaultSteps;
+        if (maxSteps <= 0) throw new ProtocolException($"--max-steps: must be > 0, got {maxSteps}");
+        log ??= _ => { };
+
+        var parameters = new JsonObject
+        {
+            ["max_steps"] = maxSteps,
+            ["max_time"] = options.MaxTime?.TotalSeconds,
+            ["step_delay"] = options.StepDelay.TotalSeconds,
+        };
+        foreach (var (k, v) in options.RunParams ?? []) parameters[k] = v?.DeepClone();
+        using var run = KilnRun.Start(dir, new RunOptions
+        {
+            Kind = options.Kind, Config = fn.Name, Seed = options.Seed, Params = parameters, Kernel = options.Kernel,
+            OwnsProtocol = !fn.OwnsProtocol, Stop = cancel, Log = log,
+        });
+        // The function stops at a stop request or at the time limit; only the first makes the run "stopped".
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(run.Stop);
+        if (options.MaxTime is { } limit) stop.CancelAfter(limit);
+        var started = DateTimeOffset.UtcNow;
+
+        long? lastStep = null;
+        void Progress(long step, IReadOnlyList<(string Name, double Value)> metrics)
+        {
+            lastStep = step;
+            progress?.Invoke(step, metrics);
+        }
+
+        try
+        {
+            if (fn.OwnsProtocol)
+            {
+                fn.Raw!(dir, maxSteps, options.StepDelay.TotalSeconds, stop.Token);
+            }
+            else
+            {
+                fn.WithContext!(new TrainContext
+                {
+                    Run = run, MaxSteps = maxSteps, StepDelay = options.StepDelay, Stop = stop.Token, Seed = options.Seed,
+                    DataDir = options.DataDir, Log = log, Progress = Progress, Overrides = options.Params,
+                });
+            }
+            if (!run.StopRequested && stop.IsCancellationRequested)
+                log($"--max-time reached after {(DateTimeOffset.UtcNow - started).TotalSeconds:0.#} s");
+            run.End();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            run.End();
+        }
+        catch (Exception ex)
+        {
+            run.Fail(ex);
+        }
+        return new LaunchResult(dir, run.Status, run.Error, lastStep, new Dictionary<string, double>(run.LastMetrics));
+    }
+}
