@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Kiln.Protocol;
+using Kiln.Runs;
+using Kiln.Testing;
+
+namespace Kiln.Cli.Tests;
+
+/// <summary>
+/// Real signals to real <c>kiln</c> processes: every long-running command stops cleanly on SIGTERM, SIGINT and SIGHUP
+/// (status <c>stopped</c>, exit 128 + the signal), a second signal forces the exit, and no worker outlives its runner.
+/// </summary>
+public sealed class SignalCliTests
+{
+    private static readonly TimeSpan Exit = TimeSpan.FromSeconds(60);
+
+    private static string Status(string run) => (string)JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.Run)))!["status"]!;
+
+    private static Task FirstMetrics(string run) =>
+        Wait.UntilAsync(() => File.Exists(Path.Combine(run, RunFiles.Metrics)) && new FileInfo(Path.Combine(run, RunFiles.Metrics)).Length > 500, $"{run}'s first metrics");
+
+    private static async Task<int> ExitOf(Process process)
+    {
+        using var timeout = new CancellationTokenSource(Exit);
+        await process.WaitForExitAsync(timeout.Token);
+        return process.ExitCode;
+    }
+
+    private static Process Launch(TempDir dir, string run, params string[] more) =>
+        KilnProcess.Start(dir.Path, null, ["launch", "--config", "simple", "--max-steps", "100000000", "--step-delay", "0.005",
+            "--run-dir", run, "--data-dir", dir.Sub("empty"), "--plain", .. more]);
+
+    [Theory]
+    [InlineData(Processes.SigTerm, 143)]
+    [InlineData(Processes.SigHup, 129)]
+    [InlineData(Processes.SigInt, 130)]
+    public async Task Launch_stops_cleanly_on_a_signal_and_says_stopped(int signal, int code)
+    {
+        using var dir = new TempDir("signal");
+        var run = Path.Combine(dir.Path, "run");
+        using var process = Launch(dir, run, "--no-serve");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        await FirstMetrics(run);
+        Assert.True(Processes.Signal(process.Id, signal));
+        Assert.Equal(code, await ExitOf(process));
+        Assert.Contains("run stopped after", await stdout);
+        Assert.Equal("stopped", Status(run));
+        foreach (var line in File.ReadAllLines(Path.Combine(run, RunFiles.Metrics))) JsonNode.Parse(line);
+        var status = KilnProcess.Run(dir.Path, "--dir", run, "status");
+        Assert.Contains("launch simple, stopped", status.Stdout);
+    }
+
+    [Fact]
+    public async Task Launch_with_its_dashboard_stops_on_SIGTERM()
+    {
+        using var dir = new TempDir("signal");
+        var run = Path.Combine(dir.Path, "run");
+        using var process = Launch(dir, run, "--port", "0");
+        await FirstMetrics(run);
+        Processes.Signal(process.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(process));
+        Assert.Equal("stopped", Status(run));
+    }
+
+    [Fact]
+    public async Task Serve_and_demo_stop_on_SIGTERM()
+    {
+        using var dir = new TempDir("signal");
+        using var serve = KilnProcess.Start(dir.Path, null, "serve", "--port", "0", "--plain");
+        await Wait.UntilAsync(() => serve.StandardOutput.ReadLine()?.Contains("dashboard", StringComparison.Ordinal) == true, "the server to listen");
+        Processes.Signal(serve.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(serve));
+
+        using var demo = KilnProcess.Start(dir.Path, null, "demo", "--port", "0", "--data-dir", dir.Sub("empty"), "--max-steps", "100000000", "--plain");
+        await Wait.UntilAsync(() => Directory.Exists(Path.Combine(dir.Path, "runs")) && Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length == 1, "the demo's run");
+        var run = Directory.GetDirectories(Path.Combine(dir.Path, "runs"))[0];
+        await FirstMetrics(run);
+        Processes.Signal(demo.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(demo));
+        Assert.Equal("stopped", Status(run));
+    }
+
+    [Fact]
+    public async Task A_second_signal_forces_the_exit_of_a_loop_that_ignores_the_first()
+    {
+        using var dir = new TempDir("signal");
+        File.WriteAllText(dir.File("Stubborn.cs"), """
+            public static class Stubborn
+            {
+                public static void Train(TrainContext ctx)
+                {
+                    // Never looks at ctx.Stop.
+                    for (long s = 0; ; s++)
+                    {
+                        ctx.Record(s, "train", [("train_loss", 1.0)]);
+                        System.Threading.Thread.Sleep(5);
+                    }
+                }
+            }
+            """);
+        var run = Path.Combine(dir.Path, "run");
+        using var process = KilnProcess.Start(dir.Path, null, "launch", "--no-serve", "--train-fn", "Stubborn.cs:Stubborn.Train", "--run-dir", run, "--plain");
+        var stderr = process.StandardError.ReadToEndAsync();
+        await FirstMetrics(run);
+        Processes.Signal(process.Id, Processes.SigTerm);
+        var metrics = new FileInfo(Path.Combine(run, RunFiles.Metrics));
+        var before = metrics.Length;
+        await Wait.UntilAsync(() => { metrics.Refresh(); return metrics.Length > before + 2000; }, "the loop to go on after the first signal");
+        Assert.False(process.HasExited);
+        Processes.Signal(process.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(process));
+        Assert.Contains("send it again to stop at once", await stderr);
+        Assert.Equal("stopped", Status(run));
+    }
+
+    private static string Tree(TempDir dir)
+    {
+        var root = dir.Sub("project");
+        void Cfg(string rel, string yaml)
+        {
+            var path = Path.Combine(root, "cfg", rel, "cfg.yaml");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, yaml);
+        }
+        // Far more steps than any test waits for: the trials only end by being stopped.
+        Cfg("sweep", "seed: 0\ndataset: synthetic\nmodel: {type: mlp, hidden: [16]}\nepochs: 1000000\nbatch_size: 64\n");
+        Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.002, 0.003]\n");
+        return root;
+    }
+
+    private static string[] Trials(string root) =>
+        [.. Enumerable.Range(0, 3).Select(i => Path.Combine(root, "out", "log", "sweep", "synthetic", "mlp", "adam", $"trial_{i:000}"))];
+
+    private static int? Pid(string trial) => RunState.Read(trial)?.Pid;
+
+    [Fact]
+    public async Task Trials_run_stops_its_workers_on_SIGTERM_and_leaves_none_behind()
+    {
+        using var dir = new TempDir("signal");
+        var root = Tree(dir);
+        using var runner = KilnProcess.Start(root, null, "trials", "run", "--jobs", "2", "--plain");
+        var stdout = runner.StandardOutput.ReadToEndAsync();
+        var trials = Trials(root);
+        await FirstMetrics(trials[0]);
+        await FirstMetrics(trials[1]);
+        var workers = trials.Take(2).Select(t => Pid(t)!.Value).ToList();
+        Processes.Signal(runner.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(runner));
+        Assert.Contains("2 stopped", await stdout);
+        Assert.All(workers, pid => Assert.False(Processes.IsAlive(pid), $"worker {pid} outlived its runner"));
+        Assert.Equal(["stopped", "stopped"], trials.Take(2).Select(Status));
+        Assert.False(File.Exists(Path.Combine(trials[2], RunFiles.Run)));
+    }
+
+    [Fact]
+    public async Task Workers_of_a_runner_killed_outright_notice_and_stop()
+    {
+        using var dir = new TempDir("signal");
+        var root = Tree(dir);
+        using var runner = KilnProcess.Start(root, null, "trials", "run", "--jobs", "2", "--plain");
+        var trials = Trials(root);
+        await FirstMetrics(trials[0]);
+        await FirstMetrics(trials[1]);
+        var workers = trials.Take(2).Select(t => Pid(t)!.Value).ToList();
+        runner.Kill();
+        await ExitOf(runner);
+        foreach (var pid in workers)
+            await Wait.UntilAsync(() => !Processes.IsAlive(pid), $"worker {pid} to notice its runner is gone");
+        Assert.Equal(["stopped", "stopped"], trials.Take(2).Select(Status));
+    }
+
+    [Fact]
+    public async Task A_run_killed_outright_reads_as_interrupted_not_running()
+    {
+        using var dir = new TempDir("signal");
+        var run = Path.Combine(dir.Path, "run");
+        using var process = Launch(dir, run, "--no-serve");
+        await FirstMetrics(run);
+        process.Kill();
+        await ExitOf(process);
+        Assert.Equal("running", Status(run));
+        var status = KilnProcess.Run(dir.Path, "--dir", run, "status");
+        Assert.Contains("launch simple, interrupted", status.Stdout);
+        var json = JsonNode.Parse(KilnProcess.Run(dir.Path, "--dir", run, "status", "--json").Stdout)!;
+        Assert.Equal("interrupted", (string)json["run"]!["status"]!);
+        Assert.Equal(Path.GetFileName(run), (string)json["run"]!["id"]!);
+    }
+}
