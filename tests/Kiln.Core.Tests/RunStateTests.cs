@@ -46,6 +46,20 @@ public sealed class RunStateTests
     }
 
     [Fact]
+    public void A_live_pid_that_does_not_hold_the_run_s_lock_is_someone_else_s_and_the_run_is_interrupted()
+    {
+        using var tmp = new TempDir("state");
+        // The pid was reused (or the process is a zombie): the lock file is there, but nobody holds it.
+        var reused = Write(tmp, "reused", Running(Environment.ProcessId, Environment.MachineName, null));
+        File.WriteAllText(Path.Combine(reused, KilnRun.LockFile), "");
+        Assert.Equal(RunInfo.Interrupted, RunState.Read(reused)!.Status);
+
+        using var run = KilnRun.Start(tmp.Sub("held"), new RunOptions { StopOnSignals = false, Log = _ => { }, GitDirectory = null });
+        Assert.Equal(RunInfo.Running, RunState.Read(run.Dir)!.Status);
+        run.End();
+    }
+
+    [Fact]
     public void A_heartbeat_that_stopped_means_interrupted_even_when_the_pid_is_in_use()
     {
         using var tmp = new TempDir("state");

@@ -42,6 +42,31 @@ public sealed class FileLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether a process holds the lock at <paramref name="lockPath"/> now: null when there is no lock file. The probe
+    /// never creates the file, and holds the lock (when free) only for the instant of looking.
+    /// </summary>
+    public static bool? IsHeld(string lockPath)
+    {
+        try
+        {
+            using var probe = new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.None);
+            return false;
+        }
+        catch (IOException ex) when (IsContention(ex))
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     // EWOULDBLOCK from flock on Unix; sharing or lock violation on Windows.
     private static bool IsContention(IOException ex) =>
         ex is not FileNotFoundException and not DirectoryNotFoundException

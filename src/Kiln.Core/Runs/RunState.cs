@@ -1,3 +1,4 @@
+using Kiln.IO;
 using Kiln.Protocol;
 
 namespace Kiln.Runs;
@@ -54,19 +55,26 @@ public static class RunState
     /// </summary>
     public static RunInfo Resolve(RunInfo info, string dir, TimeProvider? time = null)
     {
-        if (info.Status != RunInfo.Running || IsLive(info, time)) return info;
+        if (info.Status != RunInfo.Running || IsLive(info, dir, time)) return info;
         return File.Exists(Path.Combine(dir, RunFiles.BatchLog))
             ? info with { Status = RunInfo.Completed }
             : info with { Status = RunInfo.Interrupted };
     }
 
-    /// <summary>Whether the process that wrote a <c>running</c> record is still at work.</summary>
-    public static bool IsLive(RunInfo info, TimeProvider? time = null)
+    /// <summary>
+    /// Whether the process that wrote a <c>running</c> record is still at work. On this host a live run holds its
+    /// directory's run lock, which a dead process cannot (a pid can be reused, and a zombie's lingers); where there is
+    /// no lock file (a trainer that speaks the protocol itself), the pid must name a live process.
+    /// </summary>
+    public static bool IsLive(RunInfo info, string dir, TimeProvider? time = null)
     {
         var now = (time ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
         if (info.Heartbeat is { } beat && now - beat > StaleAfter.TotalSeconds) return false;
         if (info.Host is null || string.Equals(info.Host, Environment.MachineName, StringComparison.Ordinal))
-            return info.Pid is { } pid && Processes.IsAlive(pid);
+        {
+            if (info.Pid is not { } pid || !Processes.IsAlive(pid)) return false;
+            return FileLock.IsHeld(Path.Combine(dir, KilnRun.LockFile)) ?? true;
+        }
         // Another host's process cannot be seen from here: its heartbeat is the only sign of life.
         return info.Heartbeat is not null;
     }
