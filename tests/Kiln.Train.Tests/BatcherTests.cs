@@ -1,10 +1,4 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-using Kiln.Testing;
-using Kiln.Train.Autograd;
 using Kiln.Train.Data;
-using Kiln.Train.Tensors;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Kiln.Train.Tests;
 

@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-using Kiln.Testing;
 using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Tensors;

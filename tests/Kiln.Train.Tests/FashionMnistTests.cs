@@ -1,9 +1,5 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using Kiln.Testing;
-using Kiln.Train.Autograd;
 using Kiln.Train.Data;
-using Kiln.Train.Tensors;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Kiln.Train.Tests;
@@ -11,22 +7,6 @@ namespace Kiln.Train.Tests;
 /// <summary>Fashion-MNIST: the real files when installed, gzipped or unpacked, and what a missing or bad file says.</summary>
 public sealed class FashionMnistTests
 {
-    private static byte[] Pattern(int length) => Enumerable.Range(0, length).Select(i => (byte)(i * 7 + 3)).ToArray();
-
-    private static byte[] Gzip(byte[] raw)
-    {
-        using var buffer = new MemoryStream();
-        using (var z = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) z.Write(raw);
-        return buffer.ToArray();
-    }
-
-    private static byte[] Header(params uint[] words)
-    {
-        var bytes = new byte[4 * words.Length];
-        for (var i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(4 * i), words[i]);
-        return bytes;
-    }
-
     [Fact]
     public void The_real_fashion_mnist_loads_with_the_known_shape_balance_and_values()
     {
@@ -61,9 +41,9 @@ public sealed class FashionMnistTests
 
     private static void WriteFakeFashion(string dir, int trainCount = 6, int testCount = 4, int side = 28, bool gzip = true)
     {
-        IdxReader.WriteImages(Path.Combine(dir, "train-images-idx3-ubyte" + (gzip ? ".gz" : "")), trainCount, side, side, Pattern(trainCount * side * side), gzip);
+        IdxReader.WriteImages(Path.Combine(dir, "train-images-idx3-ubyte" + (gzip ? ".gz" : "")), trainCount, side, side, TestData.Pattern(trainCount * side * side), gzip);
         IdxReader.WriteLabels(Path.Combine(dir, "train-labels-idx1-ubyte" + (gzip ? ".gz" : "")), Enumerable.Range(0, trainCount).Select(i => (byte)(i % 10)).ToArray(), gzip);
-        IdxReader.WriteImages(Path.Combine(dir, "t10k-images-idx3-ubyte"), testCount, side, side, Pattern(testCount * side * side));
+        IdxReader.WriteImages(Path.Combine(dir, "t10k-images-idx3-ubyte"), testCount, side, side, TestData.Pattern(testCount * side * side));
         IdxReader.WriteLabels(Path.Combine(dir, "t10k-labels-idx1-ubyte"), Enumerable.Range(0, testCount).Select(i => (byte)(9 - i)).ToArray());
     }
 
@@ -76,7 +56,7 @@ public sealed class FashionMnistTests
         Assert.Equal((6, 4), (train.Count, test.Count));
         Assert.Equal([0, 1, 2, 3, 4, 5], train.Labels);
         Assert.Equal([9, 8, 7, 6], test.Labels);
-        var pixels = Pattern(6 * 784);
+        var pixels = TestData.Pattern(6 * 784);
         for (var i = 0; i < pixels.Length; i++) Assert.Equal(pixels[i] / 255f, train.Features[i]);
         Assert.Equal([1, 28, 28], test.SampleShape);
     }

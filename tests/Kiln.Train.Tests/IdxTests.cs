@@ -1,39 +1,18 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using Kiln.Testing;
-using Kiln.Train.Autograd;
 using Kiln.Train.Data;
-using Kiln.Train.Tensors;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Kiln.Train.Tests;
 
 /// <summary>IDX files: the format, gzip, and the errors that name the file.</summary>
 public sealed class IdxTests
 {
-    private static byte[] Pattern(int length) => Enumerable.Range(0, length).Select(i => (byte)(i * 7 + 3)).ToArray();
-
-    private static byte[] Gzip(byte[] raw)
-    {
-        using var buffer = new MemoryStream();
-        using (var z = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) z.Write(raw);
-        return buffer.ToArray();
-    }
-
-    private static byte[] Header(params uint[] words)
-    {
-        var bytes = new byte[4 * words.Length];
-        for (var i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(4 * i), words[i]);
-        return bytes;
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void Idx_images_and_labels_survive_a_round_trip(bool gzip)
     {
         using var dir = new TempDir("idx");
-        var pixels = Pattern(3 * 4 * 5);
+        var pixels = TestData.Pattern(3 * 4 * 5);
         IdxReader.WriteImages(dir.File("images"), 3, 4, 5, pixels, gzip);
         IdxReader.WriteLabels(dir.File("labels"), [9, 0, 4], gzip);
 
@@ -59,9 +38,9 @@ public sealed class IdxTests
     public void Gzip_is_told_by_its_magic_bytes_not_the_file_name()
     {
         using var dir = new TempDir("idx");
-        var pixels = Pattern(2 * 3 * 3);
-        File.WriteAllBytes(dir.File("compressed.idx"), Gzip([.. Header(0x803, 2, 3, 3), .. pixels]));
-        File.WriteAllBytes(dir.File("plain.gz"), [.. Header(0x801, 2), 5, 6]);
+        var pixels = TestData.Pattern(2 * 3 * 3);
+        File.WriteAllBytes(dir.File("compressed.idx"), TestData.Gzip([.. TestData.Header(0x803, 2, 3, 3), .. pixels]));
+        File.WriteAllBytes(dir.File("plain.gz"), [.. TestData.Header(0x801, 2), 5, 6]);
         Assert.Equal(pixels, IdxReader.ReadImages(dir.File("compressed.idx")).Pixels);
         Assert.Equal([5, 6], IdxReader.ReadLabels(dir.File("plain.gz")));
     }
@@ -77,18 +56,18 @@ public sealed class IdxTests
 
     public static TheoryData<string, byte[], string> BadImageFiles => new()
     {
-        { "a label file", [.. Header(0x801, 3), 1, 2, 3], "not an IDX image file (magic 0x00000801; expected 0x00000803, unsigned bytes, 3 dimensions)" },
-        { "float pixels", [.. Header(0xD03, 1, 1, 1), 0, 0, 0, 0], "not an IDX image file (magic 0x00000D03" },
+        { "a label file", [.. TestData.Header(0x801, 3), 1, 2, 3], "not an IDX image file (magic 0x00000801; expected 0x00000803, unsigned bytes, 3 dimensions)" },
+        { "float pixels", [.. TestData.Header(0xD03, 1, 1, 1), 0, 0, 0, 0], "not an IDX image file (magic 0x00000D03" },
         { "text", "hello, world, this is not IDX"u8.ToArray(), "not an IDX image file (magic 0x68656C6C" },
         { "an empty file", [], "not an IDX image file (only 0 bytes)" },
         { "two bytes", [0, 0], "not an IDX image file (only 2 bytes)" },
-        { "a cut header", [.. Header(0x803, 60000), 0], "truncated header: an IDX image file needs 16 header bytes, the file holds 9" },
-        { "cut pixels", [.. Header(0x803, 3, 4, 4), .. Pattern(38)], "truncated: header says 3 images of 4x4, file holds 38 bytes of pixels" },
-        { "cut gzip pixels", Gzip([.. Header(0x803, 60000, 28, 28), .. Pattern(1234)]), "truncated: header says 60000 images of 28x28, file holds 1234 bytes of pixels" },
-        { "extra bytes", [.. Header(0x803, 3, 4, 4), .. Pattern(53)], "trailing data: header says 3 images of 4x4 (48 bytes of pixels), file holds 5 bytes more" },
-        { "zero rows", Header(0x803, 1, 0, 4), "image size 0x4 is empty" },
-        { "a count past int", Header(0x803, 0xFFFFFFFF, 28, 28), "image count 4294967295 in the header is too large" },
-        { "an impossible size", Header(0x803, 65535, 65535, 65535), "header says 65535 images of 65535x65535, 281462092005375 bytes, more than one array can hold" },
+        { "a cut header", [.. TestData.Header(0x803, 60000), 0], "truncated header: an IDX image file needs 16 header bytes, the file holds 9" },
+        { "cut pixels", [.. TestData.Header(0x803, 3, 4, 4), .. TestData.Pattern(38)], "truncated: header says 3 images of 4x4, file holds 38 bytes of pixels" },
+        { "cut gzip pixels", TestData.Gzip([.. TestData.Header(0x803, 60000, 28, 28), .. TestData.Pattern(1234)]), "truncated: header says 60000 images of 28x28, file holds 1234 bytes of pixels" },
+        { "extra bytes", [.. TestData.Header(0x803, 3, 4, 4), .. TestData.Pattern(53)], "trailing data: header says 3 images of 4x4 (48 bytes of pixels), file holds 5 bytes more" },
+        { "zero rows", TestData.Header(0x803, 1, 0, 4), "image size 0x4 is empty" },
+        { "a count past int", TestData.Header(0x803, 0xFFFFFFFF, 28, 28), "image count 4294967295 in the header is too large" },
+        { "an impossible size", TestData.Header(0x803, 65535, 65535, 65535), "header says 65535 images of 65535x65535, 281462092005375 bytes, more than one array can hold" },
         { "corrupt gzip", [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], "corrupt gzip data" },
     };
 
@@ -106,11 +85,11 @@ public sealed class IdxTests
 
     public static TheoryData<string, byte[], string> BadLabelFiles => new()
     {
-        { "an image file", [.. Header(0x803, 1, 1, 1), 0], "not an IDX label file (magic 0x00000803; expected 0x00000801, unsigned bytes, 1 dimension)" },
+        { "an image file", [.. TestData.Header(0x803, 1, 1, 1), 0], "not an IDX label file (magic 0x00000803; expected 0x00000801, unsigned bytes, 1 dimension)" },
         { "a cut header", [0, 0, 8, 1, 0, 0], "truncated header: an IDX label file needs 8 header bytes, the file holds 6" },
-        { "cut labels", [.. Header(0x801, 10), 1, 2, 3], "truncated: header says 10 labels, file holds 3" },
-        { "cut gzip labels", Gzip([.. Header(0x801, 60000), 1, 2]), "truncated: header says 60000 labels, file holds 2" },
-        { "extra bytes", [.. Header(0x801, 2), 1, 2, 3], "trailing data: header says 2 labels, file holds 1 bytes more" },
+        { "cut labels", [.. TestData.Header(0x801, 10), 1, 2, 3], "truncated: header says 10 labels, file holds 3" },
+        { "cut gzip labels", TestData.Gzip([.. TestData.Header(0x801, 60000), 1, 2]), "truncated: header says 60000 labels, file holds 2" },
+        { "extra bytes", [.. TestData.Header(0x801, 2), 1, 2, 3], "trailing data: header says 2 labels, file holds 1 bytes more" },
     };
 
     [Theory]
@@ -130,7 +109,7 @@ public sealed class IdxTests
     {
         using var dir = new TempDir("idx");
         var path = dir.File("cut.gz");
-        IdxReader.WriteImages(path, 20, 8, 8, Pattern(20 * 64), gzip: true);
+        IdxReader.WriteImages(path, 20, 8, 8, TestData.Pattern(20 * 64), gzip: true);
         var whole = File.ReadAllBytes(path);
         File.WriteAllBytes(path, whole[..(whole.Length / 2)]);
         var ex = Assert.Throws<InvalidDataException>(() => IdxReader.ReadImages(path));

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
 using Kiln.Train.Data;
 
 namespace Kiln.Train.Tests;
@@ -14,6 +16,25 @@ internal static class TestData
         classes,
         targets ? Enumerable.Range(0, count).Select(i => -(float)i).ToArray() : null,
         targets ? 1 : 0);
+
+    /// <summary>Bytes of a recognisable pattern.</summary>
+    public static byte[] Pattern(int length) => Enumerable.Range(0, length).Select(i => (byte)(i * 7 + 3)).ToArray();
+
+    /// <summary>The gzip compression of <paramref name="raw"/>.</summary>
+    public static byte[] Gzip(byte[] raw)
+    {
+        using var buffer = new MemoryStream();
+        using (var z = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) z.Write(raw);
+        return buffer.ToArray();
+    }
+
+    /// <summary>An IDX header: big-endian 32-bit words.</summary>
+    public static byte[] Header(params uint[] words)
+    {
+        var bytes = new byte[4 * words.Length];
+        for (var i = 0; i < words.Length; i++) BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(4 * i), words[i]);
+        return bytes;
+    }
 
     /// <summary>How many labels fall in each class.</summary>
     public static int[] Counts(int[] labels, int classes)

@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Kiln.Kernel;
 using Kiln.Metrics;
 using Kiln.Modules;
+using Kiln.Modules.Loss;
+using Kiln.Modules.Opt;
 using Kiln.Protocol;
 
 namespace Kiln.Runs;
@@ -59,6 +61,15 @@ public sealed class TrainContext
 
     /// <summary>Called with the latest step and metrics, for progress displays.</summary>
     public Action<long, IReadOnlyList<(string Name, double Value)>>? Progress { get; init; }
+
+    /// <summary>Exposes the optimizer's (and the loss's) dials to the kernel, and hands the model and optimizer to callbacks.</summary>
+    public void Attach(object model, IOptimizerActuator optimizer, ILossActuator? loss = null)
+    {
+        Run.AddOptimizer(optimizer);
+        if (loss is not null) Run.AddLoss(loss);
+        Env.Model = model;
+        Env.Optimizer = optimizer;
+    }
 
     /// <summary>Waits <see cref="StepDelay"/>, returning early when the run is stopped.</summary>
     public void Pause()

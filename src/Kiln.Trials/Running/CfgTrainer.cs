@@ -195,10 +195,7 @@ public static class CfgTrainer
         var model = Model(s, train);
         var optimizer = Optimizer(s, model);
         var loss = new LossDials([("cls", 1.0)]);
-        ctx.Kernel.AddOptimizer(optimizer);
-        ctx.Kernel.AddLoss(loss);
-        ctx.Env.Model = model;
-        ctx.Env.Optimizer = optimizer;
+        ctx.Attach(model, optimizer, loss);
         var batcher = new Batcher(train, s.BatchSize, shuffle: true, s.Seed);
         var rows = new StringBuilder();
         rows.Append(string.Join(',', Columns.Concat(s.BatchMetrics))).Append('\n');

@@ -43,10 +43,7 @@ public static class FinetuneRun
         var headGroup = new ParamGroup("head", head.Parameters(), p.Double("lr_head"));
         var optimizer = new Adam([backboneGroup, headGroup]);
         var loss = new LossDials([("cls", 1.0)]);
-        ctx.Kernel.AddOptimizer(optimizer);
-        ctx.Kernel.AddLoss(loss);
-        ctx.Env.Model = model;
-        ctx.Env.Optimizer = optimizer;
+        ctx.Attach(model, optimizer, loss);
 
         var probe = newTest.Subset(Enumerable.Range(0, Math.Min(256, newTest.Count)).ToArray(), "probe");
         float[]? reference = null;

@@ -54,10 +54,7 @@ public static class MultitaskRun
         var schedule = new CosineSchedule(Math.Max(1, ctx.MaxSteps), warmup, 0.05);
         var optimizer = new Adam([new ParamGroup("0", model.Parameters(), p.Double("lr"), schedule) { WeightDecay = p.Double("weight_decay") }], decoupledWeightDecay: true);
         var loss = new LossDials([("cls", p.Double("cls_w")), ("recon", p.Double("recon_w"))]);
-        ctx.Kernel.AddOptimizer(optimizer);
-        ctx.Kernel.AddLoss(loss);
-        ctx.Env.Model = model;
-        ctx.Env.Optimizer = optimizer;
+        ctx.Attach(model, optimizer, loss);
         var batcher = new Batcher(train, p.Int("batch_size"), shuffle: true, ctx.Seed);
 
         TrainingLoop.Run(ctx, batcher, optimizer, 0, ctx.MaxSteps,

@@ -31,10 +31,7 @@ public static class SimpleRun
             new Linear(p.Int("hidden2"), train.Classes, rng));
         var optimizer = new Adam([new ParamGroup("0", model.Parameters(), p.Double("lr")) { WeightDecay = p.Double("weight_decay") }]);
         var loss = new LossDials([("cls", 1.0)]);
-        ctx.Kernel.AddOptimizer(optimizer);
-        ctx.Kernel.AddLoss(loss);
-        ctx.Env.Model = model;
-        ctx.Env.Optimizer = optimizer;
+        ctx.Attach(model, optimizer, loss);
         var batcher = new Batcher(train, p.Int("batch_size"), shuffle: true, ctx.Seed);
 
         TrainingLoop.Run(ctx, batcher, optimizer, 0, ctx.MaxSteps,
