@@ -87,7 +87,7 @@ public sealed class SourceCallbackTests
     [InlineData("missing-type", "target.symbol: no type Nope in")]
     [InlineData("throwing-ctor", "ArgumentException: every must be prime, got 4")]
     [InlineData("missing-file", "target.path: source file not found:")]
-    [InlineData("bad-init", "init.every: expected Int32, got \"four\"")]
+    [InlineData("bad-init", "init.every: expected int, got \"four\"")]
     public void A_failed_load_is_ledgered_with_its_cause_and_training_goes_on(string kind, string error)
     {
         using var h = NewHarness();
