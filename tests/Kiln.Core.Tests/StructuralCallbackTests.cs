@@ -120,17 +120,6 @@ public sealed class StructuralCallbackTests
         Assert.DoesNotContain("TargetInvocationException", failure.Traceback);
     }
 
-    [Fact]
-    public void An_on_attach_that_throws_fails_the_load_with_the_users_exception()
-    {
-        using var h = new Harness();
-        Load(h, "a", nameof(AttachThrower));
-        h.Step(0);
-        var load = Assert.Single(h.Run.Decisions());
-        Assert.Equal((Decision.Failed, "InvalidOperationException: cannot attach"), (load.Decision, load.Error));
-        Assert.Null(h.Kernel.GetCallback("a"));
-    }
-
     [Theory]
     [InlineData(typeof(NoShape), "has no Id property or field, has no Handle(string evt, KernelEnv env) method and has no SetParams(JsonObject parameters) method")]
     [InlineData(typeof(NoHandle), "has no Handle(string evt, KernelEnv env) method")]
@@ -149,15 +138,17 @@ public sealed class StructuralCallbackTests
         Assert.Equal("a callback implements IKilnCallback or has Id, Handle(string, env) and SetParams(params) (see docs/callbacks.md)", CallbackShape.Requirement);
     }
 
-    [Fact]
-    public void Loading_a_class_without_the_shape_is_a_failed_line_saying_what_to_add()
+    [Theory]
+    [InlineData(nameof(NoHandle), "target: Kiln.Core.Tests.NoHandle has no Handle(string evt, KernelEnv env) method; a callback implements IKilnCallback or has Id, Handle(string, env) and SetParams(params) (see docs/callbacks.md)")]
+    [InlineData(nameof(AttachThrower), "InvalidOperationException: cannot attach")]
+    public void A_load_that_fails_is_a_failed_line_with_what_to_add_or_the_users_exception(string type, string error)
     {
         using var h = new Harness();
-        Load(h, "n", nameof(NoHandle));
+        Load(h, "n", type);
         h.Step(0);
         var load = Assert.Single(h.Run.Decisions());
-        Assert.Equal(Decision.Failed, load.Decision);
-        Assert.Equal("target: Kiln.Core.Tests.NoHandle has no Handle(string evt, KernelEnv env) method; a callback implements IKilnCallback or has Id, Handle(string, env) and SetParams(params) (see docs/callbacks.md)", load.Error);
+        Assert.Equal((Decision.Failed, error), (load.Decision, load.Error));
+        Assert.Null(h.Kernel.GetCallback("n"));
     }
 
     [Fact]

@@ -64,22 +64,6 @@ public sealed class StructuralSourceTests
         Assert.Equal($"target: NotQuite has no SetParams(JsonObject parameters) method; {CallbackShape.Requirement}", errors["named"]);
     }
 
-    [Fact]
-    public void A_structural_callback_that_throws_is_ledgered_with_the_line_of_its_source()
-    {
-        using var h = NewHarness();
-        using var kernel = SourceKernel(h);
-        Load(h, "flaky", Write(h, "ShapedFlaky.cs", Sources.ShapedThrowing), null);
-        kernel.Apply(0, "train_step_end", h.Env);
-        kernel.Apply(1, "train_step_end", h.Env);
-        Assert.False(kernel.IsCallbackEnabled("flaky"));
-        var failure = Assert.Single(h.Run.Ledger(), l => l.Op == "handle");
-        Assert.Equal("handle(train_step_end) threw InvalidOperationException: flaky at step 0", failure.Error);
-        Assert.StartsWith("System.InvalidOperationException: flaky at step 0", failure.Traceback);
-        Assert.Contains("ShapedFlaky.cs:line 8", failure.Traceback);
-        Assert.DoesNotContain("TargetInvocationException", failure.Traceback);
-    }
-
     /// <summary>The load context of a loaded callback's type, held weakly; nothing of the callback stays on this frame.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference ContextOf(KilnKernel kernel, string id)
