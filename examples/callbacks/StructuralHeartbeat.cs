@@ -9,8 +9,9 @@ public sealed class StructuralHeartbeat(string id, int every = 10)
     public void SetParams(IDictionary<string, object?> kw)
     {
         if (!kw.TryGetValue("every", out var e)) return;
-        var every = Convert.ToInt32(e, System.Globalization.CultureInfo.InvariantCulture);   // "four" is a FormatException: rejected
-        Every = every >= 1 ? every : throw new ArgumentException($"every: must be >= 1, got {every}");
+        // An ArgumentException is the caller's error: the set_params line is rejected and nothing changes.
+        if (e is not long n || n is < 1 or > int.MaxValue) throw new ArgumentException($"every: expected an integer >= 1, got {e}");
+        Every = (int)n;
     }
 
     public void Handle(string evt, IDictionary<string, object?> env)

@@ -141,8 +141,8 @@ public sealed class ExampleTests
         Assert.Equal(["[hb] train_step_end step=0", "[hb] train_step_end step=2", "[hb] train_step_end step=3", "[hb] train_step_end step=6"], log);
         var lines = h.Run.Decisions();
         Assert.Equal(new[] { Decision.Applied, Decision.Applied, Decision.Rejected, Decision.Rejected }, lines.Select(l => l.Decision));
-        Assert.StartsWith("params: FormatException: ", lines[2].Error);
-        Assert.Equal("params: ArgumentException: every: must be >= 1, got 0", lines[3].Error);
+        Assert.Equal("params: ArgumentException: every: expected an integer >= 1, got four", lines[2].Error);
+        Assert.Equal("params: ArgumentException: every: expected an integer >= 1, got 0", lines[3].Error);
         Assert.True(kernel.IsCallbackEnabled("hb"));
     }
 
