@@ -219,10 +219,10 @@ public sealed class ModuleTests
 
     [Theory]
     [InlineData("""{"kind":"type","path":"No.Such.Type"}""", null, "target: no type 'No.Such.Type' is loaded in this process")]
-    [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"every":"often"}""", "init.every: expected Int32, got \"often\"")]
+    [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"every":"often"}""", "init.every: expected int, got \"often\"")]
     [InlineData("""{"kind":"type","path":"Kiln.Testing.CountingCallback"}""", """{"colour":"red"}""", "init: no constructor parameter for 'colour'")]
     [InlineData("""{"kind":"type","path":"Kiln.Core.Tests.ThrowingCallback"}""", null, "InvalidOperationException: constructor failed")]
-    [InlineData("""{"kind":"type","path":"System.String"}""", null, "System.String does not implement IKilnCallback")]
+    [InlineData("""{"kind":"type","path":"System.String"}""", null, "target: System.String has no Id property or field, has no Handle(string evt, KernelEnv env) method and has no SetParams(JsonObject parameters) method; a callback implements IKilnCallback")]
     [InlineData("""{"kind":"file","path":"callbacks/Viz.cs","symbol":"Viz"}""", null, "needs Kiln.Scripting's compiler")]
     [InlineData("""{"kind":"assembly","path":"missing.dll","symbol":"A.B"}""", null, "assembly not found")]
     public void A_failed_load_is_a_failed_line_with_the_cause_and_training_goes_on(string target, string? init, string error)

@@ -126,6 +126,27 @@ public sealed class ExampleTests
     }
 
     [Fact]
+    public void The_structural_heartbeat_example_loads_logs_and_takes_or_rejects_params()
+    {
+        using var h = ScriptRuns.NewHarness();
+        var log = new List<string>();
+        using var kernel = ScriptRuns.SourceKernel(h, log);
+        ScriptRuns.Load(h, "hb", Path.Combine(Root(), "examples", "callbacks", "StructuralHeartbeat.cs"), symbol: null, init: """{"every": 2}""");
+        for (var s = 0; s < 3; s++) kernel.Apply(s, "train_step_end", h.Env);
+        h.Run.Set("cb", """{"every": 3}""", id: "hb");
+        h.Run.Set("cb", """{"every": "four"}""", id: "hb");
+        h.Run.Set("cb", """{"every": 0}""", id: "hb");
+        for (var s = 3; s < 7; s++) kernel.Apply(s, "train_step_end", h.Env);
+
+        Assert.Equal(["[hb] train_step_end step=0", "[hb] train_step_end step=2", "[hb] train_step_end step=3", "[hb] train_step_end step=6"], log);
+        var lines = h.Run.Decisions();
+        Assert.Equal(new[] { Decision.Applied, Decision.Applied, Decision.Rejected, Decision.Rejected }, lines.Select(l => l.Decision));
+        Assert.Equal("params: ArgumentException: every: expected an integer >= 1, got four", lines[2].Error);
+        Assert.Equal("params: ArgumentException: every: expected an integer >= 1, got 0", lines[3].Error);
+        Assert.True(kernel.IsCallbackEnabled("hb"));
+    }
+
+    [Fact]
     public void The_example_training_function_fits_its_line()
     {
         using var dir = new TempDir("example");

@@ -1,11 +1,12 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Loader;
 using System.Text.Json.Nodes;
 using Kiln.Kernel;
+using Kiln.Modules.Callbacks;
 using Kiln.Protocol;
 using Kiln.Replay;
 using Kiln.Scripting.Loading;
 using Kiln.Testing;
+using static Kiln.Scripting.Tests.ScriptRuns;
 
 namespace Kiln.Scripting.Tests;
 
@@ -13,39 +14,12 @@ namespace Kiln.Scripting.Tests;
 [Collection("scripts")]
 public sealed class SourceCallbackTests
 {
-    private static Harness NewHarness()
-    {
-        var h = new Harness();
-        h.Restart();
-        return h;
-    }
-
-    private static KilnKernel Kernel(Harness h, List<string>? log = null)
-    {
-        h.Kernel.Dispose();
-        var kernel = new KilnKernel(h.Dir, h.Options with { CallbackLoaders = [new SourceCallbackLoader()] });
-        kernel.AddOptimizer(h.Opt);
-        kernel.AddLoss(h.Loss);
-        if (log is not null) h.Env.Log = log.Add;
-        return kernel;
-    }
-
-    private static string Write(Harness h, string name, string source)
-    {
-        var path = Path.Combine(h.Dir, name);
-        File.WriteAllText(path, source);
-        return path;
-    }
-
-    private static void Load(Harness h, string id, string file, string? symbol, string? init = null, bool enabled = true) =>
-        h.Run.Send($$"""{"module":"cb","op":"load","id":"{{id}}","target":{"kind":"file","path":"{{file}}","symbol":{{(symbol is null ? "null" : "\"" + symbol + "\"")}}},"init":{{init ?? "{}"}},"enabled":{{(enabled ? "true" : "false")}}}""");
-
     [Fact]
     public void A_callback_written_in_csharp_loads_runs_takes_params_and_unloads()
     {
         using var h = NewHarness();
         var log = new List<string>();
-        using var kernel = Kernel(h, log);
+        using var kernel = SourceKernel(h, log);
         var file = Write(h, "Heartbeat.cs", Sources.Heartbeat);
         Load(h, "hb", file, "Heartbeat", """{"every":2}""");
         for (var s = 0; s < 5; s++) kernel.Apply(s, "train_step_end", h.Env);
@@ -76,7 +50,7 @@ public sealed class SourceCallbackTests
     public void The_only_callback_type_in_a_file_needs_no_symbol()
     {
         using var h = NewHarness();
-        using var kernel = Kernel(h);
+        using var kernel = SourceKernel(h);
         Load(h, "hb", Write(h, "Heartbeat.cs", Sources.Heartbeat), null);
         kernel.Apply(0, "train_step_end", h.Env);
         Assert.NotNull(kernel.GetCallback("hb"));
@@ -87,11 +61,11 @@ public sealed class SourceCallbackTests
     [InlineData("missing-type", "target.symbol: no type Nope in")]
     [InlineData("throwing-ctor", "ArgumentException: every must be prime, got 4")]
     [InlineData("missing-file", "target.path: source file not found:")]
-    [InlineData("bad-init", "init.every: expected Int32, got \"four\"")]
+    [InlineData("bad-init", "init.every: expected int, got \"four\"")]
     public void A_failed_load_is_ledgered_with_its_cause_and_training_goes_on(string kind, string error)
     {
         using var h = NewHarness();
-        using var kernel = Kernel(h);
+        using var kernel = SourceKernel(h);
         switch (kind)
         {
             case "broken": Load(h, "x", Write(h, "Broken.cs", Sources.Broken), "Broken"); break;
@@ -110,20 +84,25 @@ public sealed class SourceCallbackTests
         Assert.Equal(0.02, h.Lr());
     }
 
-    [Fact]
-    public void A_callback_that_throws_is_disabled_with_its_stack_and_comes_back_when_enabled()
+    [Theory]
+    [InlineData("Flaky")]
+    [InlineData("ShapedFlaky")]
+    public void A_callback_that_throws_is_disabled_with_its_stack_and_comes_back_when_enabled(string name)
     {
         using var h = NewHarness();
-        using var kernel = Kernel(h);
-        Load(h, "flaky", Write(h, "Flaky.cs", Sources.Throwing), "Flaky");
+        using var kernel = SourceKernel(h);
+        Load(h, "flaky", Write(h, name + ".cs", name == "Flaky" ? Sources.Throwing : Sources.ShapedThrowing), name);
         kernel.Apply(0, "train_step_end", h.Env);
         kernel.Apply(1, "train_step_end", h.Env);
         Assert.False(kernel.IsCallbackEnabled("flaky"));
         var failure = Assert.Single(h.Run.Ledger(), l => l.Op == "handle");
         Assert.Equal("handle(train_step_end) threw InvalidOperationException: flaky at step 0", failure.Error);
-        Assert.Contains("Flaky.cs:line 8", failure.Traceback);
+        Assert.StartsWith("System.InvalidOperationException: flaky at step 0", failure.Traceback);
+        Assert.Contains($"{name}.cs:line 8", failure.Traceback);
+        Assert.DoesNotContain("TargetInvocationException", failure.Traceback);
 
-        var type = kernel.GetCallback("flaky")!.GetType();
+        var callback = kernel.GetCallback("flaky")!;
+        var type = (callback is StructuralCallback shaped ? shaped.Target : callback).GetType();
         type.GetField("Fail")!.SetValue(null, false);
         h.Run.Send("cb", "enable", "flaky");
         kernel.Apply(2, "train_step_end", h.Env);
@@ -137,7 +116,7 @@ public sealed class SourceCallbackTests
     {
         using var original = NewHarness();
         var file = Write(original, "Marker.cs", Sources.Marker("v1"));
-        using (var kernel = Kernel(original))
+        using (var kernel = SourceKernel(original))
         {
             kernel.Apply(0, "train_step_end", original.Env);
             Load(original, "m", file, "Marker");
@@ -158,7 +137,7 @@ public sealed class SourceCallbackTests
             File.Copy(f, Path.Combine(replay.Dir, RunFiles.SourcesDir, Path.GetFileName(f)));
         File.Delete(file);
         new Kiln.Control.RunControl(replay.Dir).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict });
-        using (var kernel = Kernel(replay))
+        using (var kernel = SourceKernel(replay))
         {
             for (var s = 0; s < 4; s++) kernel.Apply(s, "train_step_end", replay.Env);
             kernel.End();
@@ -171,14 +150,14 @@ public sealed class SourceCallbackTests
     {
         using var original = NewHarness();
         var file = Write(original, "Marker.cs", Sources.Marker("v1"));
-        using (var kernel = Kernel(original))
+        using (var kernel = SourceKernel(original))
         {
             Load(original, "m", file, "Marker");
             kernel.Apply(1, "train_step_end", original.Env);
         }
         var load = RecipeFile.Export(original.Run.Ledger()).Single();
         File.AppendAllText(Path.Combine(original.Dir, load.SourceCapture!.CapturedPath), "// edited");
-        using var kernel2 = Kernel(original);
+        using var kernel2 = SourceKernel(original);
         original.Kernel.Dispose();
         var command = load.ToCommand("replay:test");
         var loader = new SourceCallbackLoader();
@@ -199,7 +178,7 @@ public sealed class SourceCallbackTests
                 target: {kind: file, path: Heartbeat.cs, symbol: Heartbeat}
                 init: {every: 1}
             """);
-        using var kernel = Kernel(h, log);
+        using var kernel = SourceKernel(h, log);
         kernel.Apply(0, "train_step_end", h.Env);
         Assert.Equal(["[beat] train_step_end step=0"], log);
         var load = Assert.Single(h.Run.Ledger(), l => l.Op == "load");
@@ -215,23 +194,11 @@ public sealed class SourceCallbackTests
         kernel.Apply(cycle * 2 + 1, "train_step_end", h.Env);
     }
 
-    private static int LiveContexts(string prefix) => AssemblyLoadContext.All.Count(c => c.Name?.StartsWith(prefix, StringComparison.Ordinal) == true);
-
-    private static int CollectUntilGone(string prefix)
-    {
-        for (var i = 0; i < 20 && LiveContexts(prefix) > 0; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-        return LiveContexts(prefix);
-    }
-
     [Fact]
     public void Unloading_frees_the_assembly_and_two_hundred_cycles_do_not_grow_memory()
     {
         using var h = NewHarness();
-        using var kernel = Kernel(h);
+        using var kernel = SourceKernel(h);
         var file = Write(h, "Heartbeat.cs", Sources.Heartbeat);
         LoadAndUnload(kernel, h, file, 0);
         Assert.Equal(0, CollectUntilGone("kiln-callback:cycle:"));

@@ -7,7 +7,8 @@ namespace Kiln.Scripting.Loading;
 /// <summary>
 /// Loads callbacks from C# source files (<c>kiln cb load viz --file callbacks/FeatViz.cs --symbol FeatureVizCallback</c>):
 /// the file is captured into the run, compiled (or found in the compile cache), loaded into its own collectible
-/// context, and its type constructed with the <c>init</c> values. On replay the captured copy is loaded instead.
+/// context, and its type — one that implements <c>IKilnCallback</c> or has its shape — constructed with the <c>init</c>
+/// values. On replay the captured copy is loaded instead.
 /// </summary>
 public sealed class SourceCallbackLoader : ICallbackLoader
 {
@@ -34,7 +35,7 @@ public sealed class SourceCallbackLoader : ICallbackLoader
         try
         {
             var assembly = context.Load(compiled.Image, compiled.Pdb);
-            var type = ScriptTypes.Find(assembly, request.Target.Symbol, typeof(IKilnCallback), request.Target.Path);
+            var type = ScriptTypes.FindCallback(assembly, request.Target.Symbol, request.Target.Path);
             var callback = CallbackFactory.Create(type, request.Id, request.Init);
             return new LoadedCallback(callback, capture, context.Unload);
         }

@@ -35,6 +35,9 @@ public sealed class CallbackController : IDisposable
 
     public void Add(IKilnCallback callback, bool enabled = true) => _kernel.AddCallback(callback, enabled);
 
+    /// <summary>Adds an object of a callback's shape (an <c>Id</c>, <c>Handle</c> and <c>SetParams</c>) without <see cref="IKilnCallback"/>.</summary>
+    public void Add(object callback, bool enabled = true) => _kernel.AddCallback(CallbackShape.Adapt(callback), enabled);
+
     public IKilnCallback? Get(string id) => _kernel.GetCallback(id);
 
     public bool IsEnabled(string id) => _kernel.IsCallbackEnabled(id);

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
@@ -8,7 +7,8 @@ using Kiln.Protocol;
 namespace Kiln.Modules.Callbacks;
 
 /// <summary>
-/// Creates a callback from its type: <c>init</c> keys bind to constructor parameters by name
+/// Creates a callback from its type — one that implements <see cref="IKilnCallback"/> or has its shape (see
+/// <see cref="CallbackShape"/>): <c>init</c> keys bind to constructor parameters by name
 /// (<c>log_every</c> matches <c>logEvery</c>), a parameter named <c>id</c> gets the callback's id,
 /// and optional parameters keep their defaults.
 /// </summary>
@@ -16,8 +16,8 @@ public static class CallbackFactory
 {
     public static IKilnCallback Create(Type type, string id, JsonObject? init)
     {
-        if (!typeof(IKilnCallback).IsAssignableFrom(type))
-            throw new ProtocolException($"{type.FullName} does not implement {nameof(IKilnCallback)}");
+        var shape = CallbackShape.Of(type);
+        if (!shape.IsCallback) throw new ProtocolException("target: " + shape.Error);
         if (type.IsAbstract || type.IsInterface || type.ContainsGenericParameters)
             throw new ProtocolException($"{type.FullName} cannot be instantiated (abstract, interface or open generic)");
         var given = init ?? [];
@@ -28,7 +28,7 @@ public static class CallbackFactory
         foreach (var ctor in type.GetConstructors().OrderByDescending(c => c.GetParameters().Length))
         {
             var args = TryBind(ctor, id, given, json, out lastError);
-            if (args is not null) return (IKilnCallback)ctor.Invoke(args);
+            if (args is not null) return shape.Bind(ctor.Invoke(args));
         }
         throw new ProtocolException($"init: no constructor of {type.FullName} fits ({lastError ?? "it has no public constructor"}); constructors: {Describe(type)}");
     }
@@ -52,7 +52,7 @@ public static class CallbackFactory
                 }
                 catch (JsonException)
                 {
-                    error = $"init.{key}: expected {Friendly(p.ParameterType)}, got {JsonValues.Show(init[key])}";
+                    error = $"init.{key}: expected {TypeNames.Show(p.ParameterType)}, got {JsonValues.Show(init[key])}";
                     return null;
                 }
             }
@@ -84,16 +84,9 @@ public static class CallbackFactory
         return null;
     }
 
-    private static string Friendly(Type t) => Nullable.GetUnderlyingType(t) is { } u ? Friendly(u) + "?" : t.Name;
-
     private static string Describe(Type type)
     {
-        var sb = new StringBuilder();
-        foreach (var c in type.GetConstructors())
-        {
-            if (sb.Length > 0) sb.Append(" | ");
-            sb.Append('(').Append(string.Join(", ", c.GetParameters().Select(p => $"{Friendly(p.ParameterType)} {p.Name}"))).Append(')');
-        }
-        return sb.Length == 0 ? "none" : sb.ToString();
+        var ctors = type.GetConstructors();
+        return ctors.Length == 0 ? "none" : string.Join(" | ", ctors.Select(TypeNames.Parameters));
     }
 }
