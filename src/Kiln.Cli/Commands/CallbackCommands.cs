@@ -56,18 +56,17 @@ internal static class CallbackCommands
             }
             else
             {
-                var isAssembly = p!.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || p.Contains(".dll:", StringComparison.OrdinalIgnoreCase);
-                if (isAssembly)
+                var spec = p!;
+                var named = FileSymbol.TryParse(spec, out var fs) && fs.File.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? fs : (FileSymbol?)null;
+                if (named is not null || spec.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
                 {
-                    var colon = p.IndexOf(".dll:", StringComparison.OrdinalIgnoreCase);
-                    var dll = colon < 0 ? p : p[..(colon + 4)];
-                    var full = Path.GetFullPath(dll);
+                    var full = Path.GetFullPath(named?.File ?? spec);
                     if (!File.Exists(full)) throw new ProtocolException($"{full}: assembly not found");
-                    target = new CallbackTarget(CallbackTarget.AssemblyKind, colon < 0 ? full : full + p[(colon + 4)..], c.Get(symbol));
+                    target = new CallbackTarget(CallbackTarget.AssemblyKind, named is { } n ? $"{full}:{n.Symbol}" : full, c.Get(symbol));
                 }
                 else
                 {
-                    target = new CallbackTarget(CallbackTarget.TypeKind, p, c.Get(symbol));
+                    target = new CallbackTarget(CallbackTarget.TypeKind, spec, c.Get(symbol));
                 }
             }
             var initValues = c.Get(init) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null;

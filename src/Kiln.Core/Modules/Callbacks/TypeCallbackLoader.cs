@@ -46,9 +46,8 @@ public sealed class TypeCallbackLoader : ICallbackLoader
     public static (string Dll, string Type) SplitAssemblyTarget(CallbackTarget target)
     {
         if (target.Symbol is not null) return (target.Path, target.Symbol);
-        var colon = target.Path.LastIndexOf(':');
-        if (colon > 0 && target.Path[..colon].EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-            return (target.Path[..colon], target.Path[(colon + 1)..]);
+        if (FileSymbol.TryParse(target.Path, out var named) && named.File.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            return (named.File, named.Symbol);
         throw new ProtocolException($"target: name the type, as --symbol Ns.Type or --path {target.Path}:Ns.Type");
     }
 
