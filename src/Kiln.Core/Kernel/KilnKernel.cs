@@ -62,7 +62,9 @@ public sealed class KilnKernel : IDisposable
         _config = new ConfigWatcher(files, _ledger, _dispatch, _modules, _cb, ApplySettings);
         _inbox = new Inbox(files, _options.MaxLineBytes, _ledger, _dispatch);
         foreach (var loader in _options.CallbackLoaders) _cb.AddLoader(loader);
-        foreach (var module in (IKernelModule[])[new CoreModule(_freeze), _opt, _loss, _cb, .. _options.Modules]) _dispatch.Add(module);
+        // The order of the table is the order of kiln.actuators.json's dials and of kiln.yaml's module sections.
+        IKernelModule[] modules = [new CoreModule(_freeze), _opt, _loss, _cb, .. _options.Modules];
+        foreach (var module in modules) _dispatch.Add(module);
         ApplySettings(KernelSettings.None);
     }
 

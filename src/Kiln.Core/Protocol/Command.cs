@@ -86,7 +86,7 @@ public sealed record Command : Change
         if (node is not JsonObject o) throw new ProtocolException($"expected a JSON object, got {JsonValues.Show(node)}");
         JsonValues.RejectUnknownKeys(o, Fields, "");
         var module = o["module"] is null
-            ? throw new ProtocolException("module: missing (one of core, cb, opt, loss, tune)")
+            ? throw new ProtocolException($"module: missing (one of {string.Join(", ", Modules)})")
             : JsonValues.GetString(o["module"], "module");
         if (modules is not null && !modules.Contains(module))
             throw new ProtocolException($"module: unknown module \"{module}\" (known: {string.Join(", ", modules)})");
