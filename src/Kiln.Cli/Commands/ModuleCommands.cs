@@ -3,10 +3,16 @@ using Kiln.Control;
 
 namespace Kiln.Cli.Commands;
 
-/// <summary><c>kiln opt …</c> and <c>kiln loss …</c>: enable, disable, set_params on a handle (<c>--id</c>, default main).</summary>
+/// <summary>
+/// <c>kiln opt …</c>, <c>kiln loss …</c>, or the commands of any module with handles: enable, disable, set_params on a
+/// handle (<c>--id</c>, default main). Keys are checked at the prompt for the modules <see cref="SetRouter"/> knows; the
+/// kernel checks the rest.
+/// </summary>
 internal static class ModuleCommands
 {
-    public static Command Build(Cli cli, string module, string help)
+    /// <param name="help">What the module changes.</param>
+    /// <param name="keysHelp">The keys its <c>set_params</c> takes.</param>
+    public static Command Build(Cli cli, string module, string help, string keysHelp)
     {
         var root = new Command(module, help);
         foreach (var op in new[] { "enable", "disable" })
@@ -16,17 +22,15 @@ internal static class ModuleCommands
             cli.Handle(command, c => c.Queue(new KilnCommand { Module = module, Op = op, Id = c.Get(id) }));
             root.Subcommands.Add(command);
         }
-        root.Subcommands.Add(SetParams(cli, module));
+        root.Subcommands.Add(SetParams(cli, module, keysHelp));
         return root;
     }
 
-    public static Command SetParams(Cli cli, string module)
+    private static Command SetParams(Cli cli, string module, string keysHelp)
     {
         var id = Cli.IdOption(module);
         var pairs = Cli.PairsArgument();
-        var command = new Command("set_params", module == "opt"
-            ? "Set optimizer values: lr, weight_decay, betas, eps, momentum, clip_norm, scheduler_scale, scheduler_drop; group=<name> or groups={…} to target groups"
-            : "Set loss values: <term>_w=weight, terms.<term>=true|false, ramps.<term>={type,end_step|warmup_frac,start,end}") { id, pairs };
+        var command = new Command("set_params", keysHelp) { id, pairs };
         cli.Handle(command, c =>
         {
             var values = Cli.Pairs(c.Get(pairs));

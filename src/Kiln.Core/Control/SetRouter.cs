@@ -32,7 +32,7 @@ public static class SetRouter
     }
 
     public static bool IsOptKey(string key) =>
-        Array.IndexOf(OptModule.ValueKeys, key) >= 0 || Array.IndexOf(OptModule.SelectorKeys, key) >= 0;
+        Array.IndexOf(OptParam.Names, key) >= 0 || Array.IndexOf(OptModule.SelectorKeys, key) >= 0;
 
     /// <summary>Checks key names before a command is queued, so typos fail at the prompt instead of in the ledger.</summary>
     public static void CheckKeys(string module, JsonObject parameters)
@@ -49,7 +49,7 @@ public static class SetRouter
             if (!ok)
             {
                 throw new ProtocolException(module == "opt"
-                    ? $"{key}: not an optimizer key (known: {string.Join(", ", OptModule.ValueKeys)}, group, groups)"
+                    ? $"{key}: not an optimizer key (known: {string.Join(", ", OptParam.Names)}, group, groups)"
                     : $"{key}: not a loss key (use <term>_w, terms.<term> or ramps.<term>)");
             }
         }

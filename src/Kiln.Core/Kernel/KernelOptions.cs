@@ -1,4 +1,5 @@
 using Kiln.IO;
+using Kiln.Modules;
 using Kiln.Modules.Callbacks;
 
 namespace Kiln.Kernel;
@@ -23,6 +24,12 @@ public sealed record KernelOptions
 
     /// <summary>Extra callback loaders, tried before the built-in type loader (Kiln.Scripting adds C# source files).</summary>
     public IReadOnlyList<ICallbackLoader> CallbackLoaders { get; init; } = [];
+
+    /// <summary>
+    /// Modules plugged in besides <c>core</c>, <c>cb</c>, <c>opt</c> and <c>loss</c>, each named by the commands it takes
+    /// (see <see cref="Kiln.Modules.IKernelModule"/>). A module instance belongs to one kernel.
+    /// </summary>
+    public IReadOnlyList<IKernelModule> Modules { get; init; } = [];
 
     /// <summary>Where the kernel reports problems that have no ledger line (a ledger line it could not read).</summary>
     public Action<string> Warn { get; init; } = message => Console.Error.WriteLine("kiln: " + message);

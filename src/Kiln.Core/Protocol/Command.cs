@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json.Nodes;
 
 namespace Kiln.Protocol;
@@ -37,24 +38,28 @@ public sealed record CallbackTarget(string Kind, string Path, string? Symbol)
     }
 }
 
-/// <summary>One line of the inbox, <c>kiln.commands.jsonl</c>.</summary>
-public sealed record Command
+/// <summary>One line of the inbox, <c>kiln.commands.jsonl</c>: a change and who sent it.</summary>
+public sealed record Command : Change
 {
+    /// <summary>The modules Kiln ships. Front ends accept these; the kernel reads any name and its module table decides.</summary>
     public static readonly string[] Modules = ["core", "cb", "opt", "loss", "tune"];
     private static readonly string[] Fields = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled"];
+
+    public Command()
+    {
+    }
+
+    /// <summary>A command that makes <paramref name="change"/> (a replayed recipe entry), with its own copies of the arguments.</summary>
+    [SetsRequiredMembers]
+    public Command(Change change) : base(change)
+    {
+        Params = change.Params?.DeepClone() as JsonObject;
+        Init = change.Init?.DeepClone() as JsonObject;
+    }
 
     public string? Cid { get; init; }
     public double? Ts { get; init; }
     public string? Source { get; init; }
-    public required string Module { get; init; }
-    public required string Op { get; init; }
-    public string? Id { get; init; }
-    public JsonObject? Params { get; init; }
-    public CallbackTarget? Target { get; init; }
-    public JsonObject? Init { get; init; }
-    public bool? Enabled { get; init; }
-    /// <summary>Set on replayed loads: the captured copy of the source file to load instead of the original.</summary>
-    public SourceCapture? SourceCapture { get; init; }
 
     public JsonObject ToJson()
     {
@@ -65,37 +70,35 @@ public sealed record Command
         o["module"] = Module;
         o["op"] = Op;
         if (Id is not null) o["id"] = Id;
-        if (Params is not null) o["params"] = Params.DeepClone();
-        if (Target is not null) o["target"] = Target.ToJson();
-        if (Init is not null) o["init"] = Init.DeepClone();
-        if (Enabled is not null) o["enabled"] = Enabled;
+        WriteArguments(o);
         return o;
     }
 
-    /// <summary>Reads a command, checking every field's type; unknown fields are an error, not silently dropped.</summary>
-    public static Command FromJson(JsonNode node)
+    /// <summary>Reads a command, checking every field's type; unknown fields are an error, not silently dropped. The module must be one of <see cref="Modules"/>.</summary>
+    public static Command FromJson(JsonNode node) => FromJson(node, Modules);
+
+    /// <summary>
+    /// Reads a command whose module is one of <paramref name="modules"/>, or any module when it is null (the kernel
+    /// reads every name and ledgers the ones no module of the run answers to as rejected).
+    /// </summary>
+    public static Command FromJson(JsonNode node, IReadOnlyCollection<string>? modules)
     {
         if (node is not JsonObject o) throw new ProtocolException($"expected a JSON object, got {JsonValues.Show(node)}");
         JsonValues.RejectUnknownKeys(o, Fields, "");
         var module = o["module"] is null
-            ? throw new ProtocolException("module: missing (one of core, cb, opt, loss, tune)")
+            ? throw new ProtocolException($"module: missing (one of {string.Join(", ", Modules)})")
             : JsonValues.GetString(o["module"], "module");
-        if (Array.IndexOf(Modules, module) < 0)
-            throw new ProtocolException($"module: unknown module \"{module}\" (known: {string.Join(", ", Modules)})");
+        if (modules is not null && !modules.Contains(module))
+            throw new ProtocolException($"module: unknown module \"{module}\" (known: {string.Join(", ", modules)})");
         var op = o["op"] is null ? throw new ProtocolException("op: missing") : JsonValues.GetString(o["op"], "op");
-        return new Command
+        return (Command)new Command
         {
             Cid = JsonValues.GetOptionalString(o, "cid"),
             Ts = o["ts"] is null ? null : JsonValues.GetDouble(o["ts"], "ts"),
             Source = JsonValues.GetOptionalString(o, "source"),
             Module = module,
             Op = op,
-            Id = JsonValues.GetOptionalString(o, "id"),
-            Params = o["params"] is null ? null : (JsonObject)JsonValues.GetObject(o["params"], "params").DeepClone(),
-            Target = o["target"] is null ? null : CallbackTarget.FromJson(o["target"], "target"),
-            Init = o["init"] is null ? null : (JsonObject)JsonValues.GetObject(o["init"], "init").DeepClone(),
-            Enabled = o["enabled"] is null ? null : JsonValues.GetBool(o["enabled"], "enabled"),
-        };
+        }.WithArgumentsFrom(o);
     }
 
     /// <summary>A new command id: time-ordered and unique across processes.</summary>

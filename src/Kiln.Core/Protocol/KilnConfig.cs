@@ -11,7 +11,7 @@ public sealed record KernelSettings(double? PollIntervalMs, int? DebounceSteps, 
 /// <summary>A callback declared in <c>kiln.yaml</c>.</summary>
 public sealed record CallbackSpec(CallbackTarget Target, JsonObject? Init, bool Enabled, JsonObject? Params);
 
-/// <summary>An <c>opt:</c> or <c>loss:</c> section: initial values, bounds, and whether the handle is on.</summary>
+/// <summary>A module's section (<c>opt:</c>, <c>loss:</c>, …): initial values, bounds, and whether the handle is on.</summary>
 public sealed record ModuleSpec(string Id, bool Enabled, JsonObject Params, IReadOnlyDictionary<string, Bounds> Bounds)
 {
     public static ModuleSpec Empty(string id) => new(id, true, [], new Dictionary<string, Bounds>());
@@ -19,18 +19,27 @@ public sealed record ModuleSpec(string Id, bool Enabled, JsonObject Params, IRea
 
 /// <summary>
 /// <c>kiln.yaml</c>: <c>version: 1</c>; <c>kernel:</c> settings; <c>callbacks:</c> by id with target, init, enabled, params;
-/// <c>opt:</c> and <c>loss:</c> with id, enabled, params and bounds.
+/// a section per module (<c>opt:</c>, <c>loss:</c>, and those of modules plugged into the kernel) with id, enabled, params and bounds.
 /// </summary>
 public sealed record KilnConfig
 {
-    private static readonly string[] TopKeys = ["version", "kernel", "callbacks", "opt", "loss"];
+    /// <summary>The module sections of a kernel with the built-in modules.</summary>
+    public static readonly string[] DefaultSections = ["opt", "loss"];
 
     public static readonly KilnConfig Empty = new();
 
     public KernelSettings Kernel { get; init; } = KernelSettings.None;
     public IReadOnlyList<(string Id, CallbackSpec Spec)> Callbacks { get; init; } = [];
-    public ModuleSpec Opt { get; init; } = ModuleSpec.Empty("main");
-    public ModuleSpec Loss { get; init; } = ModuleSpec.Empty("main");
+
+    /// <summary>The module sections, in the order the kernel lists its modules; an absent section is <see cref="ModuleSpec.Empty"/>.</summary>
+    public IReadOnlyList<(string Module, ModuleSpec Spec)> Modules { get; init; } = [];
+
+    /// <summary>The section of <paramref name="module"/>, or an empty one.</summary>
+    public ModuleSpec Section(string module)
+    {
+        foreach (var (name, spec) in Modules) if (name == module) return spec;
+        return ModuleSpec.Empty("main");
+    }
 
     public static KilnConfig Load(string path)
     {
@@ -39,22 +48,23 @@ public sealed record KilnConfig
         catch (ProtocolException ex) { throw ex.InFile(path); }
     }
 
-    public static KilnConfig FromJson(JsonNode? node)
+    public static KilnConfig FromJson(JsonNode? node) => FromJson(node, DefaultSections);
+
+    /// <summary>Reads the file of a kernel whose modules take the sections <paramref name="sections"/>; any other top-level key is an error.</summary>
+    public static KilnConfig FromJson(JsonNode? node, IReadOnlyList<string> sections)
     {
         if (node is null) return Empty;
         var o = JsonValues.GetObject(node, "kiln.yaml");
-        JsonValues.RejectUnknownKeys(o, TopKeys, "");
+        JsonValues.RejectUnknownKeys(o, ["version", "kernel", "callbacks", .. sections], "");
         if (o["version"] is null) throw new ProtocolException("version: missing (write version: 1)");
         if (JsonValues.GetLong(o["version"], "version") != 1) throw new ProtocolException($"version: only version 1 is known, got {JsonValues.Show(o["version"])}");
         return new KilnConfig
         {
             Kernel = o["kernel"] is null ? KernelSettings.None : ParseKernel(o["kernel"]),
             Callbacks = o["callbacks"] is null ? [] : ParseCallbacks(o["callbacks"]),
-            Opt = o["opt"] is null ? ModuleSpec.Empty("main") : ParseModule(o["opt"], "opt"),
-            Loss = o["loss"] is null ? ModuleSpec.Empty("main") : ParseModule(o["loss"], "loss"),
+            Modules = [.. sections.Select(s => (s, o[s] is null ? ModuleSpec.Empty("main") : ParseModule(o[s], s)))],
         };
     }
-
     private static KernelSettings ParseKernel(JsonNode? node)
     {
         var k = JsonValues.GetObject(node, "kernel");

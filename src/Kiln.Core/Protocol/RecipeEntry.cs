@@ -16,22 +16,15 @@ public sealed record SourceCapture(string Sha256, string CapturedPath)
 }
 
 /// <summary>One line of a recipe, <c>kiln.recipe.jsonl</c>: a change and the moment it happened.</summary>
-public sealed record RecipeEntry
+public sealed record RecipeEntry : Change
 {
-    /// <summary>The modules a recipe may hold: changes to the run, not kernel control.</summary>
-    public static readonly string[] Modules = ["cb", "opt", "loss"];
     private static readonly string[] Fields = ["at", "module", "op", "id", "params", "target", "init", "enabled", "source_capture"];
 
     public required long Step { get; init; }
     public required string Event { get; init; }
-    public required string Module { get; init; }
-    public required string Op { get; init; }
-    public string? Id { get; init; }
-    public JsonObject? Params { get; init; }
-    public CallbackTarget? Target { get; init; }
-    public JsonObject? Init { get; init; }
-    public bool? Enabled { get; init; }
-    public SourceCapture? SourceCapture { get; init; }
+
+    /// <summary>Whether changes to <paramref name="module"/> belong in a recipe: every module's do, except <c>core</c>'s (kernel control, not a change to the run).</summary>
+    public static bool Replayable(string module) => module != "core";
 
     public JsonObject ToJson()
     {
@@ -42,10 +35,7 @@ public sealed record RecipeEntry
             ["op"] = Op,
             ["id"] = Id,
         };
-        if (Params is not null) o["params"] = Params.DeepClone();
-        if (Target is not null) o["target"] = Target.ToJson();
-        if (Init is not null) o["init"] = Init.DeepClone();
-        if (Enabled is not null) o["enabled"] = Enabled;
+        WriteArguments(o);
         if (SourceCapture is not null) o["source_capture"] = SourceCapture.ToJson();
         return o;
     }
@@ -62,36 +52,12 @@ public sealed record RecipeEntry
         if (step < 0) throw new ProtocolException($"at.step: must be >= 0, got {step}");
         var evt = at["event"] is null ? throw new ProtocolException("at.event: missing") : JsonValues.GetString(at["event"], "at.event");
         var module = o["module"] is null ? throw new ProtocolException("module: missing") : JsonValues.GetString(o["module"], "module");
-        if (Array.IndexOf(Modules, module) < 0)
-            throw new ProtocolException($"module: \"{module}\" cannot be replayed (recipes hold {string.Join(", ", Modules)})");
+        if (!Replayable(module))
+            throw new ProtocolException($"module: \"{module}\" cannot be replayed (its ops control the kernel; recipes hold changes to the run)");
         var op = o["op"] is null ? throw new ProtocolException("op: missing") : JsonValues.GetString(o["op"], "op");
-        return new RecipeEntry
-        {
-            Step = step,
-            Event = evt,
-            Module = module,
-            Op = op,
-            Id = JsonValues.GetOptionalString(o, "id"),
-            Params = o["params"] is null ? null : (JsonObject)JsonValues.GetObject(o["params"], "params").DeepClone(),
-            Target = o["target"] is null ? null : CallbackTarget.FromJson(o["target"], "target"),
-            Init = o["init"] is null ? null : (JsonObject)JsonValues.GetObject(o["init"], "init").DeepClone(),
-            Enabled = o["enabled"] is null ? null : JsonValues.GetBool(o["enabled"], "enabled"),
-            SourceCapture = o["source_capture"] is null ? null : SourceCapture.FromJson(o["source_capture"], "source_capture"),
-        };
+        return (RecipeEntry)new RecipeEntry { Step = step, Event = evt, Module = module, Op = op }.WithArgumentsFrom(o);
     }
 
     /// <summary>The command this entry replays.</summary>
-    public Command ToCommand(string cid) => new()
-    {
-        Cid = cid,
-        Source = Sources.Replay,
-        Module = Module,
-        Op = Op,
-        Id = Id,
-        Params = Params?.DeepClone() as JsonObject,
-        Target = Target,
-        Init = Init?.DeepClone() as JsonObject,
-        Enabled = Enabled,
-        SourceCapture = SourceCapture,
-    };
+    public Command ToCommand(string cid) => new(this) { Cid = cid, Source = Sources.Replay };
 }

@@ -60,7 +60,7 @@ public static class RecipeFile
     }
 
     /// <summary>
-    /// The recipe of a ledger: every applied change to cb, opt or loss, in ledger order, with the values as
+    /// The recipe of a ledger: every applied change to a module other than core (cb, opt, loss, or one plugged in), in ledger order, with the values as
     /// applied (for a partial <c>set_params</c>, only the keys that took effect). The run's baseline (what
     /// <c>kiln.yaml</c> and the trainer set up before the first safe point) is not a change and stays out.
     /// </summary>
@@ -70,7 +70,7 @@ public static class RecipeFile
         foreach (var e in ledger)
         {
             if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) continue;
-            if (Array.IndexOf(RecipeEntry.Modules, e.Module) < 0) continue;
+            if (!RecipeEntry.Replayable(e.Module)) continue;
             if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) continue;
             var p = e.Payload;
             recipe.Add(e.Op switch

@@ -85,38 +85,12 @@ public abstract class Optimizer : IOptimizerActuator
 
     public bool Supports(OptimizerKey key) => _supported.Contains(key);
 
-    public double Get(int group, OptimizerKey key, long step)
-    {
-        var g = ParamGroups[group];
-        return key switch
-        {
-            OptimizerKey.Lr => g.Lr.At(step),
-            OptimizerKey.WeightDecay => g.WeightDecay,
-            OptimizerKey.Beta1 => g.Beta1,
-            OptimizerKey.Beta2 => g.Beta2,
-            OptimizerKey.Eps => g.Eps,
-            OptimizerKey.Momentum => g.Momentum,
-            OptimizerKey.SchedulerScale => g.Lr.Scale,
-            OptimizerKey.ClipNorm => ClipNorm,
-            _ => throw new ArgumentOutOfRangeException(nameof(key)),
-        };
-    }
+    public double Get(int group, OptimizerKey key, long step) => key == OptimizerKey.ClipNorm ? ClipNorm : ParamGroups[group].Get(key, step);
 
     public void Set(int group, OptimizerKey key, double value, long step)
     {
-        var g = ParamGroups[group];
-        switch (key)
-        {
-            case OptimizerKey.Lr: g.Lr.Rebase(value, step); break;
-            case OptimizerKey.WeightDecay: g.WeightDecay = value; break;
-            case OptimizerKey.Beta1: g.Beta1 = value; break;
-            case OptimizerKey.Beta2: g.Beta2 = value; break;
-            case OptimizerKey.Eps: g.Eps = value; break;
-            case OptimizerKey.Momentum: g.Momentum = value; break;
-            case OptimizerKey.SchedulerScale: g.Lr.Scale = value; break;
-            case OptimizerKey.ClipNorm: ClipNorm = value; break;
-            default: throw new ArgumentOutOfRangeException(nameof(key));
-        }
+        if (key == OptimizerKey.ClipNorm) ClipNorm = value;
+        else ParamGroups[group].Set(key, value, step);
     }
 
     /// <summary>Per-parameter state buffers (momentum, moments), created zeroed on first use.</summary>

@@ -4,23 +4,10 @@ using Kiln.Train.Tensors;
 namespace Kiln.Train.Optim;
 
 /// <summary>Parameters that share hyper-parameters (the backbone at a small learning rate, the head at a large one).</summary>
-public sealed class ParamGroup
+public sealed class ParamGroup(string name, IEnumerable<Tensor> parameters, double lr, LrSchedule? schedule = null)
+    : GroupDials(name, lr, schedule)
 {
-    public ParamGroup(string name, IEnumerable<Tensor> parameters, double lr, LrSchedule? schedule = null)
-    {
-        Name = name;
-        Params = parameters.ToList();
-        Lr = new ScheduledLr(lr, schedule);
-    }
-
-    public string Name { get; }
-    public IReadOnlyList<Tensor> Params { get; }
-    public ScheduledLr Lr { get; }
-    public double WeightDecay { get; set; }
-    public double Beta1 { get; set; } = 0.9;
-    public double Beta2 { get; set; } = 0.999;
-    public double Eps { get; set; } = 1e-8;
-    public double Momentum { get; set; }
+    public IReadOnlyList<Tensor> Params { get; } = parameters.ToList();
     public double Dampening { get; set; }
     public bool Nesterov { get; set; }
 

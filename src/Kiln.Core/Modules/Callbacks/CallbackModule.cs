@@ -12,9 +12,7 @@ internal sealed class CallbackModule : IKernelModule
     private readonly List<ICallbackLoader> _loaders = [new TypeCallbackLoader()];
     private readonly List<Slot> _slots = [];
     private Slot[] _enabled = [];
-
-    /// <summary>Reports a callback that threw while handling an event: (id, env at the safe point, exception, disabled).</summary>
-    public Action<string, KernelEnv, Exception, bool>? OnHandleFailure { get; set; }
+    private IModuleHost? _host;
 
     private sealed class Slot(string id, IKilnCallback callback)
     {
@@ -29,7 +27,7 @@ internal sealed class CallbackModule : IKernelModule
 
     public string Name => "cb";
 
-    public bool HasEnabled => _enabled.Length > 0;
+    public void Attach(IModuleHost host) => _host = host;
 
     public void AddLoader(ICallbackLoader loader) => _loaders.Insert(0, loader);
 
@@ -173,7 +171,7 @@ internal sealed class CallbackModule : IKernelModule
     }
 
     /// <summary>Calls every enabled callback for one event; a callback that throws is reported and, by default, disabled.</summary>
-    public void Dispatch(string evt, KernelEnv env, bool autoDisable)
+    public void OnSafePoint(string evt, KernelEnv env)
     {
         var enabled = _enabled;
         for (var i = 0; i < enabled.Length; i++)
@@ -185,23 +183,36 @@ internal sealed class CallbackModule : IKernelModule
             }
             catch (Exception ex)
             {
-                if (autoDisable)
-                {
-                    slot.Enabled = false;
-                    Rebuild();
-                }
-                OnHandleFailure?.Invoke(slot.Id, env, ex, autoDisable);
+                ReportHandleFailure(slot, evt, env, ex);
             }
         }
     }
 
-    /// <summary>Closes every callback (the run ended).</summary>
-    public void CloseAll(Action<string, Exception> onError)
+    private void ReportHandleFailure(Slot slot, string evt, KernelEnv env, Exception ex)
+    {
+        var disable = _host?.AutoDisableOnError ?? true;
+        if (disable)
+        {
+            slot.Enabled = false;
+            Rebuild();
+        }
+        var inner = OpResult.Unwrap(ex);
+        var result = new OpResult(Decision.Failed,
+            Error: $"handle({evt}) threw {inner.GetType().Name}: {inner.Message}",
+            Notes: disable
+                ? $"cb:{slot.Id} disabled (auto_disable_on_error); `kiln cb enable {slot.Id}` turns it back on"
+                : "auto_disable_on_error is off: the callback stays enabled",
+            Traceback: inner.ToString());
+        _host?.Report(new Command { Module = Name, Op = "handle", Id = slot.Id }, result, env.Step, evt, env);
+    }
+
+    /// <summary>Closes every callback (the run ended); a Close that throws is a failed <c>cb close</c> line.</summary>
+    public void Close(long? step, KernelEnv? env)
     {
         foreach (var slot in _slots)
         {
             try { slot.Callback.Close(); }
-            catch (Exception ex) { onError(slot.Id, ex); }
+            catch (Exception ex) { _host?.Report(new Command { Module = Name, Op = "close", Id = slot.Id }, OpResult.Failed(ex), step, KernelEvents.End, env); }
             TryUnload(slot.Loaded);
         }
         _slots.Clear();
@@ -224,7 +235,11 @@ internal sealed class CallbackModule : IKernelModule
         catch (InvalidOperationException) { }
     }
 
-    private void Rebuild() => _enabled = _slots.Where(s => s.Enabled).ToArray();
+    private void Rebuild()
+    {
+        _enabled = _slots.Where(s => s.Enabled).ToArray();
+        _host?.Listen(this, _enabled.Length > 0);
+    }
 
     public void Describe(List<ActuatorState> into, long step)
     {

@@ -5,55 +5,29 @@ namespace Kiln.Modules.Opt;
 
 /// <summary>
 /// The <c>opt</c> module: <c>enable</c>, <c>disable</c> and <c>set_params</c> on optimizer handles (<c>--id</c>, default
-/// <c>main</c>). Keys: lr, weight_decay, betas, eps, momentum, clip_norm, scheduler_scale, scheduler_drop, with
-/// <c>group</c> (one group by name or index) or <c>groups</c> (<c>{name: {key: value}}</c>) to target groups.
+/// <c>main</c>). Keys: lr, weight_decay, betas, eps, momentum, clip_norm, scheduler_scale, scheduler_drop (see
+/// <see cref="OptParam"/>), with <c>group</c> (one group by name or index) or <c>groups</c> (<c>{name: {key: value}}</c>) to target groups.
 /// </summary>
-internal sealed class OptModule : IKernelModule
+internal sealed class OptModule() : HandleModule<IOptimizerActuator>("opt", "optimizer")
 {
-    public const string DefaultId = "main";
-    public static readonly string[] ValueKeys = ["lr", "weight_decay", "betas", "eps", "momentum", "clip_norm", "scheduler_scale", "scheduler_drop"];
     public static readonly string[] SelectorKeys = ["group", "groups"];
 
-    public static readonly IReadOnlyDictionary<string, Bounds> DefaultBounds = new Dictionary<string, Bounds>
-    {
-        ["lr"] = new(0, 10),
-        ["weight_decay"] = new(0, 10),
-        ["betas"] = new(0, 0.999999999),
-        ["eps"] = new(0, 1),
-        ["momentum"] = new(0, 1),
-        ["clip_norm"] = new(0, 1e12),
-        ["scheduler_scale"] = new(0, 1000),
-        ["scheduler_drop"] = new(0, 1000),
-    };
+    public static readonly IReadOnlyDictionary<string, Bounds> DefaultBounds = OptParam.All.ToDictionary(p => p.Name, p => p.DefaultBounds);
 
-    private readonly Dictionary<string, Handle> _handles = new(StringComparer.Ordinal);
     private Dictionary<string, Bounds> _bounds = new(DefaultBounds);
 
-    private sealed class Handle(IOptimizerActuator actuator)
-    {
-        public IOptimizerActuator Actuator { get; } = actuator;
-        public bool Enabled { get; set; } = true;
-    }
+    private readonly record struct Planned(int[] Groups, OptParam Param, double A, double B, string? GroupName);
 
-    private readonly record struct Planned(int[] Groups, string Key, double A, double B, string? GroupName);
-
-    public string Name => "opt";
-
-    public bool HasActuators => _handles.Count > 0;
-
-    public void Register(string id, IOptimizerActuator actuator)
+    protected override void Check(IOptimizerActuator actuator)
     {
         if (actuator.Groups.Count == 0) throw new ArgumentException("an optimizer actuator needs at least one group", nameof(actuator));
-        _handles[id] = new Handle(actuator);
     }
 
-    public bool IsEnabled(string id) => _handles.TryGetValue(id, out var h) && h.Enabled;
-
-    /// <summary>Replaces the bounds with the defaults overlaid by <paramref name="overrides"/> (from <c>kiln.yaml</c>).</summary>
-    public void SetBounds(IReadOnlyDictionary<string, Bounds> overrides)
+    /// <summary>Replaces the bounds with the defaults overlaid by <paramref name="bounds"/> (from <c>kiln.yaml</c>).</summary>
+    public override void SetBounds(IReadOnlyDictionary<string, Bounds> bounds)
     {
         var merged = new Dictionary<string, Bounds>(DefaultBounds);
-        foreach (var (k, b) in overrides)
+        foreach (var (k, b) in bounds)
         {
             if (!DefaultBounds.ContainsKey(k)) throw new ProtocolException($"opt.bounds.{k}: unknown key (known: {string.Join(", ", DefaultBounds.Keys)})");
             merged[k] = b;
@@ -61,57 +35,23 @@ internal sealed class OptModule : IKernelModule
         _bounds = merged;
     }
 
-    public OpResult Apply(Command command, OpContext context)
+    protected override OpResult? Plan(IOptimizerActuator act, JsonObject p, OpContext context, List<Action<JsonObject>> steps, List<string> errors)
     {
-        var id = command.Id ?? DefaultId;
-        if (!_handles.TryGetValue(id, out var handle))
-        {
-            return _handles.Count == 0
-                ? OpResult.Rejected("no optimizer actuator is registered in this run")
-                : OpResult.Rejected($"id: no optimizer '{id}' (known: {string.Join(", ", _handles.Keys)})");
-        }
-        switch (command.Op)
-        {
-            case "enable":
-                if (handle.Enabled) return OpResult.Noop($"opt:{id} is already enabled");
-                handle.Enabled = true;
-                return OpResult.Applied();
-            case "disable":
-                if (!handle.Enabled) return OpResult.Noop($"opt:{id} is already disabled");
-                handle.Enabled = false;
-                return OpResult.Applied();
-            case "set_params":
-                if (!handle.Enabled) return OpResult.Noop($"opt:{id} is disabled; `kiln opt enable --id {id}` turns it back on");
-                return SetParams(id, handle, command.Params, context);
-            default:
-                return OpResult.Rejected($"op: unknown op \"{command.Op}\" for module opt (known: enable, disable, set_params)");
-        }
-    }
-
-    private OpResult SetParams(string id, Handle handle, JsonObject? p, OpContext context)
-    {
-        if (p is null || p.Count == 0) return OpResult.Rejected("params: nothing to set (give key=value pairs)");
-        var act = handle.Actuator;
-        var all = Enumerable.Range(0, act.Groups.Count).ToArray();
-        var errors = new List<string>();
-        var plan = new List<Planned>();
-        var payload = new JsonObject();
-
         if (p.ContainsKey("group") && p.ContainsKey("groups"))
             return OpResult.Rejected("group, groups: give one or the other");
-        var targets = all;
+        var plan = new List<Planned>();
+        int[] targets = [.. Enumerable.Range(0, act.Groups.Count)];
         if (p.TryGetPropertyValue("group", out var groupNode))
         {
             var g = ResolveGroup(act, groupNode, "group", out var error);
             if (g < 0) return OpResult.Rejected(error!);
             targets = [g];
-            payload["group"] = groupNode?.DeepClone();
         }
         foreach (var (key, value) in p)
         {
             if (key is "group" or "groups") continue;
-            if (Validate(act, key, value, key, out var a, out var b) is { } error) errors.Add(error);
-            else plan.Add(new Planned(targets, key, a, b, null));
+            if (Validate(act, key, value, key, out var param, out var a, out var b) is { } error) errors.Add(error);
+            else plan.Add(new Planned(targets, param!, a, b, null));
         }
         if (p.TryGetPropertyValue("groups", out var groupsNode))
         {
@@ -125,77 +65,40 @@ internal sealed class OptModule : IKernelModule
                 foreach (var (key, value) in kv)
                 {
                     var where = $"groups.{name}.{key}";
-                    if (key == "clip_norm") { errors.Add($"{where}: clip_norm is global; set it without groups"); continue; }
+                    if (OptParam.Find(key) is { IsGlobal: true }) { errors.Add($"{where}: {key} is global; set it without groups"); continue; }
                     if (key is "group" or "groups") { errors.Add($"{where}: selectors cannot nest"); continue; }
-                    if (Validate(act, key, value, where, out var a, out var b) is { } err) errors.Add(err);
-                    else plan.Add(new Planned([g], key, a, b, name));
+                    if (Validate(act, key, value, where, out var param, out var a, out var b) is { } err) errors.Add(err);
+                    else plan.Add(new Planned([g], param!, a, b, name));
                 }
             }
         }
-        if (plan.Count == 0) return OpResult.Rejected(string.Join("; ", errors));
+        if (plan.Count == 0) return null;
 
+        if (groupNode is not null) steps.Add(applied => applied["group"] = groupNode.DeepClone());
+        var at = context.StepOrZero;
         // Whole-optimizer keys first, then per-group ones; within each, the documented key order (stable).
-        var ordered = plan.OrderBy(x => x.GroupName is null ? 0 : 1).ThenBy(x => Array.IndexOf(ValueKeys, x.Key));
-        var applied = new JsonObject();
-        if (payload["group"] is { } sel) applied["group"] = sel.DeepClone();
-        try
+        foreach (var s in plan.OrderBy(x => x.GroupName is null ? 0 : 1).ThenBy(x => Array.IndexOf(OptParam.All, x.Param)))
         {
-            foreach (var step in ordered)
+            steps.Add(applied =>
             {
-                Execute(act, step, context.StepOrZero);
-                Record(applied, step);
-            }
+                s.Param.Apply(act, s.Groups, s.A, s.B, at);
+                Record(applied, s);
+            });
         }
-        catch (Exception ex)
-        {
-            string? notes = null;
-            if (context.AutoDisableOnError)
-            {
-                handle.Enabled = false;
-                notes = $"opt:{id} disabled after the error; `kiln opt enable --id {id}` turns it back on";
-            }
-            return OpResult.Failed(ex, applied, Join(notes, errors));
-        }
-        return OpResult.Applied(applied, errors.Count > 0 ? string.Join("; ", errors) : null);
+        return null;
     }
-
-    private static string? Join(string? notes, List<string> errors) =>
-        errors.Count == 0 ? notes : notes is null ? string.Join("; ", errors) : notes + "; " + string.Join("; ", errors);
 
     private static void Record(JsonObject applied, Planned step)
     {
-        JsonNode value = step.Key == "betas" ? new JsonArray(step.A, step.B) : JsonValue.Create(step.A);
+        var value = step.Param.Show(step.A, step.B);
         if (step.GroupName is null)
         {
-            applied[step.Key] = value;
+            applied[step.Param.Name] = value;
             return;
         }
         if (applied["groups"] is not JsonObject groups) applied["groups"] = groups = [];
         if (groups[step.GroupName] is not JsonObject g) groups[step.GroupName] = g = [];
-        g[step.Key] = value;
-    }
-
-    private static void Execute(IOptimizerActuator act, Planned step, long at)
-    {
-        foreach (var g in step.Groups)
-        {
-            switch (step.Key)
-            {
-                case "lr": act.Set(g, OptimizerKey.Lr, step.A, at); break;
-                case "weight_decay": act.Set(g, OptimizerKey.WeightDecay, step.A, at); break;
-                case "eps": act.Set(g, OptimizerKey.Eps, step.A, at); break;
-                case "momentum": act.Set(g, OptimizerKey.Momentum, step.A, at); break;
-                case "betas":
-                    act.Set(g, OptimizerKey.Beta1, step.A, at);
-                    act.Set(g, OptimizerKey.Beta2, step.B, at);
-                    break;
-                case "scheduler_scale": act.Set(g, OptimizerKey.SchedulerScale, step.A, at); break;
-                case "scheduler_drop": act.Set(g, OptimizerKey.Lr, act.Get(g, OptimizerKey.Lr, at) * step.A, at); break;
-                case "clip_norm":
-                    act.Set(0, OptimizerKey.ClipNorm, step.A, at);
-                    return;
-            }
-        }
+        g[step.Param.Name] = value;
     }
 
     private static int ResolveGroup(IOptimizerActuator act, JsonNode? node, string where, out string? error)
@@ -214,72 +117,41 @@ internal sealed class OptModule : IKernelModule
         return -1;
     }
 
-    private string? Validate(IOptimizerActuator act, string key, JsonNode? value, string where, out double a, out double b)
+    private string? Validate(IOptimizerActuator act, string key, JsonNode? value, string where, out OptParam? param, out double a, out double b)
     {
         a = b = 0;
-        if (Array.IndexOf(ValueKeys, key) < 0)
-            return $"{where}: unknown key (known: {string.Join(", ", ValueKeys)}, group, groups)";
-        var required = key switch
-        {
-            "lr" or "scheduler_drop" => OptimizerKey.Lr,
-            "weight_decay" => OptimizerKey.WeightDecay,
-            "eps" => OptimizerKey.Eps,
-            "momentum" => OptimizerKey.Momentum,
-            "betas" => OptimizerKey.Beta1,
-            "scheduler_scale" => OptimizerKey.SchedulerScale,
-            _ => OptimizerKey.ClipNorm,
-        };
-        if (!act.Supports(required) || (key == "betas" && !act.Supports(OptimizerKey.Beta2)))
-            return $"{where}: not supported by this optimizer ({act.Kind})";
-        var bounds = _bounds[key];
-        if (key == "betas")
-        {
-            if (value is not JsonArray { Count: 2 } arr || !JsonValues.TryGetDouble(arr[0], out a) || !JsonValues.TryGetDouble(arr[1], out b))
-                return $"{where}: expected [beta1, beta2], got {JsonValues.Show(value)}";
-            return bounds.Check(where + "[0]", a) ?? bounds.Check(where + "[1]", b);
-        }
-        if (key == "clip_norm" && value is null) return null;
-        if (!JsonValues.TryGetDouble(value, out a))
-            return $"{where}: expected a number, got {JsonValues.Show(value)}";
-        if (!double.IsFinite(a)) return $"{where}: expected a finite number, got {JsonValues.Show(value)}";
-        return bounds.Check(where, a);
+        param = OptParam.Find(key);
+        if (param is null) return $"{where}: unknown key (known: {string.Join(", ", OptParam.Names)}, group, groups)";
+        if (!param.SupportedBy(act)) return $"{where}: not supported by this optimizer ({act.Kind})";
+        return param.Read(value, _bounds[key], where, out a, out b);
     }
 
-    public void Describe(List<ActuatorState> into, long step)
+    public override void Describe(List<ActuatorState> into, long step)
     {
-        foreach (var (id, h) in _handles)
+        foreach (var (id, act, enabled) in Handles)
         {
-            var act = h.Actuator;
             for (var g = 0; g < act.Groups.Count; g++)
             {
-                var group = act.Groups[g];
-                Add(into, id, h, group, "lr", ActuatorState.LogFloat, act, g, OptimizerKey.Lr, step);
-                Add(into, id, h, group, "weight_decay", ActuatorState.Float, act, g, OptimizerKey.WeightDecay, step);
-                Add(into, id, h, group, "momentum", ActuatorState.Float, act, g, OptimizerKey.Momentum, step);
-                Add(into, id, h, group, "eps", ActuatorState.LogFloat, act, g, OptimizerKey.Eps, step);
-                if (act.Supports(OptimizerKey.Beta1) && act.Supports(OptimizerKey.Beta2))
+                foreach (var dial in OptParam.Dials)
                 {
-                    into.Add(new ActuatorState
-                    {
-                        Module = Name, Id = id, Key = "betas", Type = ActuatorState.Pair, Group = group,
-                        Min = _bounds["betas"].Min, Max = _bounds["betas"].Max, Enabled = h.Enabled,
-                        Value = new JsonArray(act.Get(g, OptimizerKey.Beta1, step), act.Get(g, OptimizerKey.Beta2, step)),
-                    });
+                    if (!dial.IsGlobal) Add(into, id, enabled, act.Groups[g], dial, act, g, step);
                 }
-                Add(into, id, h, group, "scheduler_scale", ActuatorState.Float, act, g, OptimizerKey.SchedulerScale, step);
             }
-            Add(into, id, h, null, "clip_norm", ActuatorState.Float, act, 0, OptimizerKey.ClipNorm, step);
+            foreach (var dial in OptParam.Dials)
+            {
+                if (dial.IsGlobal) Add(into, id, enabled, null, dial, act, 0, step);
+            }
         }
     }
 
-    private void Add(List<ActuatorState> into, string id, Handle h, string? group, string key, string type, IOptimizerActuator act, int g, OptimizerKey k, long step)
+    private void Add(List<ActuatorState> into, string id, bool enabled, string? group, OptParam dial, IOptimizerActuator act, int g, long step)
     {
-        if (!act.Supports(k)) return;
+        if (!dial.SupportedBy(act)) return;
+        var bounds = _bounds[dial.Name];
         into.Add(new ActuatorState
         {
-            Module = Name, Id = id, Key = key, Type = type, Group = group,
-            Min = _bounds[key].Min, Max = _bounds[key].Max, Enabled = h.Enabled,
-            Value = JsonValue.Create(act.Get(g, k, step)),
+            Module = Name, Id = id, Key = dial.Name, Type = dial.DialType!, Group = group,
+            Min = bounds.Min, Max = bounds.Max, Enabled = enabled, Value = dial.Current(act, g, step),
         });
     }
 }

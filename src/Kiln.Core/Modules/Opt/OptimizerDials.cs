@@ -7,20 +7,8 @@ namespace Kiln.Modules.Opt;
 /// </summary>
 public sealed class OptimizerDials : IOptimizerActuator
 {
-    private readonly Group[] _groups;
+    private readonly GroupDials[] _groups;
     private readonly HashSet<OptimizerKey> _supported;
-    private double _clipNorm;
-
-    public sealed class Group(string name, ScheduledLr lr)
-    {
-        public string Name { get; } = name;
-        public ScheduledLr Lr { get; } = lr;
-        public double WeightDecay { get; set; }
-        public double Beta1 { get; set; } = 0.9;
-        public double Beta2 { get; set; } = 0.999;
-        public double Eps { get; set; } = 1e-8;
-        public double Momentum { get; set; }
-    }
 
     /// <param name="kind">Named for messages (<c>adam</c>, <c>sgd</c>).</param>
     /// <param name="groups">Name, base lr and schedule of each parameter group.</param>
@@ -28,7 +16,7 @@ public sealed class OptimizerDials : IOptimizerActuator
     public OptimizerDials(string kind, IEnumerable<(string Name, double Lr, LrSchedule? Schedule)> groups, IEnumerable<OptimizerKey>? supported = null)
     {
         Kind = kind;
-        _groups = groups.Select(g => new Group(g.Name, new ScheduledLr(g.Lr, g.Schedule))).ToArray();
+        _groups = groups.Select(g => new GroupDials(g.Name, g.Lr, g.Schedule)).ToArray();
         if (_groups.Length == 0) throw new ArgumentException("an optimizer needs at least one group", nameof(groups));
         _supported = supported is null ? [.. Enum.GetValues<OptimizerKey>()] : [.. supported, OptimizerKey.Lr, OptimizerKey.SchedulerScale];
         Groups = _groups.Select(g => g.Name).ToArray();
@@ -41,45 +29,20 @@ public sealed class OptimizerDials : IOptimizerActuator
     public IReadOnlyList<string> Groups { get; }
     public string Kind { get; }
 
-    public Group this[int group] => _groups[group];
+    public GroupDials this[int group] => _groups[group];
 
     public double Lr(int group, long step) => _groups[group].Lr.At(step);
 
-    public double ClipNorm => _clipNorm;
+    /// <summary>Gradient clipping by global norm; 0 is off.</summary>
+    public double ClipNorm { get; private set; }
 
     public bool Supports(OptimizerKey key) => _supported.Contains(key);
 
-    public double Get(int group, OptimizerKey key, long step)
-    {
-        var g = _groups[group];
-        return key switch
-        {
-            OptimizerKey.Lr => g.Lr.At(step),
-            OptimizerKey.WeightDecay => g.WeightDecay,
-            OptimizerKey.Beta1 => g.Beta1,
-            OptimizerKey.Beta2 => g.Beta2,
-            OptimizerKey.Eps => g.Eps,
-            OptimizerKey.Momentum => g.Momentum,
-            OptimizerKey.SchedulerScale => g.Lr.Scale,
-            OptimizerKey.ClipNorm => _clipNorm,
-            _ => throw new ArgumentOutOfRangeException(nameof(key)),
-        };
-    }
+    public double Get(int group, OptimizerKey key, long step) => key == OptimizerKey.ClipNorm ? ClipNorm : _groups[group].Get(key, step);
 
     public void Set(int group, OptimizerKey key, double value, long step)
     {
-        var g = _groups[group];
-        switch (key)
-        {
-            case OptimizerKey.Lr: g.Lr.Rebase(value, step); break;
-            case OptimizerKey.WeightDecay: g.WeightDecay = value; break;
-            case OptimizerKey.Beta1: g.Beta1 = value; break;
-            case OptimizerKey.Beta2: g.Beta2 = value; break;
-            case OptimizerKey.Eps: g.Eps = value; break;
-            case OptimizerKey.Momentum: g.Momentum = value; break;
-            case OptimizerKey.SchedulerScale: g.Lr.Scale = value; break;
-            case OptimizerKey.ClipNorm: _clipNorm = value; break;
-            default: throw new ArgumentOutOfRangeException(nameof(key));
-        }
+        if (key == OptimizerKey.ClipNorm) ClipNorm = value;
+        else _groups[group].Set(key, value, step);
     }
 }
