@@ -136,6 +136,29 @@ public sealed class KilnRunTests
         run.End();
     }
 
+    /// <summary>Seed 001's shape, without the interface.</summary>
+    public sealed class Counter
+    {
+        public string Id => "counter";
+        public int Seen { get; private set; }
+        public void Handle(string evt, IDictionary<string, object?> env) => Seen++;
+        public void SetParams(IDictionary<string, object?> parameters) { }
+    }
+
+    [Fact]
+    public void A_callback_of_the_protocol_s_shape_registers_in_code_under_its_own_type()
+    {
+        using var tmp = new TempDir("run");
+        var counter = new Counter();
+        using var run = KilnRun.Start(tmp.Path, Quiet());
+        run.AddCallback(counter);
+        for (long step = 0; step < 3; step++) run.Apply(step);
+        run.End();
+        Assert.Equal(3, counter.Seen);
+        var load = File.ReadAllLines(Path.Combine(tmp.Path, RunFiles.Ledger)).Select(l => JsonNode.Parse(l)!).Single(l => (string?)l["op"] == "load");
+        Assert.Equal(typeof(Counter).FullName, (string)load["payload"]!["target"]!["path"]!);
+    }
+
     [Fact]
     public void A_run_whose_trainer_follows_the_protocol_itself_records_status_only()
     {

@@ -166,8 +166,8 @@ public sealed class KilnRun : IDisposable
     /// <summary>Exposes a composite loss's weights, terms and ramps to the kernel.</summary>
     public void AddLoss(ILossActuator loss, string id = LossModule.DefaultId) => RequireKernel().AddLoss(loss, id);
 
-    /// <summary>Registers a callback created in code.</summary>
-    public void AddCallback(IKilnCallback callback, bool enabled = true) => RequireKernel().AddCallback(callback, enabled);
+    /// <summary>Registers a callback created in code: an <see cref="IKilnCallback"/>, or any object of its shape (see <see cref="CallbackShape"/>).</summary>
+    public void AddCallback(object callback, bool enabled = true) => RequireKernel().AddCallback(CallbackShape.Adapt(callback), enabled);
 
     /// <summary>Writes one metrics line at <paramref name="step"/> (never waiting for the disk) and keeps <see cref="Env"/>'s metrics current.</summary>
     public void Log(long step, ReadOnlySpan<(string Name, double Value)> metrics, string phase = "train", int? epoch = null)

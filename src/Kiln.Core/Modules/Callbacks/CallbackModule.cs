@@ -49,7 +49,7 @@ internal sealed class CallbackModule : IKernelModule
         if (Find(callback.Id) is not null) return OpResult.Rejected($"id: a callback '{callback.Id}' is already registered");
         var slot = new Slot(callback.Id, callback)
         {
-            Target = new CallbackTarget(CallbackTarget.InstanceKind, callback.GetType().FullName ?? callback.GetType().Name, null),
+            Target = new CallbackTarget(CallbackTarget.InstanceKind, TypeName(callback), null),
         };
         try { callback.OnAttach(env); }
         catch (Exception ex) { return OpResult.Failed(ex, notes: "OnAttach threw; the callback was not registered"); }
@@ -254,5 +254,12 @@ internal sealed class CallbackModule : IKernelModule
                 Value = JsonValue.Create(s.Enabled), Enabled = s.Enabled, Info = info,
             });
         }
+    }
+
+    /// <summary>The user's type, also for a callback adapted by its shape.</summary>
+    private static string TypeName(IKilnCallback callback)
+    {
+        var type = (callback as StructuralCallback)?.Target.GetType() ?? callback.GetType();
+        return type.FullName ?? type.Name;
     }
 }
