@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Kiln.Trials;
-using Kiln.Trials.Aggregation;
+using Kiln.Metrics.Epochs;
+using Kiln.Protocol;
 
 namespace Kiln.Bench;
 
@@ -27,8 +27,8 @@ internal static class EpochLogBench
         Directory.CreateDirectory(dir);
         try
         {
-            var batchLog = Path.Combine(dir, TrialPaths.BatchLog);
-            var epochLog = Path.Combine(dir, TrialPaths.EpochLog);
+            var batchLog = Path.Combine(dir, RunFiles.BatchLog);
+            var epochLog = Path.Combine(dir, RunFiles.EpochLog);
             Generate(batchLog);
             var megabytes = new FileInfo(batchLog).Length / 1e6;
 

@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Kiln.Cli.Output;
 using Kiln.IO;
+using Kiln.Metrics.Epochs;
 using Kiln.Protocol;
 using Kiln.Trials;
-using Kiln.Trials.Aggregation;
 using Kiln.Trials.Expansion;
 using Kiln.Trials.Running;
 

@@ -1,15 +1,15 @@
 using System.Globalization;
 using System.Text;
+using Kiln.Metrics.Epochs;
 using Kiln.Protocol;
 using Kiln.Testing;
-using Kiln.Trials.Aggregation;
 
-namespace Kiln.Trials.Tests;
+namespace Kiln.Core.Tests;
 
 /// <summary>epoch_log.csv from batch_log.csv: the reductions, bad input, the cache, the number parser and the chunking.</summary>
 public sealed class EpochLogTests
 {
-    private static string Write(TempDir dir, string content, string name = TrialPaths.BatchLog)
+    private static string Write(TempDir dir, string content, string name = RunFiles.BatchLog)
     {
         var path = dir.File(name);
         File.WriteAllBytes(path, Encoding.UTF8.GetBytes(content));
@@ -288,8 +288,8 @@ public sealed class EpochLogTests
     {
         using var dir = new TempDir("trial");
         var ex = Assert.Throws<FileNotFoundException>(() => EpochLog.Ensure(dir.Path));
-        Assert.Contains(TrialPaths.BatchLog, ex.Message, StringComparison.Ordinal);
-        Assert.Equal(dir.File(TrialPaths.BatchLog), ex.FileName);
+        Assert.Contains(RunFiles.BatchLog, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(dir.File(RunFiles.BatchLog), ex.FileName);
     }
 
     [Fact]
@@ -298,7 +298,7 @@ public sealed class EpochLogTests
         using var dir = new TempDir("trial");
         var batch = Write(dir, "epoch,mode,batch,loss,lr\n1,train,0,1,.1\n1,train,1,3,.05\n");
         File.SetLastWriteTimeUtc(batch, DateTime.UtcNow.AddMinutes(-10));
-        var epoch = dir.File(TrialPaths.EpochLog);
+        var epoch = dir.File(RunFiles.EpochLog);
 
         var first = EpochLog.Ensure(dir.Path);
         Assert.Equal("epoch,mode,loss,lr,n_batches\n1,train,2,0.05,2\n", File.ReadAllText(epoch));
@@ -314,7 +314,7 @@ public sealed class EpochLogTests
         Assert.Equal(marker, File.ReadAllText(epoch));
         Assert.Equal(written, File.GetLastWriteTimeUtc(epoch));
         Assert.Equal(EpochLog.ToCsv(first).Replace(",2,", ",42,", StringComparison.Ordinal), EpochLog.ToCsv(second));
-        Assert.Equal([TrialPaths.BatchLog, TrialPaths.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
+        Assert.Equal([RunFiles.BatchLog, RunFiles.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -323,7 +323,7 @@ public sealed class EpochLogTests
         using var dir = new TempDir("trial");
         var batch = Write(dir, "epoch,mode,loss\n1,train,1\n");
         File.SetLastWriteTimeUtc(batch, DateTime.UtcNow.AddMinutes(-10));
-        var epoch = dir.File(TrialPaths.EpochLog);
+        var epoch = dir.File(RunFiles.EpochLog);
         EpochLog.Ensure(dir.Path);
         var before = File.GetLastWriteTimeUtc(epoch);
 
@@ -334,7 +334,7 @@ public sealed class EpochLogTests
         Assert.Equal(EpochLog.ToCsv(table), File.ReadAllText(epoch));
         Assert.True(File.GetLastWriteTimeUtc(epoch) > before.AddSeconds(2));
         Assert.Equal(3, table.BatchRows);
-        Assert.Equal([TrialPaths.BatchLog, TrialPaths.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
+        Assert.Equal([RunFiles.BatchLog, RunFiles.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -343,7 +343,7 @@ public sealed class EpochLogTests
         using var dir = new TempDir("trial");
         var batch = Write(dir, "epoch,mode,loss\n1,train,1\n1,train,2\n1,tr");
         File.SetLastWriteTimeUtc(batch, DateTime.UtcNow.AddMinutes(-10));
-        var epoch = dir.File(TrialPaths.EpochLog);
+        var epoch = dir.File(RunFiles.EpochLog);
         const string expected = "epoch,mode,loss,n_batches\n1,train,1.5,2\n";
 
         Assert.True(EpochLog.Ensure(dir.Path).TornTail);
@@ -498,7 +498,7 @@ public sealed class EpochLogTests
     public void A_large_log_gives_the_same_table_on_any_number_of_threads_and_matches_a_plain_reading()
     {
         using var dir = new TempDir("large");
-        var path = dir.File(TrialPaths.BatchLog);
+        var path = dir.File(RunFiles.BatchLog);
         var rows = GenerateLog(path, 200_000);
         const int chunk = 256 << 10;
         var single = EpochLog.ToCsv(EpochLog.Aggregate(path, 1, chunk));

@@ -5,7 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Kiln.Trials.Aggregation;
+namespace Kiln.Metrics.Epochs;
 
 /// <summary>
 /// Decimal numbers and CSV cells read straight from UTF-8 bytes, without allocating strings. Results are correctly

@@ -8,7 +8,7 @@ using Kiln.IO;
 using Kiln.Protocol;
 using Microsoft.Win32.SafeHandles;
 
-namespace Kiln.Trials.Aggregation;
+namespace Kiln.Metrics.Epochs;
 
 /// <summary>One row of <c>epoch_log.csv</c>: an (epoch, mode) group, its reduced values and how many batches it had.</summary>
 /// <param name="Values">One value per <see cref="EpochTable.Columns"/> entry; null where the group had no value.</param>
@@ -150,10 +150,10 @@ public static class EpochLog
     /// </summary>
     public static EpochTable Ensure(string trialDir)
     {
-        var batchPath = Path.Combine(trialDir, TrialPaths.BatchLog);
-        var epochPath = Path.Combine(trialDir, TrialPaths.EpochLog);
+        var batchPath = Path.Combine(trialDir, RunFiles.BatchLog);
+        var epochPath = Path.Combine(trialDir, RunFiles.EpochLog);
         var batchInfo = new FileInfo(batchPath);
-        if (!batchInfo.Exists) throw new FileNotFoundException($"{batchPath}: not found; the trial has no {TrialPaths.BatchLog}", batchPath);
+        if (!batchInfo.Exists) throw new FileNotFoundException($"{batchPath}: not found; the trial has no {RunFiles.BatchLog}", batchPath);
         // Taken before reading, so that lines appended while we read make the batch log newer than what we write.
         var batchTime = batchInfo.LastWriteTimeUtc;
         var epochInfo = new FileInfo(epochPath);
@@ -232,7 +232,7 @@ public static class EpochLog
             var name = names[j];
             if (name.Length == 0) throw new ProtocolException($"{path} line 1: column {j + 1} has no name");
             if (!seen.Add(name)) throw new ProtocolException($"{path} line 1: column '{name}' appears twice");
-            if (name == CountColumn) throw new ProtocolException($"{path} line 1: column '{CountColumn}' clashes with the count {TrialPaths.EpochLog} adds");
+            if (name == CountColumn) throw new ProtocolException($"{path} line 1: column '{CountColumn}' clashes with the count {RunFiles.EpochLog} adds");
             slots[j] = -1;
             roles[j] = name switch
             {
