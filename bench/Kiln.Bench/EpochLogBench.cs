@@ -44,7 +44,7 @@ internal static class EpochLogBench
             for (var i = 0; i < 2; i++)
             {
                 var clock = Stopwatch.StartNew();
-                EpochLog.Aggregate(batchLog, 1, EpochLog.DefaultChunkBytes);
+                new EpochAggregation { Threads = 1 }.Run(batchLog);
                 oneThread = Math.Min(oneThread, clock.Elapsed.TotalSeconds);
             }
             var best = times.Min();
