@@ -145,6 +145,21 @@ public sealed class EpochLogTests
     }
 
     [Fact]
+    public void A_malformed_number_drops_its_column_whichever_stretch_it_is_in()
+    {
+        var log = new StringBuilder("epoch,mode,loss,grad_norm\n");
+        for (var i = 0; i < 400; i++) log.Append(i / 50).Append(i % 7 == 0 ? ",val," : ",train,").Append(i).Append(',').Append(i == 377 ? "1.2.3" : "2").Append('\n');
+        using var dir = new TempDir("epochs");
+        var path = Write(dir, log.ToString());
+        foreach (var (segment, threads) in new[] { (100L, 1), (100L, 2), (EpochAggregation.DefaultSegmentBytes, 1) })
+        {
+            var table = new EpochAggregation { SegmentBytes = segment, Threads = threads }.Run(path);
+            Assert.Equal(["loss"], table.Columns);
+            Assert.Equal(400, table.BatchRows);
+        }
+    }
+
+    [Fact]
     public void Only_epochs_present_get_rows_and_groups_keep_their_first_appearance_order()
     {
         const string log = "mode,epoch,loss\ntrain,2,1\ntrain,0,5\nval,2,3\ntrain,2,3\nval,0,1\n";
