@@ -7,7 +7,8 @@ using Kiln.Bench;
 //   kernel [--commands N] [--kiln PATH]   idle Apply (BenchmarkDotNet), write→apply latency at 1 kHz, `kiln status` process time
 //   engine [--epochs N]                   the MLP on Fashion-MNIST (samples/s, test accuracy per epoch), GEMM GFLOP/s, metrics writer
 //   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
-//   trials                                expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas
+//   trials [--kiln PATH] [--runs N]       expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas,
+//                                         whole processes (the published kiln, scripts/publish.sh), time and peak memory
 //   dashboard [--points N] [--runs N]     metrics answers of a 10^6-point run, downsampling, the list of 10,000 runs
 //   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
@@ -39,7 +40,8 @@ switch (suite)
         return 0;
     case "trials":
         TrialsBench.Expand();
-        EpochLogBench.Run(root);
+        EpochLogBench.Run(root, Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
+            int.Parse(Option("--runs") ?? "5", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
     case "dashboard":
         await DashboardBench.Run(

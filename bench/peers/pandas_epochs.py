@@ -1,16 +1,18 @@
 """pandas on Kiln's epoch-log task: batch_log.csv reduced to one row per (epoch, mode).
 
-Run by Kiln.Bench's EpochLogBench when Debian's python3-pandas is installed:
+Run by Kiln.Bench's EpochLogBench (with Debian's /usr/bin/python3 and python3-pandas) as a whole process, once per
+measurement, beside `kiln trials epochs`:
     pandas_epochs.py BATCH_LOG OUT_CSV [--repeat N]
 Each run reads the CSV, aggregates and writes OUT_CSV; prints `name value unit` lines like the Kiln benchmark,
-the best run as peer.pandas.epoch_log_seconds and the first as peer.pandas.epoch_log_first_seconds.
+the best run as peer.pandas.epoch_log_seconds and the first as peer.pandas.epoch_log_first_seconds (in process,
+without Python's start-up and pandas's import).
 """
 import argparse
 import time
 
 import pandas as pd
 
-# The reductions of Kiln.Trials.Aggregation.EpochLog.Reductions; other numeric columns take the mean.
+# The reductions of Kiln.Metrics.Epochs.EpochLog.Reductions; other numeric columns take the mean.
 REDUCTIONS = {
     "loss": "mean",
     "acc": "mean",

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
-using Kiln.Trials;
 
 namespace Kiln.Server.Tests;
 
@@ -21,7 +20,7 @@ public sealed class RunsApiTests
         // A trial that ran: batch_log.csv makes it complete.
         var done = FakeRun.Create(w.Sub("out/log/sweep/mlp/trial_001"), kind: "trial", config: "cfg", status: RunInfo.Running, start: 150, metrics: M(0.4, 0.85));
         File.WriteAllText(Path.Combine(done, "kiln.trial.json"), """{"swept":{"lr":0.01,"optimizer":"sgd"}}""");
-        File.WriteAllText(Path.Combine(done, TrialPaths.BatchLog), "epoch,mode,batch,loss\n1,train,0,1\n1,train,1,3\n1,val,0,2\n");
+        File.WriteAllText(Path.Combine(done, RunFiles.BatchLog), "epoch,mode,batch,loss\n1,train,0,1\n1,train,1,3\n1,val,0,2\n");
         // Not runs: plain folders, and build output that happens to look like one.
         w.Sub("notes");
         FakeRun.Create(w.Sub("src/bin/runs/x"));
@@ -249,7 +248,7 @@ public sealed class RunsApiTests
         await using var host = await ServerHost.StartAsync(w =>
         {
             var dir = FakeRun.Create(w.Sub("out/t"), kind: "trial");
-            File.WriteAllText(Path.Combine(dir, TrialPaths.BatchLog), "epoch,batch,loss\n1,0,1\n");
+            File.WriteAllText(Path.Combine(dir, RunFiles.BatchLog), "epoch,batch,loss\n1,0,1\n");
         });
         var (status, body) = await host.Get("/api/run/epochs?run=out/t");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);

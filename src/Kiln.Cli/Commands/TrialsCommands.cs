@@ -4,10 +4,10 @@ using System.Text.Json.Nodes;
 using Kiln.Cli.Output;
 using Kiln.Execution.Local;
 using Kiln.IO;
+using Kiln.Metrics.Epochs;
 using Kiln.Runs;
 using Kiln.Protocol;
 using Kiln.Trials;
-using Kiln.Trials.Aggregation;
 using Kiln.Trials.Expansion;
 using Kiln.Trials.Running;
 

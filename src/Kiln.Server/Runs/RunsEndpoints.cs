@@ -2,10 +2,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Kernel;
+using Kiln.Metrics.Epochs;
 using Kiln.Protocol;
 using Kiln.Server.Hosting;
-using Kiln.Trials;
-using Kiln.Trials.Aggregation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -54,7 +53,7 @@ internal static class RunsEndpoints
                 ["run"] = runs.Get(id)!.ToJson(),
                 ["actuators"] = ReadJson(files.ActuatorsPath),
                 ["freeze"] = ReadJson(files.FreezePath) ?? FreezeState.Unfrozen.ToJson(),
-                ["has_epochs"] = File.Exists(Path.Combine(dir, TrialPaths.BatchLog)),
+                ["has_epochs"] = File.Exists(Path.Combine(dir, RunFiles.BatchLog)),
             });
         });
 
@@ -92,7 +91,7 @@ internal static class RunsEndpoints
         group.MapGet("/run/epochs", (HttpContext context) =>
         {
             if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            if (!File.Exists(Path.Combine(dir, TrialPaths.BatchLog))) return Http.Error(StatusCodes.Status404NotFound, "this run has no batch_log.csv (it is not a finished trial)");
+            if (!File.Exists(Path.Combine(dir, RunFiles.BatchLog))) return Http.Error(StatusCodes.Status404NotFound, "this run has no batch_log.csv (it is not a finished trial)");
             try
             {
                 return Results.Json(EpochJson(EpochLog.Ensure(dir)));

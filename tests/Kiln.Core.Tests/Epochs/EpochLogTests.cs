@@ -1,15 +1,15 @@
 using System.Globalization;
 using System.Text;
+using Kiln.Metrics.Epochs;
 using Kiln.Protocol;
 using Kiln.Testing;
-using Kiln.Trials.Aggregation;
 
-namespace Kiln.Trials.Tests;
+namespace Kiln.Core.Tests;
 
-/// <summary>epoch_log.csv from batch_log.csv: the reductions, bad input, the cache, the number parser and the chunking.</summary>
+/// <summary>epoch_log.csv from batch_log.csv: the reductions, the line structure, bad input and the cache.</summary>
 public sealed class EpochLogTests
 {
-    private static string Write(TempDir dir, string content, string name = TrialPaths.BatchLog)
+    private static string Write(TempDir dir, string content, string name = RunFiles.BatchLog)
     {
         var path = dir.File(name);
         File.WriteAllBytes(path, Encoding.UTF8.GetBytes(content));
@@ -145,6 +145,21 @@ public sealed class EpochLogTests
     }
 
     [Fact]
+    public void A_malformed_number_drops_its_column_whichever_stretch_it_is_in()
+    {
+        var log = new StringBuilder("epoch,mode,loss,grad_norm\n");
+        for (var i = 0; i < 400; i++) log.Append(i / 50).Append(i % 7 == 0 ? ",val," : ",train,").Append(i).Append(',').Append(i == 377 ? "1.2.3" : "2").Append('\n');
+        using var dir = new TempDir("epochs");
+        var path = Write(dir, log.ToString());
+        foreach (var (segment, threads) in new[] { (100L, 1), (100L, 2), (EpochAggregation.DefaultSegmentBytes, 1) })
+        {
+            var table = new EpochAggregation { SegmentBytes = segment, Threads = threads }.Run(path);
+            Assert.Equal(["loss"], table.Columns);
+            Assert.Equal(400, table.BatchRows);
+        }
+    }
+
+    [Fact]
     public void Only_epochs_present_get_rows_and_groups_keep_their_first_appearance_order()
     {
         const string log = "mode,epoch,loss\ntrain,2,1\ntrain,0,5\nval,2,3\ntrain,2,3\nval,0,1\n";
@@ -179,6 +194,22 @@ public sealed class EpochLogTests
     }
 
     [Fact]
+    public void A_torn_last_line_is_found_whatever_the_buffer_size()
+    {
+        using var dir = new TempDir("epochs");
+        var torn = Write(dir, "epoch,mode,loss,extra_column_with_a_long_name\n1,train,1,2\n1,train,3,4\n1,train,5,", "torn.csv");
+        var whole = Write(dir, "epoch,mode,loss,extra_column_with_a_long_name\n1,train,1,2\n1,train,3,4\n", "whole.csv");
+        foreach (var buffer in new[] { 16, 17, 23, 40, 64, 4096 })
+        {
+            var table = new EpochAggregation { BufferBytes = buffer }.Run(torn);
+            Assert.Equal((2, true), (table.BatchRows, table.TornTail));
+            Assert.Equal("epoch,mode,loss,extra_column_with_a_long_name,n_batches\n1,train,2,3,2\n", EpochLog.ToCsv(table));
+            var complete = new EpochAggregation { BufferBytes = buffer }.Run(whole);
+            Assert.Equal((2, false), (complete.BatchRows, complete.TornTail));
+        }
+    }
+
+    [Fact]
     public void Crlf_lines_and_blank_lines_read_like_lf_lines()
     {
         const string expected = "epoch,mode,loss,lr,time,grad_norm,n_batches\n1,train,2,0.05,5,2,2\n2,val,7,0.01,9,,1\n";
@@ -208,7 +239,7 @@ public sealed class EpochLogTests
     }
 
     [Fact]
-    public void The_first_bad_row_is_reported_whatever_the_chunking()
+    public void The_first_bad_row_is_reported_whatever_the_buffers_stretches_and_threads()
     {
         var log = new StringBuilder("epoch,mode,loss\n");
         for (var i = 0; i < 5000; i++) log.Append(i / 100).Append(",train,").Append(i).Append('\n');
@@ -216,9 +247,9 @@ public sealed class EpochLogTests
         for (var i = 0; i < 5000; i++) log.Append(i == 4000 ? "bad" : "9").Append(",val,1\n");
         using var dir = new TempDir("epochs");
         var path = Write(dir, log.ToString());
-        foreach (var (threads, chunk) in new[] { (1, 100), (2, 100), (2, 4096), (1, EpochLog.DefaultChunkBytes) })
+        foreach (var (buffer, segment, threads) in new[] { (16, 100L, 1), (100, 100L, 2), (100, 4096L, 3), (4096, 1L, 2), (EpochAggregation.DefaultBufferBytes, EpochAggregation.DefaultSegmentBytes, 1) })
         {
-            var ex = Assert.Throws<ProtocolException>(() => EpochLog.Aggregate(path, threads, chunk));
+            var ex = Assert.Throws<ProtocolException>(() => new EpochAggregation { BufferBytes = buffer, SegmentBytes = segment, Threads = threads }.Run(path));
             Assert.StartsWith($"{path} line 5002: ", ex.Message, StringComparison.Ordinal);
         }
     }
@@ -250,9 +281,10 @@ public sealed class EpochLogTests
     }
 
     [Fact]
-    public void Chunk_boundaries_anywhere_give_the_same_table()
+    public void Buffers_stretches_and_threads_of_any_size_give_the_same_table()
     {
-        // Integers and halves sum exactly, so every chunking must agree to the last bit.
+        // Modes interleave, so groups come back and their medians are gathered again, in batches as small as one
+        // group when the budget is tiny; the buffer, smaller than most lines, grows to hold the long one.
         var log = new StringBuilder("epoch,mode,batch,loss,lr,grad_norm,time,note\r\n");
         var rng = new Random(3);
         for (var i = 0; i < 300; i++)
@@ -261,20 +293,20 @@ public sealed class EpochLogTests
             log.Append(i / 40).Append(',').Append(mode).Append(',').Append(i).Append(',').Append(rng.Next(100) / 2.0)
                 .Append(',').Append(rng.Next(5) == 0 ? "" : (rng.Next(10) / 4.0).ToString(CultureInfo.InvariantCulture))
                 .Append(',').Append(rng.Next(50)).Append(',').Append(i * 0.5).Append(',')
-                .Append(i == 250 ? "a rather long note that spans several of the smallest chunks in this test" : "")
+                .Append(i == 250 ? "a rather long note that spans several of the smallest buffers in this test" : "")
                 .Append(i % 37 == 0 ? "\r\n\n" : "\r\n");
         }
         log.Append("7,train,1,2,3");
         using var dir = new TempDir("epochs");
         var path = Write(dir, log.ToString());
-        var expected = EpochLog.ToCsv(EpochLog.Aggregate(path, 1, EpochLog.DefaultChunkBytes));
+        var expected = EpochLog.ToCsv(EpochLog.Aggregate(path));
         Assert.Contains("note", log.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("note", expected, StringComparison.Ordinal);
-        foreach (var chunk in new[] { 16, 17, 31, 64, 100, 257, 1000, 4096 })
+        foreach (var buffer in new[] { 16, 17, 31, 64, 100, 257, 1000, 4096 })
         {
-            foreach (var threads in new[] { 1, 2, 3 })
+            foreach (var (budget, segment, threads) in new[] { (1, 10L, 1), (50, 700L, 2), (EpochAggregation.DefaultMedianBudget, EpochAggregation.DefaultSegmentBytes, 3) })
             {
-                var table = EpochLog.Aggregate(path, threads, chunk);
+                var table = new EpochAggregation { BufferBytes = buffer, MedianBudget = budget, SegmentBytes = segment, Threads = threads }.Run(path);
                 Assert.Equal(expected, EpochLog.ToCsv(table));
                 Assert.Equal((300, true), (table.BatchRows, table.TornTail));
             }
@@ -288,8 +320,8 @@ public sealed class EpochLogTests
     {
         using var dir = new TempDir("trial");
         var ex = Assert.Throws<FileNotFoundException>(() => EpochLog.Ensure(dir.Path));
-        Assert.Contains(TrialPaths.BatchLog, ex.Message, StringComparison.Ordinal);
-        Assert.Equal(dir.File(TrialPaths.BatchLog), ex.FileName);
+        Assert.Contains(RunFiles.BatchLog, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(dir.File(RunFiles.BatchLog), ex.FileName);
     }
 
     [Fact]
@@ -298,7 +330,7 @@ public sealed class EpochLogTests
         using var dir = new TempDir("trial");
         var batch = Write(dir, "epoch,mode,batch,loss,lr\n1,train,0,1,.1\n1,train,1,3,.05\n");
         File.SetLastWriteTimeUtc(batch, DateTime.UtcNow.AddMinutes(-10));
-        var epoch = dir.File(TrialPaths.EpochLog);
+        var epoch = dir.File(RunFiles.EpochLog);
 
         var first = EpochLog.Ensure(dir.Path);
         Assert.Equal("epoch,mode,loss,lr,n_batches\n1,train,2,0.05,2\n", File.ReadAllText(epoch));
@@ -314,7 +346,7 @@ public sealed class EpochLogTests
         Assert.Equal(marker, File.ReadAllText(epoch));
         Assert.Equal(written, File.GetLastWriteTimeUtc(epoch));
         Assert.Equal(EpochLog.ToCsv(first).Replace(",2,", ",42,", StringComparison.Ordinal), EpochLog.ToCsv(second));
-        Assert.Equal([TrialPaths.BatchLog, TrialPaths.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
+        Assert.Equal([RunFiles.BatchLog, RunFiles.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -323,7 +355,7 @@ public sealed class EpochLogTests
         using var dir = new TempDir("trial");
         var batch = Write(dir, "epoch,mode,loss\n1,train,1\n");
         File.SetLastWriteTimeUtc(batch, DateTime.UtcNow.AddMinutes(-10));
-        var epoch = dir.File(TrialPaths.EpochLog);
+        var epoch = dir.File(RunFiles.EpochLog);
         EpochLog.Ensure(dir.Path);
         var before = File.GetLastWriteTimeUtc(epoch);
 
@@ -334,7 +366,7 @@ public sealed class EpochLogTests
         Assert.Equal(EpochLog.ToCsv(table), File.ReadAllText(epoch));
         Assert.True(File.GetLastWriteTimeUtc(epoch) > before.AddSeconds(2));
         Assert.Equal(3, table.BatchRows);
-        Assert.Equal([TrialPaths.BatchLog, TrialPaths.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
+        Assert.Equal([RunFiles.BatchLog, RunFiles.EpochLog], Directory.GetFileSystemEntries(dir.Path).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -343,7 +375,7 @@ public sealed class EpochLogTests
         using var dir = new TempDir("trial");
         var batch = Write(dir, "epoch,mode,loss\n1,train,1\n1,train,2\n1,tr");
         File.SetLastWriteTimeUtc(batch, DateTime.UtcNow.AddMinutes(-10));
-        var epoch = dir.File(TrialPaths.EpochLog);
+        var epoch = dir.File(RunFiles.EpochLog);
         const string expected = "epoch,mode,loss,n_batches\n1,train,1.5,2\n";
 
         Assert.True(EpochLog.Ensure(dir.Path).TornTail);
@@ -373,227 +405,5 @@ public sealed class EpochLogTests
         Assert.Equal((0.1 + 0.2) / 2, read.Value(0, "loss"));
         Assert.Equal("a,b", read.Rows[0].Mode);
         Assert.Null(read.Value(1, "acc"));
-    }
-
-    // ---- numbers ----
-
-    [Fact]
-    public void The_fast_number_parser_agrees_with_double_parse_on_random_numbers()
-    {
-        var rng = new Random(12345);
-        string[] formats = ["R", "G6", "E3", "G17", "F4", "0.###############"];
-        var fast = 0;
-        var total = 0;
-        for (var i = 0; i < 300_000; i++)
-        {
-            var v = (i % 3) switch
-            {
-                // Any finite double, subnormals included.
-                0 => RandomBits(rng),
-                1 => (rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-30, 31)),
-                _ => Math.Round(rng.NextDouble() * 1000, rng.Next(0, 6)),
-            };
-            var text = v.ToString(formats[i % formats.Length], CultureInfo.InvariantCulture);
-            if (rng.Next(4) == 0 && text[0] != '-') text = "+" + text;
-            total++;
-            if (Check(text)) fast++;
-        }
-        for (var i = 0; i < 100_000; i++)
-        {
-            // Digit strings of every length, points anywhere and exponents across the whole range.
-            var digits = string.Concat(Enumerable.Range(0, rng.Next(1, 24)).Select(_ => (char)('0' + rng.Next(10))));
-            var point = rng.Next(digits.Length + 1);
-            var text = (rng.Next(2) == 0 ? "-" : "") + digits[..point] + "." + digits[point..];
-            if (rng.Next(3) > 0) text += (rng.Next(2) == 0 ? "e" : "E") + (rng.Next(3) switch { 0 => "-", 1 => "+", _ => "" }) + rng.Next(0, 360);
-            total++;
-            if (Check(text)) fast++;
-        }
-        // The fast paths, not the fallback, must carry almost all of it.
-        Assert.True(fast > total * 0.8, $"{fast} of {total} parsed on the fast paths");
-    }
-
-    [Theory]
-    [InlineData("9007199254740993")]
-    [InlineData("9007199254740995")]
-    [InlineData("9007199254740992.5")]
-    [InlineData("2.2250738585072011e-308")]
-    [InlineData("2.2250738585072012e-308")]
-    [InlineData("2.2250738585072014e-308")]
-    [InlineData("4.9406564584124654e-324")]
-    [InlineData("2.4703282292062327e-324")]
-    [InlineData("2.4703282292062328e-324")]
-    [InlineData("1.7976931348623157e308")]
-    [InlineData("1.7976931348623158e308")]
-    [InlineData("1.7976931348623159e308")]
-    [InlineData("1e23")]
-    [InlineData("8.98846567431158e307")]
-    [InlineData("1e-400")]
-    [InlineData("1e400")]
-    [InlineData("-0")]
-    [InlineData("0e10")]
-    [InlineData("000000000000000000000001.5")]
-    [InlineData("0.000000000000000000000000000001234")]
-    [InlineData("1234567890123456789")]
-    [InlineData("12345678901234567890")]
-    [InlineData("1.")]
-    [InlineData(".5")]
-    [InlineData("-.5e-3")]
-    [InlineData("+5E+2")]
-    [InlineData("1e+0308")]
-    [InlineData("1E-0323")]
-    [InlineData("7.2057594037927933e16")]
-    [InlineData("3.0517578125e-05")]
-    [InlineData("1.00000000000000011102230246251565404236316680908203125")]
-    public void Hard_cases_parse_like_double_parse(string text) => Check(text);
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("-")]
-    [InlineData(".")]
-    [InlineData("1e")]
-    [InlineData("1e+")]
-    [InlineData("e5")]
-    [InlineData("1_000")]
-    [InlineData("0x10")]
-    [InlineData("1,5")]
-    [InlineData("abc")]
-    public void Non_numbers_are_rejected(string text) => Assert.False(CsvNumbers.TryParseCell(Encoding.ASCII.GetBytes(text), out _));
-
-    [Fact]
-    public void The_parser_reports_how_far_the_number_reaches()
-    {
-        Assert.Equal(4, CsvNumbers.ParsePrefix("1.25,7"u8, out var v));
-        Assert.Equal(1.25, v);
-        Assert.Equal(5, CsvNumbers.ParsePrefix("-3e-2\r\n"u8, out v));
-        Assert.Equal(-0.03, v);
-        Assert.Equal(0, CsvNumbers.ParsePrefix(",1"u8, out _));
-    }
-
-    private static double RandomBits(Random rng)
-    {
-        while (true)
-        {
-            var v = BitConverter.Int64BitsToDouble(rng.NextInt64(long.MinValue, long.MaxValue));
-            if (double.IsFinite(v)) return v;
-        }
-    }
-
-    /// <summary>Asserts the parser gives double.Parse's exact bits; true when the fast path took it.</summary>
-    private static bool Check(string text)
-    {
-        var expected = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
-        var bytes = Encoding.ASCII.GetBytes(text);
-        Assert.True(CsvNumbers.TryParseCell(bytes, out var parsed), text);
-        Assert.True(BitConverter.DoubleToInt64Bits(expected) == BitConverter.DoubleToInt64Bits(parsed), $"{text}: expected {expected:R}, got {parsed:R}");
-        var consumed = CsvNumbers.ParsePrefix(bytes, out var prefix);
-        if (consumed == 0) return false;
-        Assert.Equal(bytes.Length, consumed);
-        Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(prefix));
-        return true;
-    }
-
-    // ---- a large log ----
-
-    [Fact]
-    public void A_large_log_gives_the_same_table_on_any_number_of_threads_and_matches_a_plain_reading()
-    {
-        using var dir = new TempDir("large");
-        var path = dir.File(TrialPaths.BatchLog);
-        var rows = GenerateLog(path, 200_000);
-        const int chunk = 256 << 10;
-        var single = EpochLog.ToCsv(EpochLog.Aggregate(path, 1, chunk));
-        Assert.Equal(single, EpochLog.ToCsv(EpochLog.Aggregate(path, 2, chunk)));
-        Assert.Equal(single, EpochLog.ToCsv(EpochLog.Aggregate(path, 3, chunk)));
-
-        var table = EpochLog.Aggregate(path);
-        Assert.Equal(200_000, table.BatchRows);
-        var reference = Reference(rows);
-        Assert.Equal(reference.Count, table.Rows.Count);
-        for (var r = 0; r < reference.Count; r++)
-        {
-            var (key, values, count) = reference[r];
-            Assert.Equal(key, (table.Rows[r].Epoch, table.Rows[r].Mode));
-            Assert.Equal(count, table.Rows[r].Batches);
-            for (var c = 0; c < table.Columns.Length; c++)
-            {
-                var expected = values[table.Columns[c]];
-                var actual = table.Rows[r].Values[c];
-                if (expected is null || EpochLog.ReductionOf(table.Columns[c]) != "mean") Assert.Equal(expected, actual);
-                else Assert.Equal(expected.Value, actual!.Value, Math.Abs(expected.Value) * 1e-12);
-            }
-        }
-    }
-
-    private static readonly string[] Columns =
-        ["loss", "acc", "lr", "iter_budget", "grad_norm", "error_min", "error_med", "error_max", "iter_min", "iter_med", "iter_max", "time"];
-
-    private static List<(long Epoch, string Mode, double?[] Values)> GenerateLog(string path, int rows)
-    {
-        var rng = new Random(99);
-        var list = new List<(long, string, double?[])>(rows);
-        using var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 16);
-        writer.Write("epoch,mode,batch," + string.Join(',', Columns) + "\n");
-        var time = 0.0;
-        for (var i = 0; i < rows; i++)
-        {
-            long epoch = i / 25_000;
-            var mode = i % 25_000 < 22_000 ? "train" : "val";
-            time += 0.004 + 0.001 * rng.NextDouble();
-            double?[] values =
-            [
-                2 * rng.NextDouble(), rng.NextDouble(), 0.1 / (1 + epoch), 20 + epoch + i % 3,
-                mode == "val" ? null : 3 * rng.NextDouble(), 1e-5 * rng.NextDouble(), 1e-3 * rng.NextDouble(), rng.NextDouble() * 1e3,
-                rng.Next(3, 8), rng.Next(5, 15), rng.Next(10, 40), time,
-            ];
-            if (rng.Next(100) == 0) values[1] = null;
-            list.Add((epoch, mode, values));
-            writer.Write(string.Create(CultureInfo.InvariantCulture, $"{epoch},{mode},{i}"));
-            foreach (var v in values)
-            {
-                writer.Write(',');
-                writer.Write(v is { } x ? x.ToString("R", CultureInfo.InvariantCulture) : rng.Next(2) == 0 ? "" : "nan");
-            }
-            writer.Write('\n');
-        }
-        return list;
-    }
-
-    /// <summary>The reductions done the plain way: lists per group, sorted for medians.</summary>
-    private static List<((long, string) Key, Dictionary<string, double?> Values, int Count)> Reference(List<(long Epoch, string Mode, double?[] Values)> rows)
-    {
-        var order = new List<(long, string)>();
-        var groups = new Dictionary<(long, string), List<double?[]>>();
-        foreach (var (epoch, mode, values) in rows)
-        {
-            if (!groups.TryGetValue((epoch, mode), out var list))
-            {
-                groups[(epoch, mode)] = list = [];
-                order.Add((epoch, mode));
-            }
-            list.Add(values);
-        }
-        return order.ConvertAll(key =>
-        {
-            var list = groups[key];
-            var reduced = new Dictionary<string, double?>();
-            for (var c = 0; c < Columns.Length; c++)
-            {
-                var present = list.Where(v => v[c] is not null).Select(v => v[c]!.Value).ToList();
-                if (present.Count == 0)
-                {
-                    reduced[Columns[c]] = null;
-                    continue;
-                }
-                var sorted = present.Order().ToList();
-                reduced[Columns[c]] = EpochLog.ReductionOf(Columns[c]) switch
-                {
-                    "last" => present[^1],
-                    "max" => sorted[^1],
-                    "median" => sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2,
-                    _ => present.Sum() / present.Count,
-                };
-            }
-            return (key, reduced, list.Count);
-        });
     }
 }

@@ -5,19 +5,16 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Kiln.Trials.Aggregation;
+namespace Kiln.Metrics.Epochs;
 
 /// <summary>
-/// Decimal numbers and CSV cells read straight from UTF-8 bytes, without allocating strings. Results are correctly
+/// Decimal numbers read straight from UTF-8 bytes, without allocating strings. Results are correctly
 /// rounded, equal to <see cref="double.Parse(string, IFormatProvider)"/>: exact integers with an exact power of ten
 /// take Clinger's one-operation path, other numbers of up to 19 significant digits the Eisel–Lemire algorithm, and
 /// anything else (more digits, whitespace, the rare case Eisel–Lemire cannot settle) the runtime's own parser.
 /// </summary>
 internal static class CsvNumbers
 {
-    private const int SmallestPowerOfTen = -342;
-    private const int LargestPowerOfTen = 308;
-
     // 10^0 … 10^22 are exact doubles: one multiply or divide by them rounds once, hence exactly (Clinger 1990).
     private static readonly double[] ExactPowersOfTen =
     [
@@ -25,15 +22,13 @@ internal static class CsvNumbers
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
 
-    // 5^q for q in [-342, 308], normalised to 128 bits (high word, low word); built once instead of carrying
-    // 1,302 literals in the source.
-    private static readonly ulong[] PowersOfFive = BuildPowersOfFive();
-
     // pandas 1.5's default na_values: read_csv turns exactly these cells into NaN.
     private static readonly byte[][] MissingTokens =
     [
-        .. new[] { "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null" }
-            .Select(Encoding.ASCII.GetBytes),
+        "#N/A"u8.ToArray(), "#N/A N/A"u8.ToArray(), "#NA"u8.ToArray(), "-1.#IND"u8.ToArray(), "-1.#QNAN"u8.ToArray(),
+        "-NaN"u8.ToArray(), "-nan"u8.ToArray(), "1.#IND"u8.ToArray(), "1.#QNAN"u8.ToArray(), "<NA>"u8.ToArray(),
+        "N/A"u8.ToArray(), "NA"u8.ToArray(), "NULL"u8.ToArray(), "NaN"u8.ToArray(), "n/a"u8.ToArray(), "nan"u8.ToArray(),
+        "null"u8.ToArray(),
     ];
 
     /// <summary>
@@ -41,6 +36,7 @@ internal static class CsvNumbers
     /// returns how many bytes it took, or 0 when there is none or the fast paths cannot decide it (the caller then
     /// uses <see cref="TryParseCell"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int ParsePrefix(ReadOnlySpan<byte> text, out double value)
     {
         // Indexing through a ref with explicit length checks, since this runs for every cell of a large log.
@@ -59,7 +55,13 @@ internal static class CsvNumbers
         var sawDigit = i > digitsStart;
         ulong w = 0;
         var significantStart = i;
-        Digits(ref s, length, ref i, ref w);
+        // Integer parts are short (logged values are mostly below 10): a byte at a time beats a failed eight-byte check.
+        uint d;
+        while (i < length && (d = (uint)(Unsafe.Add(ref s, i) - '0')) <= 9)
+        {
+            w = w * 10 + d;
+            i++;
+        }
         var significant = i - significantStart;
         sawDigit |= significant > 0;
         var exponent = 0;
@@ -90,7 +92,6 @@ internal static class CsvNumbers
             }
             var exponentStart = j;
             var e = 0;
-            uint d;
             while (j < length && (d = (uint)(Unsafe.Add(ref s, j) - '0')) <= 9)
             {
                 // Saturate: any exponent this large already means 0 or infinity.
@@ -156,7 +157,7 @@ internal static class CsvNumbers
     {
         var n = ParsePrefix(cell, out value);
         if (n > 0 && n == cell.Length) return true;
-        var trimmed = Trim(cell);
+        var trimmed = CsvCells.Trim(cell);
         if (TryParseInfinity(trimmed, out value)) return true;
         // Hex, thousands separators and the like are not numbers in a CSV log; NumberStyles.Float keeps to
         // sign, digits, point and exponent.
@@ -166,7 +167,7 @@ internal static class CsvNumbers
     /// <summary>True for an empty or blank cell and for pandas's default missing-value tokens such as <c>NaN</c>.</summary>
     public static bool IsMissing(ReadOnlySpan<byte> cell)
     {
-        var trimmed = Trim(cell);
+        var trimmed = CsvCells.Trim(cell);
         if (trimmed.IsEmpty) return true;
         if (trimmed.Length > 8) return false;
         foreach (var token in MissingTokens)
@@ -178,78 +179,7 @@ internal static class CsvNumbers
 
     /// <summary>Parses a whole cell as a 64-bit integer (optional sign, digits, surrounding blanks).</summary>
     public static bool TryParseInteger(ReadOnlySpan<byte> cell, out long value) =>
-        long.TryParse(Trim(cell), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
-
-    /// <summary>The shortest text that reads back as the same double; whole numbers have no decimal point.</summary>
-    public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
-
-    /// <summary>The cell's text for an error message, cut short when long.</summary>
-    public static string Show(ReadOnlySpan<byte> cell)
-    {
-        var text = Encoding.UTF8.GetString(cell.Length > 60 ? cell[..60] : cell);
-        return cell.Length > 60 ? text + "…" : text;
-    }
-
-    /// <summary>The cell without leading and trailing spaces and tabs.</summary>
-    public static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> cell)
-    {
-        var start = 0;
-        var end = cell.Length;
-        while (start < end && (cell[start] == (byte)' ' || cell[start] == (byte)'\t')) start++;
-        while (end > start && (cell[end - 1] == (byte)' ' || cell[end - 1] == (byte)'\t')) end--;
-        return cell[start..end];
-    }
-
-    /// <summary>
-    /// Finds the end of the cell starting at <paramref name="start"/> in <paramref name="text"/>, which must end with a
-    /// newline: returns the index of its terminator — the comma, the newline, or the carriage return of a CRLF —
-    /// and the content's bounds (inside the quotes for a quoted cell), or -1 when a quote is not closed on the line.
-    /// <paramref name="escaped"/> says the content holds doubled quotes and needs <see cref="Unescape"/>.
-    /// </summary>
-    public static int CellEnd(ReadOnlySpan<byte> text, int start, out int contentStart, out int contentEnd, out bool escaped)
-    {
-        escaped = false;
-        contentStart = start;
-        if (text[start] == (byte)'"')
-        {
-            var q = start + 1;
-            while (true)
-            {
-                q += text[q..].IndexOfAny((byte)'"', (byte)'\n');
-                if (text[q] == (byte)'\n')
-                {
-                    contentEnd = q;
-                    return -1;
-                }
-                if (text[q + 1] != (byte)'"') break;
-                escaped = true;
-                q += 2;
-            }
-            var end = Terminator(text, q + 1);
-            if (Trim(text[(q + 1)..end]).IsEmpty)
-            {
-                contentStart = start + 1;
-                contentEnd = q;
-                return end;
-            }
-            // Text after the closing quote: not a quoted cell after all, so it is kept as written.
-            escaped = false;
-            contentEnd = end;
-            return end;
-        }
-        var t = Terminator(text, start);
-        contentEnd = t;
-        return t;
-    }
-
-    /// <summary>The content of a quoted cell with its doubled quotes made single.</summary>
-    public static string Unescape(ReadOnlySpan<byte> content) => Encoding.UTF8.GetString(content).Replace("\"\"", "\"", StringComparison.Ordinal);
-
-    private static int Terminator(ReadOnlySpan<byte> text, int from)
-    {
-        var t = from + text[from..].IndexOfAny((byte)',', (byte)'\n');
-        return text[t] == (byte)'\n' && t > from && text[t - 1] == (byte)'\r' ? t - 1 : t;
-    }
+        long.TryParse(CsvCells.Trim(cell), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
 
     // pandas reads inf, +inf, -inf, Infinity and -Infinity in any letter case; .NET writes "Infinity".
     private static bool TryParseInfinity(ReadOnlySpan<byte> text, out double value)
@@ -271,25 +201,26 @@ internal static class CsvNumbers
     /// two 64×64-bit products with a truncated 128-bit power of five give the 54 leading bits of the result, which
     /// settle the rounding except in a rarely reached case that this reports as false.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool EiselLemire(ulong w, int q, out double value)
     {
         value = 0;
-        if (q < SmallestPowerOfTen) return true;
-        if (q > LargestPowerOfTen)
+        if (q < PowersOfFive.Smallest) return true;
+        if (q > PowersOfFive.Largest)
         {
             value = double.PositiveInfinity;
             return true;
         }
         var leadingZeros = BitOperations.LeadingZeroCount(w);
         w <<= leadingZeros;
-        var index = 2 * (q - SmallestPowerOfTen);
-        var high = Math.BigMul(w, PowersOfFive[index], out var low);
+        PowersOfFive.Get(q, out var powerHigh, out var powerLow);
+        var high = Math.BigMul(w, powerHigh, out var low);
         // 52 mantissa bits + hidden bit + rounding bit + a possible leading zero: when the nine bits below them are
         // all ones, a carry from the lower product could still reach them.
         const ulong precisionMask = ulong.MaxValue >> 55;
         if ((high & precisionMask) == precisionMask)
         {
-            var secondHigh = Math.BigMul(w, PowersOfFive[index + 1], out _);
+            var secondHigh = Math.BigMul(w, powerLow, out _);
             low += secondHigh;
             if (secondHigh > low) high++;
         }
@@ -324,35 +255,5 @@ internal static class CsvNumbers
         mantissa &= ~(1UL << 52);
         value = power2 >= 0x7FF ? double.PositiveInfinity : BitConverter.UInt64BitsToDouble(((ulong)power2 << 52) | mantissa);
         return true;
-    }
-
-    private static ulong[] BuildPowersOfFive()
-    {
-        var table = new ulong[2 * (LargestPowerOfTen - SmallestPowerOfTen + 1)];
-        var limit = BigInteger.One << 128;
-        var power5 = BigInteger.Pow(5, -SmallestPowerOfTen);
-        var i = 0;
-        for (var q = SmallestPowerOfTen; q <= LargestPowerOfTen; q++)
-        {
-            BigInteger c;
-            if (q < 0)
-            {
-                // A rounded-up reciprocal: 2^b / 5^-q + 1, with b chosen so the quotient has 128 bits (or more, then
-                // truncated), which keeps the product an over-estimate as the algorithm's error analysis expects.
-                var z = (int)power5.GetBitLength();
-                c = (BigInteger.One << (q >= -27 ? z + 127 : 2 * z + 128)) / power5 + 1;
-                while (c >= limit) c >>= 1;
-                power5 /= 5;
-            }
-            else
-            {
-                var bits = (int)power5.GetBitLength();
-                c = bits < 128 ? power5 << (128 - bits) : power5 >> (bits - 128);
-                power5 *= 5;
-            }
-            table[i++] = (ulong)(c >> 64);
-            table[i++] = (ulong)(c & ulong.MaxValue);
-        }
-        return table;
     }
 }
