@@ -44,10 +44,10 @@ internal static class UiEndpoints
         return Results.Content(html, "text/html; charset=utf-8");
     }
 
-    /// <summary>An embedded UI file by its path under ui/; names are fixed at build time, so nothing else can be read.</summary>
+    /// <summary>An embedded UI file by its path under wwwroot/; names are fixed at build time, so nothing else can be read.</summary>
     internal static byte[]? Read(string path)
     {
-        using var stream = Self.GetManifestResourceStream("ui/" + path);
+        using var stream = Self.GetManifestResourceStream("wwwroot/" + path);
         if (stream is null) return null;
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
