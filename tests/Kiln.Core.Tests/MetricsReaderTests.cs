@@ -206,6 +206,11 @@ public sealed class MetricsReaderTests
             "{\"step\":2,\"metrics\":{\"loss\":Infinity,\"acc\":1}}\n" +
             "{\"step\":3,\"metrics\":{\"loss\":\"NaN\",\"acc\":null,\"ok\":true,\"h\":[1],\"o\":{\"x\":1}}}\n" +
             "{\"metrics\":{\"loss\":5}}\n" +                                       // no step
+            "{\"step\":6.5,\"metrics\":{\"loss\":6}}\n" +                           // a step that is not an integer
+            "{\"step\":1e1,\"metrics\":{\"loss\":6}}\n" +
+            "{\"step\":\"6\",\"metrics\":{\"loss\":6}}\n" +                          // a step that is not a number
+            "{\"step\":{\"at\":6},\"metrics\":{\"loss\":6}}\n" +
+            "{\"step\":null,\"metrics\":{\"loss\":6}}\n" +
             "{\"step\":7,\"metrics\":[1,2]}\n" +                                   // metrics not an object
             "[1,2,3]\n" +
             "\n   \n" +                                                         // blank lines

@@ -63,6 +63,7 @@ public sealed class MetricLineParser
         var rest = line[8..];
         if (!Utf8Parser.TryParse(rest, out long step, out var used) || used == 0) return false;
         rest = rest[used..];
+        if (rest.Length == 0 || rest[0] != (byte)',') return false; // 6.5 or 1e1 is not a step; the full reader says so
         var at = rest.IndexOf("\"metrics\":{"u8);
         if (at < 0 || rest[..at].IndexOf((byte)'\\') >= 0) return false;
         rest = rest[(at + 11)..];
@@ -137,7 +138,8 @@ public sealed class MetricLineParser
                 if (reader.ValueTextEquals("step"u8))
                 {
                     reader.Read();
-                    hasStep = reader.TryGetInt64(out step);
+                    hasStep = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out step);
+                    if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip();
                 }
                 else if (reader.ValueTextEquals("metrics"u8))
                 {
