@@ -38,6 +38,9 @@ public sealed record ServerOptions
 
     /// <summary>The largest request body accepted.</summary>
     public long MaxRequestBytes { get; init; } = 64 * 1024;
+
+    /// <summary>The clock the server looks at run files by (and lists runs by).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>
@@ -69,8 +72,9 @@ public sealed class KilnServer : IAsyncDisposable
     {
         if (!Directory.Exists(options.Root)) throw new DirectoryNotFoundException($"{options.Root}: no such directory to serve");
         var access = new AccessPolicy(options.Host, options.Token);
-        var runs = new RunIndex(options.Root);
-        var store = new MetricsStore(previewBytes: options.PreviewBytes);
+        var runs = new RunIndex(options.Root, options.Time);
+        var watchers = new RunWatchers(options.Time);
+        var store = new MetricsStore(previewBytes: options.PreviewBytes, watchers: watchers);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
@@ -107,7 +111,7 @@ public sealed class KilnServer : IAsyncDisposable
         RunsEndpoints.Map(app, runs);
         MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);
-        EventsEndpoint.Map(app, runs);
+        EventsEndpoint.Map(app, runs, watchers);
         UiEndpoints.Map(app, access);
         await app.StartAsync(cancel);
         var warmup = Warm(runs, store, options.WarmRuns);
@@ -116,10 +120,12 @@ public sealed class KilnServer : IAsyncDisposable
         // Bound to every address, the URL to hand out names this machine.
         var host = options.Host is "0.0.0.0" or "::" ? Dns.GetHostName()
             : options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
-        return new KilnServer(app, $"http://{host}:{port}/", access, runs) { Warmup = warmup, Metrics = store };
+        return new KilnServer(app, $"http://{host}:{port}/", access, runs) { Warmup = warmup, Metrics = store, Watchers = watchers };
     }
 
     internal MetricsStore Metrics { get; private init; } = null!;
+
+    internal RunWatchers Watchers { get; private init; } = null!;
 
     /// <summary>Completes when the runs read at start are read.</summary>
     public Task Warmup { get; private init; } = Task.CompletedTask;
@@ -161,5 +167,6 @@ public sealed class KilnServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Watchers.Dispose();
     }
 }
