@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -77,6 +78,9 @@ public sealed class KilnServer : IAsyncDisposable
         var store = new MetricsStore(previewBytes: options.PreviewBytes, watchers: watchers);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.ConfigureHttpJsonOptions(ServerJson.Configure);
+        // A request that cannot be bound is a 400 with the reason, in the API's error shape (ApiErrors).
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
@@ -85,29 +89,8 @@ public sealed class KilnServer : IAsyncDisposable
             k.Listen(address, options.Port);
         });
         var app = builder.Build();
-        app.Use(async (context, next) =>
-        {
-            if (access.Check(context) is { } denied)
-            {
-                await Http.Error(denied.Status, denied.Error).ExecuteAsync(context);
-                return;
-            }
-            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
-            context.Response.Headers["Referrer-Policy"] = "no-referrer";
-            try
-            {
-                await next(context);
-            }
-            catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
-            {
-                // A run's file that cannot be read (a directory in its place, no permission, a disk error) is said as
-                // such, in the JSON every answer has, instead of an empty 500.
-                var readable = ex is IOException or UnauthorizedAccessException;
-                if (!readable) Console.Error.WriteLine($"kiln serve: {context.Request.Path}: {ex}");
-                await Http.Error(StatusCodes.Status500InternalServerError,
-                    readable ? $"cannot read the run's files: {ex.Message}" : $"the server failed on {context.Request.Path}: {ex.Message}").ExecuteAsync(context);
-            }
-        });
+        app.Use(access.Guard);
+        app.Use(ApiErrors.Handle);
         RunsEndpoints.Map(app, runs);
         MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);

@@ -3,6 +3,8 @@ using Kiln.Server.Hosting;
 using Kiln.Server.Runs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Live;
@@ -16,16 +18,12 @@ internal static class EventsEndpoint
 {
     public static void Map(IEndpointRouteBuilder app, RunIndex runs, RunWatchers watchers)
     {
-        app.MapGet("/api/run/events", async (HttpContext context) =>
+        app.MapGet("/api/run/events", Results<RunEventStream, NotFound<ApiError>> (
+            string? run, string? from, [FromHeader(Name = "Last-Event-ID")] string? lastEventId) =>
         {
-            if (!Http.TryRun(context, runs, out _, out var dir, out var error))
-            {
-                await error!.ExecuteAsync(context);
-                return;
-            }
+            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
             var files = new RunFiles(dir);
-            var position = context.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? context.Request.Query["from"].FirstOrDefault();
-            await new RunEventStream(files, EventPosition.Parse(position, files), watchers).ExecuteAsync(context);
+            return new RunEventStream(files, EventPosition.Parse(lastEventId ?? from, files), watchers);
         });
     }
 }
