@@ -3,10 +3,6 @@ using Kiln.Control;
 using Kiln.Protocol;
 using Kiln.Server.Hosting;
 using Kiln.Server.Runs;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Control;
 

@@ -1,7 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using Kiln.Server.Runs;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Kiln.Server.Hosting;
 

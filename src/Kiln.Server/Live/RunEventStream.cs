@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using Kiln.IO;
 using Kiln.Protocol;
 using Kiln.Server.Runs;
-using Microsoft.AspNetCore.Http;
 
 namespace Kiln.Server.Live;
 

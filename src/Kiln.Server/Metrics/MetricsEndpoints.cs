@@ -1,11 +1,7 @@
 using Kiln.Metrics;
 using Kiln.Server.Hosting;
 using Kiln.Server.Runs;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Metrics;
 

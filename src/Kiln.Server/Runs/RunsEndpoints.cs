@@ -8,7 +8,6 @@ using Kiln.Trials;
 using Kiln.Trials.Aggregation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Runs;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Kiln.Server.Hosting;
-using Microsoft.AspNetCore.Http;
 
 namespace Kiln.Server.Security;
 

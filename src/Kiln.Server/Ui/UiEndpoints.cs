@@ -1,10 +1,6 @@
 using System.Reflection;
 using System.Text;
 using Kiln.Server.Security;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Ui;
 
