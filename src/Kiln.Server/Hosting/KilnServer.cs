@@ -65,6 +65,9 @@ public sealed class KilnServer : IAsyncDisposable
         ControlEndpoints.Map(app, runs);
         EventsEndpoint.Map(app, runs, watchers);
         UiEndpoints.Map(app, access);
+        // Endpoints are built (their parameter binding compiled) now rather than by the first request, which for a
+        // large run is the one a user waits on.
+        foreach (var source in ((IEndpointRouteBuilder)app).DataSources) _ = source.Endpoints;
         await app.StartAsync(cancel);
         var warmup = Warm(runs, store, options.WarmRuns);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

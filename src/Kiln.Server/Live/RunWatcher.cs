@@ -33,8 +33,10 @@ internal sealed class RunWatcher
         _time = time;
         _interval = interval;
         (_metrics, _ledger, _actuators, _status) = Stamps();
-        // One tick at a time: the timer is armed again when a tick is done, never periodic.
-        _timer = time.CreateTimer(static w => ((RunWatcher)w!).Tick(), this, interval, Timeout.InfiniteTimeSpan);
+        // One tick at a time: the timer is armed again when a tick is done, never periodic (and armed first once it is
+        // assigned, which the tick needs).
+        _timer = time.CreateTimer(static w => ((RunWatcher)w!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer.Change(interval, Timeout.InfiniteTimeSpan);
     }
 
     public string Dir { get; }
