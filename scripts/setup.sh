@@ -5,7 +5,7 @@ set -euo pipefail
 need=()
 # Fashion-MNIST for the built-in runs, the engine benchmark and the dataset tests
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
-# npm: the dashboard's build installs uPlot from the npm registry (npm ci in src/Kiln.Server/ui)
+# npm: the dashboard's build installs uPlot from the npm registry (npm ci in src/Kiln.Server/wwwroot)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 # Debian's chromium: the dashboard's browser tests drive it with Playwright
 [ -x /usr/bin/chromium ] || need+=(chromium)

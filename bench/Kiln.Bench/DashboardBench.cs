@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Kiln.Metrics;
 using Kiln.Protocol;
 using Kiln.Server.Hosting;
 using Kiln.Server.Metrics;
@@ -78,7 +79,7 @@ internal static class DashboardBench
             for (var i = 0; i < 3; i++)
             {
                 clock.Restart();
-                new RunMetrics(Path.Combine(dir, RunFiles.Metrics)).Refresh();
+                new MetricsReader(Path.Combine(dir, RunFiles.Metrics)).Read();
                 parses.Add(clock.Elapsed.TotalMilliseconds);
             }
             parses.Sort();

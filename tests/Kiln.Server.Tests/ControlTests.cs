@@ -15,7 +15,7 @@ public sealed class ControlTests
     {
         var path = Path.Combine(host.Workspace.Path, id, RunFiles.Commands);
         var list = new List<Command>();
-        if (File.Exists(path)) JsonlTail.ReadAll(path, line => list.Add(Command.FromJson(JsonNode.Parse(line.Bytes.Span)!)));
+        if (File.Exists(path)) JsonlTail.ReadAll(path, line => list.Add(Command.FromJson(JsonNode.Parse(line.Bytes.Span)!, modules: null)));
         return list;
     }
 
@@ -40,6 +40,23 @@ public sealed class ControlTests
         Assert.Equal(3, all.Select(c => c.Cid).Distinct().Count());
         Assert.Equal("cbs/Guard.cs", all[2].Target!.Path);
         Assert.Equal(3, all[2].Init!["factor"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_module_the_run_plugged_in_is_steerable_from_the_dashboard()
+    {
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            var dir = FakeRun.Create(w.Sub("runs/a"));
+            File.WriteAllText(Path.Combine(dir, RunFiles.Actuators),
+                """{"step":0,"actuators":[{"module":"counter","id":"main","key":"count","type":"float","value":0,"enabled":true}]}""");
+        });
+        var (status, _) = await host.Post("/api/run/commands?run=runs/a", """{"module":"counter","op":"add","params":{"by":2}}""");
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("counter", Assert.Single(Inbox(host)).Module);
+        var (refused, answer) = await host.Post("/api/run/commands?run=runs/a", """{"module":"gpu","op":"x"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        Assert.Contains("counter", answer!["error"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Theory]

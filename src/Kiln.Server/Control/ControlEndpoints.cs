@@ -1,12 +1,8 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kiln.Control;
 using Kiln.Protocol;
 using Kiln.Server.Hosting;
 using Kiln.Server.Runs;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Control;
 
@@ -21,62 +17,50 @@ internal static class ControlEndpoints
         var group = app.MapGroup("/api/run");
 
         // POST /api/run/commands?run=<id> with {module, op, id, params, target, init, enabled}
-        group.MapPost("/commands", async (HttpContext context) =>
+        group.MapPost("/commands", Results<Accepted<CommandAccepted>, NotFound<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
         {
-            if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            var body = await Body(context);
-            if (body.Error is not null) return body.Error;
+            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
             try
             {
                 if (body.Node is JsonObject o && (o.ContainsKey("cid") || o.ContainsKey("ts") || o.ContainsKey("source")))
                     throw new ProtocolException("cid, ts and source are set by the server");
-                var command = Command.FromJson(body.Node!);
+                var command = Command.FromJson(body.Node, Modules(dir));
                 if (command.Op == "set_params" && command.Module is "opt" or "loss") SetRouter.CheckKeys(command.Module, command.Params ?? []);
                 var sent = new RunControl(dir, Sources.Dashboard).Send(command);
-                return Results.Json(new JsonObject { ["cid"] = sent.Cid, ["command"] = sent.ToJson() }, statusCode: StatusCodes.Status202Accepted);
+                return TypedResults.Accepted((string?)null, new CommandAccepted(sent.Cid!, sent.ToJson()));
             }
             catch (ProtocolException ex)
             {
-                return Http.Error(StatusCodes.Status400BadRequest, ex.Message);
+                return TypedResults.BadRequest(new ApiError(ex.Message));
             }
         });
 
         // POST /api/run/freeze?run=<id> with {mode, recipe_path, adjust_path, policy, step_offset}
-        group.MapPost("/freeze", async (HttpContext context) =>
+        group.MapPost("/freeze", Results<Ok<JsonObject>, NotFound<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
         {
-            if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            var body = await Body(context);
-            if (body.Error is not null) return body.Error;
+            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
             try
             {
-                var state = new RunControl(dir, Sources.Dashboard).SetFreeze(FreezeState.FromJson(body.Node));
-                return Results.Json(state.ToJson());
+                return TypedResults.Ok(new RunControl(dir, Sources.Dashboard).SetFreeze(FreezeState.FromJson(body.Node)).ToJson());
             }
             catch (ProtocolException ex)
             {
-                return Http.Error(StatusCodes.Status400BadRequest, ex.Message);
+                return TypedResults.BadRequest(new ApiError(ex.Message));
             }
         });
     }
 
-    private static async Task<(JsonNode? Node, IResult? Error)> Body(HttpContext context)
+    /// <summary>The modules a run answers to: Kiln's own, and any its kernel plugged in (named in its dials).</summary>
+    private static IReadOnlyCollection<string> Modules(string dir)
     {
-        try
+        var modules = new HashSet<string>(Command.Modules, StringComparer.Ordinal);
+        if (RunsEndpoints.ReadJson(new RunFiles(dir).ActuatorsPath)?["actuators"] is JsonArray dials)
         {
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            if (buffer.Length == 0) return (null, Http.Error(StatusCodes.Status400BadRequest, "the request body is empty; send a JSON object"));
-            buffer.Position = 0;
-            var node = await JsonNode.ParseAsync(buffer);
-            return node is null ? (null, Http.Error(StatusCodes.Status400BadRequest, "the request body is null; send a JSON object")) : (node, null);
+            foreach (var dial in dials)
+            {
+                if (dial?["module"] is JsonValue v && v.TryGetValue(out string? name)) modules.Add(name);
+            }
         }
-        catch (JsonException ex)
-        {
-            return (null, Http.Error(StatusCodes.Status400BadRequest, "the request body is not valid JSON: " + ex.Message.Split(" Path:")[0]));
-        }
-        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
-        {
-            return (null, Http.Error(ex.StatusCode, ex.Message));
-        }
+        return modules;
     }
 }

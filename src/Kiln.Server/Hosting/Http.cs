@@ -1,28 +1,20 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
+using System.Diagnostics.CodeAnalysis;
 using Kiln.Server.Runs;
-using Microsoft.AspNetCore.Http;
 
 namespace Kiln.Server.Hosting;
 
-/// <summary>Small helpers the endpoint groups share.</summary>
+/// <summary>What the endpoint groups share: the run a request names, and errors in the API's shape.</summary>
 internal static class Http
 {
-    public static IResult Error(int status, string message) => Results.Json(new JsonObject { ["error"] = message }, statusCode: status);
+    /// <summary>An error with any status (the groups' own are <c>TypedResults.BadRequest(new ApiError(…))</c> and the like).</summary>
+    public static JsonHttpResult<ApiError> Error(int status, string message) => TypedResults.Json(new ApiError(message), statusCode: status);
 
-    /// <summary>The directory of the <c>run</c> query parameter, or an error result naming it.</summary>
-    public static bool TryRun(HttpContext context, RunIndex runs, out string id, out string dir, out IResult? error)
+    /// <summary>The directory of the run a request names (<c>?run=&lt;id&gt;</c>), or the 404 that says it is not served here.</summary>
+    public static bool TryRun(this RunIndex runs, string? id, out string dir, [NotNullWhen(false)] out NotFound<ApiError>? missing)
     {
-        id = context.Request.Query["run"].FirstOrDefault() ?? "";
-        error = null;
+        missing = null;
         if (runs.TryResolve(id, out dir)) return true;
-        error = Error(StatusCodes.Status404NotFound, id.Length == 0 ? "give ?run=<run id>" : $"no run '{id}' is served here");
+        missing = TypedResults.NotFound(new ApiError(string.IsNullOrEmpty(id) ? "give ?run=<run id>" : $"no run '{id}' is served here"));
         return false;
     }
-
-    public static long? Long(HttpContext context, string name) =>
-        long.TryParse(context.Request.Query[name].FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
-
-    public static int Int(HttpContext context, string name, int fallback, int min, int max) =>
-        int.TryParse(context.Request.Query[name].FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? Math.Clamp(v, min, max) : fallback;
 }

@@ -5,40 +5,13 @@ using Kiln.Server.Metrics;
 using Kiln.Server.Runs;
 using Kiln.Server.Security;
 using Kiln.Server.Ui;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Kiln.Server.Hosting;
-
-/// <summary>How to serve: the workspace (or run directory), where to listen, and the token.</summary>
-public sealed record ServerOptions
-{
-    public required string Root { get; init; }
-    public string Host { get; init; } = "127.0.0.1";
-
-    /// <summary>0 picks a free port.</summary>
-    public int Port { get; init; } = 8421;
-
-    /// <summary>The token changes need (and every request, off loopback); generated when null.</summary>
-    public string? Token { get; init; }
-
-    /// <summary>How many of the most recently written runs have their metrics read at start.</summary>
-    public int WarmRuns { get; init; } = 8;
-
-    /// <summary>
-    /// A metrics file at least this large that the server has not read yet is first answered from a sample of its
-    /// lines (<c>partial</c>) while it is read whole in the background, so its page draws at once.
-    /// </summary>
-    public long PreviewBytes { get; init; } = 32 << 20;
-
-    /// <summary>The largest request body accepted.</summary>
-    public long MaxRequestBytes { get; init; } = 64 * 1024;
-}
 
 /// <summary>
 /// Kiln's dashboard server: ASP.NET Core minimal APIs grouped by feature (runs, metrics, control, live events, UI)
@@ -69,10 +42,14 @@ public sealed class KilnServer : IAsyncDisposable
     {
         if (!Directory.Exists(options.Root)) throw new DirectoryNotFoundException($"{options.Root}: no such directory to serve");
         var access = new AccessPolicy(options.Host, options.Token);
-        var runs = new RunIndex(options.Root);
-        var store = new MetricsStore(previewBytes: options.PreviewBytes);
+        var runs = new RunIndex(options.Root, options.Time);
+        var watchers = new RunWatchers(options.Time);
+        var store = new MetricsStore(previewBytes: options.PreviewBytes, watchers: watchers);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.ConfigureHttpJsonOptions(ServerJson.Configure);
+        // A request that cannot be bound is a 400 with the reason, in the API's error shape (ApiErrors).
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
@@ -81,34 +58,16 @@ public sealed class KilnServer : IAsyncDisposable
             k.Listen(address, options.Port);
         });
         var app = builder.Build();
-        app.Use(async (context, next) =>
-        {
-            if (access.Check(context) is { } denied)
-            {
-                await Http.Error(denied.Status, denied.Error).ExecuteAsync(context);
-                return;
-            }
-            context.Response.Headers["X-Content-Type-Options"] = "nosniff";
-            context.Response.Headers["Referrer-Policy"] = "no-referrer";
-            try
-            {
-                await next(context);
-            }
-            catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
-            {
-                // A run's file that cannot be read (a directory in its place, no permission, a disk error) is said as
-                // such, in the JSON every answer has, instead of an empty 500.
-                var readable = ex is IOException or UnauthorizedAccessException;
-                if (!readable) Console.Error.WriteLine($"kiln serve: {context.Request.Path}: {ex}");
-                await Http.Error(StatusCodes.Status500InternalServerError,
-                    readable ? $"cannot read the run's files: {ex.Message}" : $"the server failed on {context.Request.Path}: {ex.Message}").ExecuteAsync(context);
-            }
-        });
+        app.Use(access.Guard);
+        app.Use(ApiErrors.Handle);
         RunsEndpoints.Map(app, runs);
         MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);
-        EventsEndpoint.Map(app, runs);
+        EventsEndpoint.Map(app, runs, watchers);
         UiEndpoints.Map(app, access);
+        // Endpoints are built (their parameter binding compiled) now rather than by the first request, which for a
+        // large run is the one a user waits on.
+        foreach (var source in ((IEndpointRouteBuilder)app).DataSources) _ = source.Endpoints;
         await app.StartAsync(cancel);
         var warmup = Warm(runs, store, options.WarmRuns);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -116,10 +75,12 @@ public sealed class KilnServer : IAsyncDisposable
         // Bound to every address, the URL to hand out names this machine.
         var host = options.Host is "0.0.0.0" or "::" ? Dns.GetHostName()
             : options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
-        return new KilnServer(app, $"http://{host}:{port}/", access, runs) { Warmup = warmup, Metrics = store };
+        return new KilnServer(app, $"http://{host}:{port}/", access, runs) { Warmup = warmup, Metrics = store, Watchers = watchers };
     }
 
     internal MetricsStore Metrics { get; private init; } = null!;
+
+    internal RunWatchers Watchers { get; private init; } = null!;
 
     /// <summary>Completes when the runs read at start are read.</summary>
     public Task Warmup { get; private init; } = Task.CompletedTask;
@@ -161,5 +122,6 @@ public sealed class KilnServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Watchers.Dispose();
     }
 }

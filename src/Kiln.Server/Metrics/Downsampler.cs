@@ -1,8 +1,5 @@
 namespace Kiln.Server.Metrics;
 
-/// <summary>A series reduced for drawing: per bucket the last point (the line) and the minimum and maximum (the band).</summary>
-public sealed record SampledSeries(long[] Steps, double[] Last, double[] Min, double[] Max, int SourcePoints);
-
 /// <summary>
 /// Server-side downsampling in the manner of W&amp;B's full-fidelity charts: the step range is cut into equal buckets;
 /// each bucket keeps its last point for the line and its minimum and maximum for a band, so a one-step spike stays

@@ -1,4 +1,5 @@
 using Kiln.IO;
+using Kiln.Metrics;
 
 namespace Kiln.Server.Metrics;
 
@@ -8,7 +9,10 @@ namespace Kiln.Server.Metrics;
 /// Spikes between the sampled lines are missing until the whole file is read; answers built from it say
 /// <c>partial</c>.
 /// </summary>
-internal sealed class MetricsPreview
+/// <param name="FileLength">The file's length when it was sampled.</param>
+/// <param name="Offset">The end of the last complete line sampled: where live updates continue from.</param>
+/// <param name="Sampled">How many lines were parsed.</param>
+internal sealed record MetricsPreview(long FileLength, long Offset, int Sampled, IReadOnlyDictionary<string, MetricSeries> Series)
 {
     /// <summary>How many lines a preview samples at most.</summary>
     public const int Lines = 4000;
@@ -19,25 +23,6 @@ internal sealed class MetricsPreview
 
     /// <summary>A line longer than this is not sampled (it is read with the rest of the file).</summary>
     private const int MaxLineBytes = 1 << 20;
-
-    private MetricsPreview(long fileLength, long offset, int sampled, IReadOnlyDictionary<string, MetricSeries> series)
-    {
-        FileLength = fileLength;
-        Offset = offset;
-        Sampled = sampled;
-        Series = series;
-    }
-
-    /// <summary>The file's length when it was sampled.</summary>
-    public long FileLength { get; }
-
-    /// <summary>The end of the last complete line sampled: where live updates continue from.</summary>
-    public long Offset { get; }
-
-    /// <summary>How many lines were parsed.</summary>
-    public int Sampled { get; }
-
-    public IReadOnlyDictionary<string, MetricSeries> Series { get; }
 
     public static MetricsPreview Read(string path, int lines = Lines)
     {

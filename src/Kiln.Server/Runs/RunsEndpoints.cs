@@ -22,35 +22,28 @@ internal static class RunsEndpoints
         var group = app.MapGroup("/api");
 
         // /api/runs?filter=text&sort=start&order=desc&page=0&size=50
-        group.MapGet("/runs", (HttpContext context) =>
+        group.MapGet("/runs", Ok<RunsPage> (string? filter, string? sort, string? order, QueryNumber? page, QueryNumber? size) =>
         {
-            var filter = context.Request.Query["filter"].FirstOrDefault()?.Trim() ?? "";
-            var sort = context.Request.Query["sort"].FirstOrDefault() ?? "start";
-            var descending = (context.Request.Query["order"].FirstOrDefault() ?? "desc") != "asc";
-            var size = Http.Int(context, "size", 50, 1, 500);
-            var page = Http.Int(context, "page", 0, 0, int.MaxValue);
+            filter = filter?.Trim() ?? "";
+            sort ??= "start";
+            var rows = QueryNumber.Clamp(size, 50, 1, 500);
+            var at = QueryNumber.Clamp(page, 0, 0, int.MaxValue);
             IEnumerable<RunSummary> all = runs.All();
             if (filter.Length > 0) all = all.Where(r => Matches(r, filter));
             var list = all.ToList();
-            var ordered = Sort(list, sort, descending).Skip(page * size).Take(size);
-            return Results.Json(new JsonObject
-            {
-                ["root"] = runs.Root,
-                ["total"] = list.Count,
-                ["page"] = page,
-                ["size"] = size,
-                ["runs"] = new JsonArray(ordered.Select(r => (JsonNode?)r.ToRow(sort, RowMetrics)).ToArray()),
-            });
+            var ordered = Sort(list, sort, descending: order != "asc").Skip((int)Math.Min(int.MaxValue, (long)at * rows)).Take(rows);
+            return TypedResults.Ok(new RunsPage(runs.Root, list.Count, at, rows,
+                new JsonArray(ordered.Select(r => (JsonNode?)r.ToRow(sort, RowMetrics)).ToArray())));
         });
 
         // /api/run?run=<id>: the run's summary, dials and freeze state.
-        group.MapGet("/run", (HttpContext context) =>
+        group.MapGet("/run", Results<Ok<JsonObject>, NotFound<ApiError>> (string? run) =>
         {
-            if (!Http.TryRun(context, runs, out var id, out var dir, out var error)) return error!;
+            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
             var files = new RunFiles(dir);
-            return Results.Json(new JsonObject
+            return TypedResults.Ok(new JsonObject
             {
-                ["run"] = runs.Get(id)!.ToJson(),
+                ["run"] = runs.Get(run!)!.ToJson(),
                 ["actuators"] = ReadJson(files.ActuatorsPath),
                 ["freeze"] = ReadJson(files.FreezePath) ?? FreezeState.Unfrozen.ToJson(),
                 ["has_epochs"] = File.Exists(Path.Combine(dir, RunFiles.BatchLog)),
@@ -58,11 +51,10 @@ internal static class RunsEndpoints
         });
 
         // /api/run/ledger?run=<id>&after=<seq>&limit=500
-        group.MapGet("/run/ledger", (HttpContext context) =>
+        group.MapGet("/run/ledger", Results<Ok<LedgerPage>, NotFound<ApiError>> (string? run, QueryNumber? after, QueryNumber? limit) =>
         {
-            if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            var after = Http.Long(context, "after") ?? 0;
-            var limit = Http.Int(context, "limit", 1000, 1, 10_000);
+            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            var most = QueryNumber.Clamp(limit, 1000, 1, 10_000);
             // Read through a tail so the offset is the end of the last complete line: the event stream continues
             // exactly there, and a line being written is neither lost nor sent twice.
             var tail = new JsonlTail(new RunFiles(dir).LedgerPath);
@@ -72,11 +64,11 @@ internal static class RunsEndpoints
             {
                 foreach (var line in lines)
                 {
-                    if (line.Oversized || entries.Count >= limit) continue;
+                    if (line.Oversized || entries.Count >= most) continue;
                     try
                     {
                         var entry = LedgerEntry.FromJson(JsonValues.ParseDocument(line.Bytes.Span, "line"));
-                        if (entry.Seq > after) entries.Add(LedgerJson(entry));
+                        if (entry.Seq > (after?.Value ?? 0)) entries.Add(LedgerJson(entry));
                     }
                     catch (ProtocolException)
                     {
@@ -84,21 +76,22 @@ internal static class RunsEndpoints
                     }
                 }
             }
-            return Results.Json(new JsonObject { ["offset"] = tail.Offset, ["entries"] = entries });
+            return TypedResults.Ok(new LedgerPage(tail.Offset, entries));
         });
 
         // /api/run/epochs?run=<id>: the trial's epoch_log.csv, refreshed when batch_log.csv is newer.
-        group.MapGet("/run/epochs", (HttpContext context) =>
+        group.MapGet("/run/epochs", Results<Ok<JsonObject>, NotFound<ApiError>, UnprocessableEntity<ApiError>> (string? run) =>
         {
-            if (!Http.TryRun(context, runs, out _, out var dir, out var error)) return error!;
-            if (!File.Exists(Path.Combine(dir, RunFiles.BatchLog))) return Http.Error(StatusCodes.Status404NotFound, "this run has no batch_log.csv (it is not a finished trial)");
+            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!File.Exists(Path.Combine(dir, RunFiles.BatchLog)))
+                return TypedResults.NotFound(new ApiError("this run has no batch_log.csv (it is not a finished trial)"));
             try
             {
-                return Results.Json(EpochJson(EpochLog.Ensure(dir)));
+                return TypedResults.Ok(EpochJson(EpochLog.Ensure(dir)));
             }
             catch (ProtocolException ex)
             {
-                return Http.Error(StatusCodes.Status422UnprocessableEntity, ex.Message);
+                return TypedResults.UnprocessableEntity(new ApiError(ex.Message));
             }
         });
     }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.AspNetCore.Http;
+using Kiln.Server.Hosting;
 
 namespace Kiln.Server.Security;
 
@@ -10,7 +10,7 @@ namespace Kiln.Server.Security;
 /// token may change anything, and the Host header must name this machine (so a rebound DNS name cannot borrow the
 /// browser's access). Bound to any other address, every request needs the token. The token arrives as the
 /// <c>X-Kiln-Token</c> header, a <c>token</c> query parameter (which also sets a same-site cookie, for EventSource) or
-/// that cookie.
+/// that cookie. <see cref="Guard"/> runs before every endpoint: this is the one place access is decided.
 /// </summary>
 public sealed class AccessPolicy
 {
@@ -28,6 +28,19 @@ public sealed class AccessPolicy
 
     public static bool IsLoopback(string host) =>
         host is "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>The middleware in front of every endpoint: refuses what <see cref="Check"/> refuses, and marks every answer.</summary>
+    public async Task Guard(HttpContext context, RequestDelegate next)
+    {
+        if (Check(context) is { } denied)
+        {
+            await Http.Error(denied.Status, denied.Error).ExecuteAsync(context);
+            return;
+        }
+        context.Response.Headers["X-Content-Type-Options"] = "nosniff";
+        context.Response.Headers["Referrer-Policy"] = "no-referrer";
+        await next(context);
+    }
 
     /// <summary>Null when the request may go on; otherwise the status and the reason.</summary>
     public (int Status, string Error)? Check(HttpContext context)

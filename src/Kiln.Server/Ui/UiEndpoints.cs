@@ -1,9 +1,6 @@
 using System.Reflection;
 using System.Text;
 using Kiln.Server.Security;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
 
 namespace Kiln.Server.Ui;
 
@@ -26,28 +23,27 @@ internal static class UiEndpoints
     public static void Map(IEndpointRouteBuilder app, AccessPolicy access)
     {
         app.MapGet("/", () => Page(access));
-        app.MapGet("/{**path}", (string path) =>
+        app.MapGet("/{**path}", Results<ContentHttpResult, FileContentHttpResult, NotFound> (string path) =>
         {
-            if (path.StartsWith("api/", StringComparison.Ordinal)) return Results.NotFound();
+            if (path.StartsWith("api/", StringComparison.Ordinal)) return TypedResults.NotFound();
             if (path is "index.html") return Page(access);
-            var bytes = Read(path);
-            if (bytes is null) return Results.NotFound();
-            return Results.Bytes(bytes, Types.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream"));
+            if (Read(path) is not { } bytes) return TypedResults.NotFound();
+            return TypedResults.Bytes(bytes, Types.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream"));
         });
     }
 
-    private static IResult Page(AccessPolicy access)
+    private static ContentHttpResult Page(AccessPolicy access)
     {
         var html = Read("index.html") is { } bytes
             ? Encoding.UTF8.GetString(bytes).Replace("{{KILN_TOKEN}}", access.Token, StringComparison.Ordinal)
             : "<!doctype html><title>Kiln</title><p>The dashboard's page is missing from this build.</p>";
-        return Results.Content(html, "text/html; charset=utf-8");
+        return TypedResults.Content(html, "text/html; charset=utf-8");
     }
 
-    /// <summary>An embedded UI file by its path under ui/; names are fixed at build time, so nothing else can be read.</summary>
+    /// <summary>An embedded UI file by its path under wwwroot/; names are fixed at build time, so nothing else can be read.</summary>
     internal static byte[]? Read(string path)
     {
-        using var stream = Self.GetManifestResourceStream("ui/" + path);
+        using var stream = Self.GetManifestResourceStream("wwwroot/" + path);
         if (stream is null) return null;
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
