@@ -26,6 +26,15 @@ public sealed class SignalCliTests
         return process.ExitCode;
     }
 
+    /// <summary>Once the run trains, SIGTERM ends the process with 143 and the run records <c>stopped</c>.</summary>
+    private static async Task StopsOnSigterm(Process process, string run)
+    {
+        await FirstMetrics(run);
+        Processes.Signal(process.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(process));
+        Assert.Equal("stopped", Status(run));
+    }
+
     private static Process Launch(TempDir dir, string run, params string[] more) =>
         KilnProcess.Start(dir.Path, null, ["launch", "--config", "simple", "--max-steps", "100000000", "--step-delay", "0.005",
             "--run-dir", run, "--data-dir", dir.Sub("empty"), "--plain", .. more]);
@@ -56,10 +65,7 @@ public sealed class SignalCliTests
         using var dir = new TempDir("signal");
         var run = Path.Combine(dir.Path, "run");
         using var process = Launch(dir, run, "--port", "0");
-        await FirstMetrics(run);
-        Processes.Signal(process.Id, Processes.SigTerm);
-        Assert.Equal(143, await ExitOf(process));
-        Assert.Equal("stopped", Status(run));
+        await StopsOnSigterm(process, run);
     }
 
     [Fact]
@@ -73,11 +79,7 @@ public sealed class SignalCliTests
 
         using var demo = KilnProcess.Start(dir.Path, null, "demo", "--port", "0", "--data-dir", dir.Sub("empty"), "--max-steps", "100000000", "--plain");
         await Wait.UntilAsync(() => Directory.Exists(Path.Combine(dir.Path, "runs")) && Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length == 1, "the demo's run");
-        var run = Directory.GetDirectories(Path.Combine(dir.Path, "runs"))[0];
-        await FirstMetrics(run);
-        Processes.Signal(demo.Id, Processes.SigTerm);
-        Assert.Equal(143, await ExitOf(demo));
-        Assert.Equal("stopped", Status(run));
+        await StopsOnSigterm(demo, Directory.GetDirectories(Path.Combine(dir.Path, "runs"))[0]);
     }
 
     [Fact]
