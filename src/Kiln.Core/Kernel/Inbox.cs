@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Modules;
 using Kiln.Protocol;
@@ -6,14 +5,17 @@ using Kiln.Protocol;
 namespace Kiln.Kernel;
 
 /// <summary>
-/// The kernel's reader of <c>kiln.commands.jsonl</c>. Each new whole line is executed once: a line that is not a
-/// command is ledgered <c>rejected</c> (under its <c>cid</c>, or <c>inbox@&lt;offset&gt;</c>); a <c>cid</c> already in the
-/// ledger — a restarted kernel reading its inbox again — is skipped, and one reused by another line is rejected.
+/// The kernel's reader of <c>kiln.commands.jsonl</c>. Each new whole line gets exactly one ledger decision, also across
+/// kernel restarts: a command is executed once; a line that is not a command is ledgered <c>rejected</c> (under its
+/// <c>cid</c> when one can be read, else <c>inbox@&lt;offset&gt;</c>); a <c>cid</c> already in the ledger — a
+/// restarted kernel reading its inbox again — is passed over, and one reused by a later line is rejected under
+/// <c>&lt;cid&gt;#&lt;offset&gt;</c>. Blank lines are no commands and get nothing.
 /// </summary>
 internal sealed class Inbox(RunFiles files, int maxLineBytes, LedgerRecorder ledger, Dispatcher dispatch)
 {
     private readonly JsonlTail _tail = new(files.CommandsPath, maxLineBytes);
     private readonly List<JsonlLine> _lines = [];
+    // Where each cid was first seen in this inbox: a later line with the same cid is a reuse, not the same command.
     private readonly Dictionary<string, long> _offsets = new(StringComparer.Ordinal);
 
     public void Read(Moment at)
@@ -22,6 +24,7 @@ internal sealed class Inbox(RunFiles files, int maxLineBytes, LedgerRecorder led
         {
             if (_tail.Restarted)
             {
+                _offsets.Clear();
                 ledger.Kernel("inbox", at, OpResult.Applied(notes: $"{RunFiles.Commands} shrank (truncated or replaced); reading it again from the start; commands already in the ledger are not applied again"));
             }
             foreach (var line in _lines) Handle(line, at);
@@ -31,22 +34,17 @@ internal sealed class Inbox(RunFiles files, int maxLineBytes, LedgerRecorder led
 
     private void Handle(JsonlLine line, Moment at)
     {
-        var fallbackCid = $"inbox@{line.Offset}";
         var where = $"{RunFiles.Commands} line {line.Number}";
         if (line.Oversized)
         {
-            if (!ledger.Contains(fallbackCid))
-                ledger.Rejected(fallbackCid, null, null, null, $"{where}: line of {line.Length} bytes exceeds the limit of {maxLineBytes} bytes", at);
+            Reject(line, null, $"{where}: line of {line.Length} bytes exceeds the limit of {maxLineBytes} bytes", at);
             return;
         }
-        JsonNode node;
-        try
+        var bytes = line.Bytes.Span;
+        if (!JsonValues.TryParseDocument(bytes, out var node, out var error))
         {
-            node = JsonValues.ParseDocument(line.Bytes.Span, where);
-        }
-        catch (ProtocolException ex)
-        {
-            if (!ledger.Contains(fallbackCid)) ledger.Rejected(fallbackCid, null, null, null, ex.Message, at);
+            // Keep what can be read, so the writer finds its command in the ledger.
+            Reject(line, JsonCheck.ReadableFields(bytes, JsonValues.MaxDepth), $"{where}: {error}", at);
             return;
         }
         Command command;
@@ -56,24 +54,42 @@ internal sealed class Inbox(RunFiles files, int maxLineBytes, LedgerRecorder led
         }
         catch (ProtocolException ex)
         {
-            // Keep what can be read, so the writer can find its command in the ledger.
-            var o = node as JsonObject;
-            var cid = Text(o?["cid"]) ?? fallbackCid;
-            if (!ledger.Contains(cid)) ledger.Rejected(cid, Text(o?["module"]), Text(o?["op"]), Text(o?["id"]), $"{where}: {ex.Message}", at);
+            Reject(line, JsonCheck.ReadableFields(bytes, JsonValues.MaxDepth), $"{where}: {ex.Message}", at);
             return;
         }
-        var id = command.Cid ?? fallbackCid;
-        if (ledger.Contains(id))
-        {
-            // Seen before: either a restarted kernel re-reading its inbox, or a writer that reused a cid.
-            if (_offsets.TryGetValue(id, out var first) && first != line.Offset)
-                ledger.Rejected(id + "#" + line.Offset, command.Module, command.Op, command.Id, $"{where}: duplicate cid {id} (first at byte {first}); not applied again", at);
-            return;
-        }
-        _offsets[id] = line.Offset;
-        dispatch.Execute(command, command.Source ?? Sources.External, id, at, gated: true);
+        if (Decided(command.Cid ?? Fallback(line), line, command.Module, command.Op, command.Id, at) is { } id)
+            dispatch.Execute(command, command.Source ?? Sources.External, id, at, gated: true);
     }
 
-    private static string? Text(JsonNode? node) =>
-        node is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : null;
+    private void Reject(JsonlLine line, Dictionary<string, string>? fields, string error, Moment at)
+    {
+        string? Field(string name) => fields?.GetValueOrDefault(name);
+        var (module, op, id) = (Field("module"), Field("op"), Field("id"));
+        var readable = Field("cid") is { Length: <= Command.MaxCidLength } c ? c : null;
+        if (Decided(readable ?? Fallback(line), line, module, op, id, at) is { } cid)
+            ledger.Rejected(cid, module, op, id, error, at);
+    }
+
+    /// <summary>
+    /// The ledger cid under which the line is to be decided now, or null when it was decided before (by this kernel or an
+    /// earlier one). A cid that an earlier line holds is answered once, as a duplicate.
+    /// </summary>
+    private string? Decided(string cid, JsonlLine line, string? module, string? op, string? id, Moment at)
+    {
+        if (!ledger.Contains(cid))
+        {
+            _offsets[cid] = line.Offset;
+            return cid;
+        }
+        if (_offsets.TryAdd(cid, line.Offset) || _offsets[cid] == line.Offset) return null;
+        var again = $"{cid}#{line.Offset}";
+        if (!ledger.Contains(again))
+        {
+            var first = _offsets[cid];
+            ledger.Rejected(again, module, op, id, $"{RunFiles.Commands} line {line.Number}: duplicate cid {cid} (first at byte {first}); not applied again", at);
+        }
+        return null;
+    }
+
+    private static string Fallback(JsonlLine line) => $"inbox@{line.Offset}";
 }

@@ -43,6 +43,9 @@ public sealed record Command : Change
 {
     /// <summary>The modules Kiln ships. Front ends accept these; the kernel reads any name and its module table decides.</summary>
     public static readonly string[] Modules = ["core", "cb", "opt", "loss", "tune"];
+
+    /// <summary>The longest cid a command may have (a fresh one, <see cref="NewCid"/>, has 32 characters).</summary>
+    public const int MaxCidLength = 256;
     private static readonly string[] Fields = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled"];
 
     public Command()
@@ -91,9 +94,11 @@ public sealed record Command : Change
         if (modules is not null && !modules.Contains(module))
             throw new ProtocolException($"module: unknown module \"{module}\" (known: {string.Join(", ", modules)})");
         var op = o["op"] is null ? throw new ProtocolException("op: missing") : JsonValues.GetString(o["op"], "op");
+        var cid = JsonValues.GetOptionalString(o, "cid");
+        if (cid?.Length > MaxCidLength) throw new ProtocolException($"cid: {cid.Length} characters is too long (at most {MaxCidLength})");
         return (Command)new Command
         {
-            Cid = JsonValues.GetOptionalString(o, "cid"),
+            Cid = cid,
             Ts = o["ts"] is null ? null : JsonValues.GetDouble(o["ts"], "ts"),
             Source = JsonValues.GetOptionalString(o, "source"),
             Module = module,

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Kiln.IO;
 
 namespace Kiln.Protocol;
 
@@ -26,8 +27,47 @@ public sealed record LedgerEntry
     /// <summary>The exception's stack trace when applying threw; omitted otherwise.</summary>
     public string? Traceback { get; init; }
 
-    /// <summary>Serializes in the documented field order, as one line without the newline.</summary>
+    /// <summary>
+    /// Serializes in the documented field order, as one line without the newline, never longer than a JSONL line may be
+    /// (<see cref="JsonlFile.MaxLineBytes"/>): a line that would be is written without the command's params (the payload
+    /// says what took effect), then without the payload, then with its texts cut, each noted in <c>notes</c>.
+    /// </summary>
     public byte[] ToJsonLine()
+    {
+        var line = Serialize();
+        if (line.Length <= JsonlFile.MaxLineBytes) return line;
+        var entry = this;
+        if (entry.Params is not null)
+        {
+            entry = entry with { Params = null, Notes = Note(entry.Notes, $"params ({Size(entry.Params)} bytes) left out of the ledger: the line would exceed {JsonlFile.MaxLineBytes} bytes") };
+            line = entry.Serialize();
+            if (line.Length <= JsonlFile.MaxLineBytes) return line;
+        }
+        if (entry.Payload is not null)
+        {
+            entry = entry with { Payload = null, Notes = Note(entry.Notes, $"payload ({Size(entry.Payload)} bytes) left out of the ledger: the line would exceed {JsonlFile.MaxLineBytes} bytes") };
+            line = entry.Serialize();
+            if (line.Length <= JsonlFile.MaxLineBytes) return line;
+        }
+        const int Texts = 64 * 1024;
+        return (entry with
+        {
+            Error = entry.Error is null ? null : JsonCheck.Excerpt(entry.Error, Texts),
+            Notes = entry.Notes is null ? null : JsonCheck.Excerpt(entry.Notes, Texts),
+            Traceback = entry.Traceback is null ? null : JsonCheck.Excerpt(entry.Traceback, Texts),
+            Module = Cut(entry.Module), Op = Cut(entry.Op), Id = Cut(entry.Id), Source = Cut(entry.Source),
+            Event = Cut(entry.Event), Phase = Cut(entry.Phase),
+        }).Serialize();
+    }
+
+    // The cid stays whole: it is what a restarted kernel recognizes (commands keep it short, Command.MaxCidLength).
+    private static string? Cut(string? text) => text is null ? null : JsonCheck.Excerpt(text, 1024);
+
+    private static long Size(JsonNode node) => System.Text.Encoding.UTF8.GetByteCount(node.ToJsonString());
+
+    private static string Note(string? notes, string note) => notes is null ? note : notes + "; " + note;
+
+    private byte[] Serialize()
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
