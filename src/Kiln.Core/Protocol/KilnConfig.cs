@@ -28,6 +28,9 @@ public sealed record KilnConfig
 
     public static readonly KilnConfig Empty = new();
 
+    /// <summary>The longest poll interval <c>kernel.poll_interval_ms</c> may ask for: an hour.</summary>
+    public const double MaxPollIntervalMs = 3_600_000;
+
     public KernelSettings Kernel { get; init; } = KernelSettings.None;
     public IReadOnlyList<(string Id, CallbackSpec Spec)> Callbacks { get; init; } = [];
 
@@ -70,9 +73,9 @@ public sealed record KilnConfig
         var k = JsonValues.GetObject(node, "kernel");
         JsonValues.RejectUnknownKeys(k, ["poll_interval_ms", "debounce_steps", "auto_disable_on_error"], "kernel: ");
         double? poll = k["poll_interval_ms"] is null ? null : JsonValues.GetDouble(k["poll_interval_ms"], "kernel.poll_interval_ms");
-        if (poll < 0) throw new ProtocolException($"kernel.poll_interval_ms: must be >= 0, got {poll}");
-        int? debounce = k["debounce_steps"] is null ? null : (int)JsonValues.GetLong(k["debounce_steps"], "kernel.debounce_steps");
-        if (debounce < 1) throw new ProtocolException($"kernel.debounce_steps: must be >= 1, got {debounce}");
+        if (poll is < 0 or > MaxPollIntervalMs)
+            throw new ProtocolException($"kernel.poll_interval_ms: must be from 0 to {MaxPollIntervalMs} (an hour), got {JsonValues.ShowAsWritten(k["poll_interval_ms"])}");
+        int? debounce = k["debounce_steps"] is null ? null : JsonValues.GetInt(k["debounce_steps"], "kernel.debounce_steps", min: 1);
         bool? auto = k["auto_disable_on_error"] is null ? null : JsonValues.GetBool(k["auto_disable_on_error"], "kernel.auto_disable_on_error");
         return new KernelSettings(poll, debounce, auto);
     }

@@ -114,7 +114,7 @@ public sealed record LedgerEntry
             Seq = o["seq"] is null ? 0 : JsonValues.GetLong(o["seq"], "seq"),
             Cid = JsonValues.GetOptionalString(o, "cid"),
             Step = o["step"] is null ? null : JsonValues.GetLong(o["step"], "step"),
-            Epoch = o["epoch"] is null ? null : (int)JsonValues.GetLong(o["epoch"], "epoch"),
+            Epoch = o["epoch"] is null ? null : JsonValues.GetInt(o["epoch"], "epoch"),
             Event = JsonValues.GetOptionalString(o, "event"),
             Phase = JsonValues.GetOptionalString(o, "phase"),
             Module = JsonValues.GetOptionalString(o, "module"),

@@ -40,7 +40,7 @@ public sealed record MetricsRecord(long Step, int? Epoch, string? Phase, double 
         }
         return new MetricsRecord(
             JsonValues.GetLong(o["step"], "step"),
-            o["epoch"] is null ? null : (int)JsonValues.GetLong(o["epoch"], "epoch"),
+            o["epoch"] is null ? null : JsonValues.GetInt(o["epoch"], "epoch"),
             JsonValues.GetOptionalString(o, "phase"),
             o["wall_time"] is null ? 0 : JsonValues.GetDouble(o["wall_time"], "wall_time"),
             metrics);

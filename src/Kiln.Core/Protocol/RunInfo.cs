@@ -61,7 +61,7 @@ public sealed record RunInfo
             Config = JsonValues.GetOptionalString(o, "config"),
             Seed = o["seed"] is null ? null : JsonValues.GetLong(o["seed"], "seed"),
             Status = JsonValues.GetOptionalString(o, "status") ?? Running,
-            Pid = o["pid"] is null ? null : (int)JsonValues.GetLong(o["pid"], "pid"),
+            Pid = o["pid"] is null ? null : JsonValues.GetInt(o["pid"], "pid"),
             Host = JsonValues.GetOptionalString(o, "host"),
             Start = o["start"] is null ? null : JsonValues.GetDouble(o["start"], "start"),
             End = o["end"] is null ? null : JsonValues.GetDouble(o["end"], "end"),
