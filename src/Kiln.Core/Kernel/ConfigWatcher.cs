@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Modules;
@@ -14,6 +13,9 @@ namespace Kiln.Kernel;
 /// </summary>
 internal sealed class ConfigWatcher(RunFiles files, LedgerRecorder ledger, Dispatcher dispatch, ModuleTable modules, CallbackModule callbacks, Action<KernelSettings> applySettings)
 {
+    // Stands for a file too large to read; not UTF-8, so no readable kiln.yaml equals it.
+    private static readonly byte[] TooLarge = [0xFF];
+
     private KilnConfig _config = KilnConfig.Empty;
     private byte[]? _bytes;
     private FileStamp _stamp;
@@ -39,8 +41,19 @@ internal sealed class ConfigWatcher(RunFiles files, LedgerRecorder ledger, Dispa
     private void Reload(Moment at, bool baseline)
     {
         byte[]? bytes;
-        try { bytes = File.Exists(files.ConfigPath) ? File.ReadAllBytes(files.ConfigPath) : null; }
-        catch (IOException ex)
+        try
+        {
+            // The file's size is checked before it is read: a huge kiln.yaml costs the trainer no memory.
+            var info = new FileInfo(files.ConfigPath);
+            if (info.Exists && info.Length > YamlJson.MaxBytes)
+            {
+                _bytes = TooLarge;
+                ledger.Kernel("config", at, OpResult.Rejected($"{RunFiles.Config}: {info.Length} bytes is too large for a YAML file (at most {YamlJson.MaxBytes} bytes); the previous settings stay"), Sources.Yaml);
+                return;
+            }
+            bytes = info.Exists ? File.ReadAllBytes(files.ConfigPath) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             ledger.Kernel("config", at, OpResult.Rejected($"{RunFiles.Config}: {ex.Message}"), Sources.Yaml);
             return;
@@ -63,7 +76,7 @@ internal sealed class ConfigWatcher(RunFiles files, LedgerRecorder ledger, Dispa
         KilnConfig next;
         try
         {
-            next = bytes is null ? KilnConfig.Empty : KilnConfig.FromJson(YamlJson.Parse(Encoding.UTF8.GetString(bytes)), modules.Sections);
+            next = bytes is null ? KilnConfig.Empty : KilnConfig.FromJson(YamlJson.Parse(bytes), modules.Sections);
         }
         catch (ProtocolException ex)
         {
