@@ -24,10 +24,20 @@ public sealed class ProtocolTests
     [InlineData("novalue", "'novalue': expected key=value")]
     [InlineData("=3", "the key before '=' is empty")]
     [InlineData("m={bad", "m: value {bad is not valid JSON")]
+    [InlineData("m={\"a\":1,\"a\":2}", "m: value {\"a\":1,\"a\":2} is not valid JSON")]
+    [InlineData("m=[\"main\\ud800\"]", "m: value [\"main\\ud800\"] is not valid JSON")]
     public void Bad_key_values_name_the_argument(string pair, string error)
     {
         var ex = Assert.Throws<ProtocolException>(() => KeyValueParser.Parse([pair]));
         Assert.Contains(error, ex.Message);
+    }
+
+    [Fact]
+    public void A_lone_surrogate_in_a_key_or_value_is_an_error_not_a_value_that_fails_later()
+    {
+        // Built here rather than in [InlineData]: the test runner would replace the surrogate when it serializes the case.
+        Assert.Contains("name: the value is not text (a lone surrogate)", Assert.Throws<ProtocolException>(() => KeyValueParser.Parse(["name=main\ud800"])).Message);
+        Assert.Contains("the key is not text (a lone surrogate)", Assert.Throws<ProtocolException>(() => KeyValueParser.Parse(["k\udc00=1"])).Message);
     }
 
     [Fact]

@@ -27,14 +27,16 @@ public static class KeyValueParser
     public static (string Key, JsonNode? Value) ParseOne(string pair)
     {
         var eq = pair.IndexOf('=', StringComparison.Ordinal);
-        if (eq < 0) throw new ProtocolException($"'{pair}': expected key=value");
+        if (eq < 0) throw new ProtocolException($"'{Show(pair)}': expected key=value");
         var key = pair[..eq].Trim();
-        if (key.Length == 0) throw new ProtocolException($"'{pair}': the key before '=' is empty");
+        if (key.Length == 0) throw new ProtocolException($"'{Show(pair)}': the key before '=' is empty");
+        if (!JsonCheck.IsText(key)) throw new ProtocolException($"'{Show(pair)}': the key is not text (a lone surrogate)");
         return (key, ParseValue(pair[(eq + 1)..], key));
     }
 
     public static JsonNode? ParseValue(string text, string key)
     {
+        if (!JsonCheck.IsText(text)) throw new ProtocolException($"{Show(key)}: the value is not text (a lone surrogate)");
         var t = text.Trim();
         switch (t)
         {
@@ -44,16 +46,12 @@ public static class KeyValueParser
         }
         if (t.Length > 0 && (t[0] == '{' || t[0] == '['))
         {
-            try
+            if (!JsonValues.TryParseDocument(Encoding.UTF8.GetBytes(t), out var node, out var error))
             {
-                return JsonNode.Parse(t);
+                var problem = error.StartsWith("invalid JSON: ", StringComparison.Ordinal) ? error["invalid JSON: ".Length..] : error;
+                throw new ProtocolException($"{Show(key)}: value {Show(t)} is not valid JSON: {problem}");
             }
-            catch (JsonException ex)
-            {
-                var msg = ex.Message;
-                var cut = msg.IndexOf(" Path:", StringComparison.Ordinal);
-                throw new ProtocolException($"{key}: value {t} is not valid JSON: {(cut > 0 ? msg[..cut] : msg)}");
-            }
+            return node;
         }
         if (LooksNumeric(t))
         {
@@ -62,6 +60,8 @@ public static class KeyValueParser
         }
         return JsonValue.Create(text);
     }
+
+    private static string Show(string text) => JsonCheck.Excerpt(text, 200);
 
     // Only plain decimal notation counts as a number: "NaN", "Infinity", "0x10" and " 1" stay strings.
     private static bool LooksNumeric(string t)
