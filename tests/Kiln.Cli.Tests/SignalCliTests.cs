@@ -187,4 +187,33 @@ public sealed class SignalCliTests
         Assert.Equal("interrupted", (string)json["run"]!["status"]!);
         Assert.Equal(Path.GetFileName(run), (string)json["run"]!["id"]!);
     }
+
+    [Fact]
+    public async Task Trials_whose_runner_and_workers_were_killed_outright_run_again_instead_of_counting_as_complete()
+    {
+        using var dir = new TempDir("signal");
+        var root = Tree(dir);
+        using var runner = KilnProcess.Start(root, null, "trials", "run", "--jobs", "2", "--plain");
+        var trials = Trials(root);
+        await FirstMetrics(trials[0]);
+        await FirstMetrics(trials[1]);
+        var workers = trials.Take(2).Select(t => Pid(t)!.Value).ToList();
+        // SIGKILL for everyone: nobody gets to say how the trials ended.
+        foreach (var pid in workers) Processes.Signal(pid, Processes.SigKill);
+        runner.Kill();
+        await ExitOf(runner);
+        foreach (var pid in workers) await Wait.UntilAsync(() => !Processes.IsAlive(pid), $"worker {pid} to die");
+        Assert.Equal(["running", "running"], trials.Take(2).Select(Status));
+
+        var status = KilnProcess.Run(root, "trials", "status", "--json");
+        var states = JsonNode.Parse(status.Stdout)!["trials"]!.AsArray().Select(t => (string)t!["status"]!).ToList();
+        Assert.Equal(["pending", "pending", "pending"], states);
+
+        using var again = KilnProcess.Start(root, null, "trials", "run", "--jobs", "2", "--plain");
+        var stdout = again.StandardOutput.ReadToEndAsync();
+        await Wait.UntilAsync(() => Pid(trials[0]) is { } p && !workers.Contains(p) && File.Exists(Path.Combine(trials[0], RunFiles.Metrics)), "the first trial to run again");
+        Processes.Signal(again.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(again));
+        Assert.Contains("3 trials to run, 0 already complete", await stdout);
+    }
 }

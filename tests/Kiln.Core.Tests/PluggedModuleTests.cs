@@ -123,7 +123,7 @@ public sealed class PluggedModuleTests
             original.Dir.Set("counter", """{"value": 7}""");
             original.Step(3);
             original.Kernel.End(4, original.Env);
-            var (entries, path) = new RunControl(original.Dir.Path).ExportRecipe();
+            var (entries, path, _) = new RunControl(original.Dir.Path).ExportRecipe();
             var entry = Assert.Single(entries);
             Assert.Equal(("counter", 3L), (entry.Module, entry.Step));
             recipe = File.ReadAllText(path);

@@ -141,7 +141,7 @@ public sealed class RunControl
         var ledgerLines = 0;
         if (File.Exists(Files.LedgerPath))
         {
-            JsonlTail.ReadAll(Files.LedgerPath, line =>
+            var torn = JsonlTail.ReadAll(Files.LedgerPath, line =>
             {
                 if (line.Oversized || !LedgerHeader.TryRead(line.Bytes.Span, out var h))
                 {
@@ -154,6 +154,7 @@ public sealed class RunControl
                 if (h.Module is null) return;
                 lastLine[(h.Module, h.Id ?? (h.Module is "opt" or "loss" ? "main" : null))] = line.Bytes.ToArray();
             });
+            if (torn > 0) problems.Add(JsonlTail.TornTail(RunFiles.Ledger, torn));
         }
         var inboxLines = 0;
         var backlog = 0;
@@ -184,17 +185,23 @@ public sealed class RunControl
         };
     }
 
-    /// <summary>Writes the recipe of this run's ledger; returns the entries and the path written.</summary>
-    public (List<RecipeEntry> Entries, string Path) ExportRecipe(string? outPath = null)
+    /// <summary>
+    /// Writes the recipe of this run's ledger; returns the entries, the path written and what the export left out (the
+    /// ledger's unfinished last line: a decision whose line was never completed is not a change the run recorded).
+    /// </summary>
+    public (List<RecipeEntry> Entries, string Path, IReadOnlyList<string> Warnings) ExportRecipe(string? outPath = null)
     {
         RequireDir();
         var problems = new List<string>();
-        var ledger = File.Exists(Files.LedgerPath) ? Ledger.ReadAll(Files.LedgerPath, problems) : [];
+        var warnings = new List<string>();
+        var ledger = File.Exists(Files.LedgerPath)
+            ? Ledger.ReadAll(Files.LedgerPath, problems, torn => warnings.Add(JsonlTail.TornTail(RunFiles.Ledger, torn)))
+            : [];
         if (problems.Count > 0) throw new ProtocolException($"cannot export a lossless recipe: {string.Join("; ", problems)}");
         var recipe = RecipeFile.Export(ledger);
         var path = outPath is null ? Files.RecipePath : Path.GetFullPath(outPath);
         RecipeFile.Write(path, recipe);
-        return (recipe, path);
+        return (recipe, path, warnings);
     }
 
     public List<string> ValidateRecipe(string? path = null) => RecipeFile.Validate(path is null ? Files.RecipePath : Path.GetFullPath(path));
