@@ -162,4 +162,19 @@ public sealed class LaunchCliTests
         won.Kill();
         await won.WaitForExitAsync();
     }
+
+    [Fact]
+    public void Launch_trains_in_the_dir_it_is_given_and_refuses_two_different_ones()
+    {
+        using var dir = new TempDir("launch");
+        var run = Path.Combine(dir.Path, "mine");
+        var result = KilnProcess.Run(dir.Path, "--dir", run, "launch", "--no-serve", "--config", "simple", "--max-steps", "3", "--data-dir", dir.Sub("empty"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("completed", (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.Run)))!["status"]);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "runs")));
+
+        var both = KilnProcess.Run(dir.Path, "--dir", dir.Sub("a"), "launch", "--no-serve", "--run-dir", dir.Sub("b"), "--max-steps", "3");
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("name different run directories", both.Stderr);
+    }
 }

@@ -42,7 +42,7 @@ internal static class LaunchCommand
             var options = new LaunchOptions
             {
                 Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => ScriptTrainFunctions.Resolve(spec)) : BuiltInRuns.Get(c.Get(config)!),
-                RunDir = c.Get(runDir),
+                RunDir = RunDirOf(c, cli, c.Get(runDir)),
                 MaxSteps = c.Get(maxSteps),
                 MaxTime = c.Get(maxTime) is { } t ? t > 0 ? TimeSpan.FromSeconds(t) : throw new UsageException("--max-time: must be > 0") : null,
                 StepDelay = c.Get(stepDelay) >= 0 ? TimeSpan.FromSeconds(c.Get(stepDelay)) : throw new UsageException("--step-delay: must be >= 0"),
@@ -81,6 +81,19 @@ internal static class LaunchCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>kiln --dir D launch</c> trains in D, as every other command acts on <c>--dir</c>; with <c>--run-dir</c> too, the
+    /// two must agree.
+    /// </summary>
+    private static string? RunDirOf(Context c, Cli cli, string? runDir)
+    {
+        if (c.Parse.GetResult(cli.Dir) is not { Implicit: false }) return runDir;
+        var dir = c.Parse.GetValue(cli.Dir)!;
+        if (runDir is not null && Path.GetFullPath(runDir) != Path.GetFullPath(dir))
+            throw new UsageException($"--dir {dir} and --run-dir {runDir} name different run directories; give one");
+        return dir;
     }
 
     /// <summary>

@@ -94,6 +94,8 @@ public static class RunLauncher
             }
             else
             {
+                // Ramps given as a fraction of the run (seed 000's warmup_frac) need the budget.
+                run.Env.MaxSteps = maxSteps;
                 fn.WithContext!(new TrainContext
                 {
                     Run = run, MaxSteps = maxSteps, StepDelay = options.StepDelay, Stop = stop.Token, Seed = options.Seed,
