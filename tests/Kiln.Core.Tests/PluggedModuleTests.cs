@@ -130,6 +130,7 @@ public sealed class PluggedModuleTests
         }
         using var replay = new Run();
         File.WriteAllText(replay.Dir.Files.RecipePath, recipe);
+        new RunControl(replay.Dir.Path).Init();
         new RunControl(replay.Dir.Path).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe });
         for (var s = 0; s < 3; s++) replay.Step(s);
         Assert.Equal(0, replay.Counter.Value);

@@ -15,6 +15,7 @@ public sealed class RunLauncherTests
     {
         using var tmp = new TempDir("launcher");
         var dir = tmp.Sub("run");
+        new RunControl(dir).Init();
         new RunControl(dir).SetParams("loss", null, new JsonObject
         {
             ["ramps.aux"] = new JsonObject { ["type"] = "linear", ["warmup_frac"] = 0.5, ["start"] = 0.0, ["end"] = 1.0 },

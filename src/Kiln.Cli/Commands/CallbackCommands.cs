@@ -22,7 +22,7 @@ internal static class CallbackCommands
     {
         var id = new Argument<string>("id") { Description = "The callback's id" };
         var command = new Command(op, help) { id };
-        cli.Handle(command, c => c.Queue(new KilnCommand { Module = "cb", Op = op, Id = c.Get(id) }));
+        cli.Steer(command, c => new KilnCommand { Module = "cb", Op = op, Id = c.Get(id) });
         return command;
     }
 
@@ -41,7 +41,7 @@ internal static class CallbackCommands
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("load", "Load a callback from a C# file, a loaded type or an assembly") { id, file, path, symbol, enabled, disabled, init };
-        cli.Handle(command, c =>
+        cli.Steer(command, c =>
         {
             var f = c.Get(file);
             var p = c.Get(path);
@@ -70,7 +70,7 @@ internal static class CallbackCommands
                 }
             }
             var initValues = c.Get(init) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null;
-            return c.Queue(new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled) });
+            return new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled) };
         });
         return command;
     }
@@ -80,7 +80,7 @@ internal static class CallbackCommands
         var id = new Argument<string>("id") { Description = "The callback's id" };
         var pairs = Cli.PairsArgument();
         var command = new Command("set_params", "Set a callback's parameters") { id, pairs };
-        cli.Handle(command, c => c.Queue(new KilnCommand { Module = "cb", Op = "set_params", Id = c.Get(id), Params = Cli.Pairs(c.Get(pairs)) }));
+        cli.Steer(command, c => new KilnCommand { Module = "cb", Op = "set_params", Id = c.Get(id), Params = Cli.Pairs(c.Get(pairs)) });
         return command;
     }
 }

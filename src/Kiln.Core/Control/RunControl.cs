@@ -33,10 +33,52 @@ public sealed class RunControl
             throw new ProtocolException($"{Files.Dir}: no such run directory (`kiln --dir {Files.Dir} init` creates one)");
     }
 
+    /// <summary>The files that make a folder a run directory: a run's record, its kernel's traces, or <c>kiln init</c>'s files.</summary>
+    private static readonly string[] RunMarkers = [RunFiles.Run, RunFiles.Ledger, RunFiles.Config, RunFiles.Freeze, RunFiles.KernelLock, KilnRun.LockFile];
+
+    /// <summary>Whether <paramref name="dir"/> holds a run (or was made one by <c>kiln init</c>).</summary>
+    public static bool IsRunDirectory(string dir) => RunMarkers.Any(m => File.Exists(Path.Combine(dir, m)));
+
+    /// <summary>
+    /// Steering commands go to run directories only: a command written into a folder that is not one (a forgotten run
+    /// name: <c>--dir runs</c>) would never be read, and would make the folder look like a run.
+    /// </summary>
+    private void RequireRun()
+    {
+        RequireDir();
+        if (IsRunDirectory(Files.Dir)) return;
+        var runs = Directory.EnumerateDirectories(Files.Dir).Where(IsRunDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var hint = runs.Count == 0 ? "" : $"; the runs in it: {string.Join(", ", runs.Take(5))}{(runs.Count > 5 ? $", … ({runs.Count} in all)" : "")}";
+        throw new ProtocolException($"{Files.Dir}: not a run directory (no {RunFiles.Run}, {RunFiles.Ledger} or {RunFiles.Config}){hint}; `kiln --dir {Files.Dir} init` makes it one");
+    }
+
+    /// <summary>Checks what can be checked before the kernel sees a command: keys and values of opt and loss changes.</summary>
+    public void Check(Command command)
+    {
+        if (command.Op == "set_params" && command.Module is "opt" or "loss") ParamCheck.Check(command.Module, command.Params ?? [], Dials());
+    }
+
+    /// <summary>The run's dials as its kernel last wrote them (<c>kiln.actuators.json</c>), or none.</summary>
+    public IReadOnlyList<JsonObject> Dials()
+    {
+        try
+        {
+            if (!File.Exists(Files.ActuatorsPath)) return [];
+            return JsonValues.ParseDocument(File.ReadAllBytes(Files.ActuatorsPath), RunFiles.Actuators)["actuators"] is JsonArray list
+                ? [.. list.OfType<JsonObject>()]
+                : [];
+        }
+        catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>Queues a command in the inbox with a fresh cid, the time and this front end as its source.</summary>
     public Command Send(Command draft)
     {
-        RequireDir();
+        RequireRun();
+        Check(draft);
         var command = draft with
         {
             Cid = draft.Cid ?? Command.NewCid(),
@@ -47,10 +89,39 @@ public sealed class RunControl
         return command;
     }
 
-    public Command SetParams(string module, string? id, JsonObject parameters)
+    public Command SetParams(string module, string? id, JsonObject parameters) =>
+        Send(new Command { Module = module, Op = "set_params", Id = id, Params = parameters });
+
+    /// <summary>
+    /// Waits for the kernel's decision on the command with <paramref name="cid"/>, reading the ledger from
+    /// <paramref name="ledgerOffset"/> on (its length before the command was sent); null when none came in time.
+    /// </summary>
+    public LedgerEntry? WaitForDecision(string cid, long ledgerOffset, TimeSpan timeout)
     {
-        SetRouter.CheckKeys(module, parameters);
-        return Send(new Command { Module = module, Op = "set_params", Id = id, Params = parameters });
+        var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+        var tail = new JsonlTail(Files.LedgerPath, startOffset: ledgerOffset);
+        var lines = new List<JsonlLine>();
+        while (true)
+        {
+            while (tail.Poll(lines) > 0)
+            {
+                foreach (var line in lines)
+                {
+                    if (line.Oversized || LedgerHeader.ReadCid(line.Bytes.Span) != cid) continue;
+                    return LedgerEntry.FromJson(JsonValues.ParseDocument(line.Bytes.Span, RunFiles.Ledger));
+                }
+            }
+            if (_time.GetTimestamp() >= deadline) return null;
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Where the ledger's complete lines end now: the decision of a command sent next is written after it.</summary>
+    public long LedgerLength()
+    {
+        if (!File.Exists(Files.LedgerPath)) return 0;
+        using var handle = File.OpenHandle(Files.LedgerPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return JsonlTail.AfterLastNewline(handle, RandomAccess.GetLength(handle));
     }
 
     /// <summary>Creates the run directory and its files, keeping every file that exists. Returns the files created.</summary>
@@ -101,7 +172,7 @@ public sealed class RunControl
     /// </summary>
     public FreezeState SetFreeze(FreezeState state)
     {
-        RequireDir();
+        RequireRun();
         state.Validate();
         if (state.IsReplay)
         {
