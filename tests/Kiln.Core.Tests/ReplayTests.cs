@@ -98,6 +98,27 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public void Strict_policy_fails_the_run_at_an_entry_that_could_not_be_applied_and_best_effort_goes_on()
+    {
+        // A recipe entry this run cannot make: its optimizer has no group "decoder".
+        const string entry = """{"at":{"step":1,"event":"train_step_end"},"module":"opt","op":"set_params","params":{"group":"decoder","lr":0.1}}""";
+        using (var strict = new Harness())
+        {
+            WriteRecipe(strict, entry);
+            Freeze(strict, FreezeState.Replay, FreezeState.Strict);
+            strict.Step(0);
+            var ex = Assert.Throws<ReplayMissedException>(() => strict.Step(1));
+            Assert.Contains("recipe entry opt set_params  at step 1 (train_step_end) was rejected: group: no group", ex.Message);
+            Assert.Single(strict.Run.Decisions(), l => l.Decision == Decision.Rejected && l.Source == Sources.Replay);
+        }
+        using var lenient = new Harness();
+        WriteRecipe(lenient, entry);
+        Freeze(lenient, FreezeState.Replay);
+        for (var s = 0; s < 4; s++) lenient.Step(s);
+        Assert.Single(lenient.Run.Decisions(), l => l.Decision == Decision.Rejected && l.Source == Sources.Replay);
+    }
+
+    [Fact]
     public void Entries_left_when_the_run_ends_are_missed_and_strict_raises()
     {
         using var h = new Harness();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Kiln.Cli.Output;
+using Kiln.Control;
 using Kiln.Kernel;
 using Kiln.Protocol;
 using Kiln.Scripting.Functions;
@@ -33,9 +34,12 @@ internal static class LaunchCommand
         var threads = new Option<int?>("--threads") { Description = "Threads for matrix products (default: all cores)" };
         var (host, port, token) = ServeCommands.ServerOptions();
         var noServe = new Option<bool>("--no-serve") { Description = "Do not serve the dashboard" };
+        var replay = new Option<string>("--replay") { Description = "Replay a recipe (kiln recipe export) in the new run: its changes at their steps, outside changes ignored" };
+        var replayPolicy = new Option<string>("--replay-policy") { Description = "What a missed or failed recipe entry does: best_effort goes on, strict fails the run", DefaultValueFactory = _ => FreezeState.BestEffort };
+        replayPolicy.AcceptOnlyFromAmong(FreezeState.Policies);
         var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable, with the dashboard")
         {
-            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe,
+            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe, replay, replayPolicy,
         };
         cli.Handle(command, c =>
         {
@@ -53,10 +57,18 @@ internal static class LaunchCommand
             };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
             RefuseUsedRunDir(options.RunDir);
+            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function.Name));
+            options = options with { RunDir = dir };
+            if (c.Get(replay) is { } recipe)
+            {
+                // The recipe is named from the shell's directory; the run stores where it is.
+                var state = new FreezeState { Mode = FreezeState.Replay, RecipePath = Path.GetFullPath(recipe), Policy = c.Get(replayPolicy)! };
+                new RunControl(dir).SetFreeze(state with { RecipePath = new RunControl(dir).RunRelative(state.RecipePath!) }, create: true);
+                c.Out.Line($"replaying {recipe} ({state.Policy})");
+            }
             var stop = StopSignals.Install();
             if (c.Get(noServe)) return Launch(c.Out, options, stop.Token);
             // The dashboard serves the current directory when the run is inside it, else the run directory alone.
-            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function.Name));
             Directory.CreateDirectory(dir);
             var cwd = Directory.GetCurrentDirectory();
             var root = dir.StartsWith(cwd + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? cwd : dir;
@@ -73,7 +85,7 @@ internal static class LaunchCommand
             }
             try
             {
-                return Launch(c.Out, options with { RunDir = dir }, stop.Token);
+                return Launch(c.Out, options, stop.Token);
             }
             finally
             {

@@ -170,19 +170,37 @@ public sealed class RunControl
     /// Writes <c>kiln.freeze.json</c> (mode <c>off</c> removes it); the running kernel picks it up at its next poll.
     /// Replay modes check that the recipe (and adjust file) exist and parse before anything is written.
     /// </summary>
-    public FreezeState SetFreeze(FreezeState state)
+    /// <summary>
+    /// Sets the run's freeze state. A replay's recipe (and adjust overlay) is read and checked first — relative paths are
+    /// the run directory's — and the C# sources its callbacks need are brought into the run from beside the recipe.
+    /// </summary>
+    /// <param name="create">Make the directory (a run about to start replaying: <c>kiln launch --replay</c>).</param>
+    public FreezeState SetFreeze(FreezeState state, bool create = false)
     {
-        RequireRun();
+        if (create) Directory.CreateDirectory(Files.Dir);
+        else RequireRun();
         state.Validate();
         if (state.IsReplay)
         {
-            var recipe = RecipeFile.Read(Files.Resolve(state.RecipePath!));
+            var recipePath = Existing(state.RecipePath!, "recipe");
+            var recipe = RecipeFile.Read(recipePath);
             if (state.Mode == FreezeState.ReplayAdjusted)
-                AdjustOverlay.Apply(recipe, AdjustOverlay.Load(Files.Resolve(state.AdjustPath!)));
+                AdjustOverlay.Apply(recipe, AdjustOverlay.Load(Existing(state.AdjustPath!, "adjust overlay")));
+            RecipeCaptures.Import(Files, recipePath, recipe);
         }
         if (state.IsFrozen) AtomicFile.WriteJson(Files.FreezePath, state.ToJson());
         else File.Delete(Files.FreezePath);
         return state;
+    }
+
+    /// <summary>A path of the run's files, resolved from the run directory; missing, an error that says where it looked.</summary>
+    private string Existing(string path, string what)
+    {
+        var full = Files.Resolve(path);
+        if (File.Exists(full)) return full;
+        throw new ProtocolException(Path.IsPathRooted(path)
+            ? $"{path}: {what} not found"
+            : $"{path}: {what} not found in the run directory (looked for {full}; relative paths are the run directory's)");
     }
 
     /// <summary>A path as stored in the run's files: relative to the run directory when inside it.</summary>
@@ -272,6 +290,7 @@ public sealed class RunControl
         var recipe = RecipeFile.Export(ledger);
         var path = outPath is null ? Files.RecipePath : Path.GetFullPath(outPath);
         RecipeFile.Write(path, recipe);
+        RecipeCaptures.Export(Files, path, recipe);
         return (recipe, path, warnings);
     }
 

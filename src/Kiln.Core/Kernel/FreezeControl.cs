@@ -127,7 +127,17 @@ internal sealed class FreezeControl(RunFiles files, LedgerRecorder ledger, Dispa
                     $"strict replay: recipe entry {entry.Module} {entry.Op} {entry.Id} due at step {entry.Step + player.StepOffset} ({entry.Event}) was missed at step {step} ({evt}); see {RunFiles.Ledger}");
             }
         }
-        foreach (var i in _fire) dispatch.Execute(player[i].ToCommand(player.CidOf(i)), Sources.Replay, player.CidOf(i), at, gated: false);
+        foreach (var i in _fire)
+        {
+            var entry = player[i];
+            var result = dispatch.Execute(entry.ToCommand(player.CidOf(i)), Sources.Replay, player.CidOf(i), at, gated: false);
+            // Under strict, a change the replay could not make is as fatal as one it missed: the run would not be the recipe's.
+            if (player.Strict && result.Decision is Decision.Failed or Decision.Rejected)
+            {
+                throw new ReplayMissedException(
+                    $"strict replay: recipe entry {entry.Module} {entry.Op} {entry.Id} at step {entry.Step + player.StepOffset} ({entry.Event}) was {result.Decision}: {result.Error}; see {RunFiles.Ledger}");
+            }
+        }
     }
 
     /// <summary>The run ended: entries that never fired are missed. Returns the error that fails a strict replay, or null.</summary>
