@@ -216,4 +216,26 @@ public sealed class SignalCliTests
         Assert.Equal(143, await ExitOf(again));
         Assert.Contains("3 trials to run, 0 already complete", await stdout);
     }
+
+    [Fact]
+    public async Task Launch_keeps_serving_after_training_when_asked_and_the_demo_trains_long_enough_to_steer()
+    {
+        using var dir = new TempDir("signal");
+        var run = Path.Combine(dir.Path, "run");
+        using var launch = KilnProcess.Start(dir.Path, null, "launch", "--config", "simple", "--max-steps", "3", "--run-dir", run,
+            "--data-dir", dir.Sub("empty"), "--port", "0", "--keep-serving", "--plain");
+        await Wait.UntilAsync(() => launch.StandardOutput.ReadLine()?.Contains("the dashboard stays at", StringComparison.Ordinal) == true, "training to end");
+        Assert.Equal("completed", Status(run));
+        Assert.False(launch.HasExited);
+        Processes.Signal(launch.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(launch));
+
+        using var demo = KilnProcess.Start(dir.Path, null, "demo", "--port", "0", "--data-dir", dir.Sub("empty"), "--plain");
+        await Wait.UntilAsync(() => Directory.Exists(Path.Combine(dir.Path, "runs")) && Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length == 1, "the demo's run");
+        var demoRun = Directory.GetDirectories(Path.Combine(dir.Path, "runs"))[0];
+        await FirstMetrics(demoRun);
+        Assert.Equal(50_000, (long)JsonNode.Parse(File.ReadAllText(Path.Combine(demoRun, RunFiles.Run)))!["params"]!["max_steps"]!);
+        Processes.Signal(demo.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(demo));
+    }
 }

@@ -34,12 +34,13 @@ internal static class LaunchCommand
         var threads = new Option<int?>("--threads") { Description = "Threads for matrix products (default: all cores)" };
         var (host, port, token) = ServeCommands.ServerOptions();
         var noServe = new Option<bool>("--no-serve") { Description = "Do not serve the dashboard" };
+        var keepServing = new Option<bool>("--keep-serving") { Description = "Keep serving the dashboard after training ends, until Ctrl-C" };
         var replay = new Option<string>("--replay") { Description = "Replay a recipe (kiln recipe export) in the new run: its changes at their steps, outside changes ignored" };
         var replayPolicy = new Option<string>("--replay-policy") { Description = "What a missed or failed recipe entry does: best_effort goes on, strict fails the run", DefaultValueFactory = _ => FreezeState.BestEffort };
         replayPolicy.AcceptOnlyFromAmong(FreezeState.Policies);
         var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable, with the dashboard")
         {
-            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe, replay, replayPolicy,
+            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe, keepServing, replay, replayPolicy,
         };
         cli.Handle(command, c =>
         {
@@ -85,7 +86,13 @@ internal static class LaunchCommand
             }
             try
             {
-                return Launch(c.Out, options, stop.Token);
+                var code = Launch(c.Out, options, stop.Token);
+                if (server is not null && c.Get(keepServing) && !stop.StopRequested)
+                {
+                    c.Out.Line($"training ended; the dashboard stays at {server.Url} until Ctrl-C");
+                    server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+                }
+                return stop.StopRequested && code == 0 ? stop.ExitCode : code;
             }
             finally
             {
