@@ -17,9 +17,9 @@ internal static class ControlEndpoints
         var group = app.MapGroup("/api/run");
 
         // POST /api/run/commands?run=<id> with {module, op, id, params, target, init, enabled}
-        group.MapPost("/commands", Results<Accepted<CommandAccepted>, NotFound<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
+        group.MapPost("/commands", Results<Accepted<CommandAccepted>, JsonHttpResult<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             try
             {
                 if (body.Node is JsonObject o && (o.ContainsKey("cid") || o.ContainsKey("ts") || o.ContainsKey("source")))
@@ -36,9 +36,9 @@ internal static class ControlEndpoints
         });
 
         // POST /api/run/freeze?run=<id> with {mode, recipe_path, adjust_path, policy, step_offset}
-        group.MapPost("/freeze", Results<Ok<JsonObject>, NotFound<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
+        group.MapPost("/freeze", Results<Ok<JsonObject>, JsonHttpResult<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             try
             {
                 return TypedResults.Ok(new RunControl(dir, Sources.Dashboard).SetFreeze(FreezeState.FromJson(body.Node)).ToJson());

@@ -98,6 +98,7 @@ public sealed class KilnServer : IAsyncDisposable
             try
             {
                 var recent = runs.All()
+                    .Where(r => runs.Refusal(r.Dir) is null)
                     .Select(r => (r.Dir, Written: File.GetLastWriteTimeUtc(Path.Combine(r.Dir, Kiln.Protocol.RunFiles.Metrics))))
                     .Where(r => r.Written.Year > 1601)
                     .OrderByDescending(r => r.Written)
