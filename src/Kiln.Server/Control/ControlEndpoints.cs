@@ -8,7 +8,8 @@ namespace Kiln.Server.Control;
 
 /// <summary>
 /// Changing a run from the dashboard: commands go to the run's inbox exactly as the command line writes them
-/// (source <c>dashboard</c>), and the freeze state is written as <c>kiln freeze</c> writes it. The kernel decides.
+/// (source <c>dashboard</c>), and the freeze state is written as <c>kiln freeze</c> writes it. The kernel decides; the
+/// files a change names must lie under the served directory (<see cref="CommandPaths"/>).
 /// </summary>
 internal static class ControlEndpoints
 {
@@ -26,6 +27,7 @@ internal static class ControlEndpoints
                     throw new ProtocolException("cid, ts and source are set by the server");
                 var command = Command.FromJson(body.Node, Modules(dir));
                 if (command.Op == "set_params" && command.Module is "opt" or "loss") SetRouter.CheckKeys(command.Module, command.Params ?? []);
+                CommandPaths.Check(command, dir, runs.Confinement);
                 var sent = new RunControl(dir, Sources.Dashboard).Send(command);
                 return TypedResults.Accepted((string?)null, new CommandAccepted(sent.Cid!, sent.ToJson()));
             }
@@ -41,7 +43,9 @@ internal static class ControlEndpoints
             if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             try
             {
-                return TypedResults.Ok(new RunControl(dir, Sources.Dashboard).SetFreeze(FreezeState.FromJson(body.Node)).ToJson());
+                var state = FreezeState.FromJson(body.Node);
+                CommandPaths.Check(state, dir, runs.Confinement);
+                return TypedResults.Ok(new RunControl(dir, Sources.Dashboard).SetFreeze(state).ToJson());
             }
             catch (ProtocolException ex)
             {
