@@ -169,7 +169,7 @@ public sealed class ControlTests
 
             using var post = new HttpRequestMessage(HttpMethod.Post, "/api/run/commands?run=runs/live")
             {
-                Content = new StringContent("""{"module":"opt","op":"set_params","params":{"lr":0.0123}}"""),
+                Content = new StringContent("""{"module":"opt","op":"set_params","params":{"lr":0.0123}}""", System.Text.Encoding.UTF8, "application/json"),
             };
             post.Headers.Add("X-Kiln-Token", server.Token);
             using var response = await client.SendAsync(post);
