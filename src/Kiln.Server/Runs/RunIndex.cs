@@ -29,6 +29,9 @@ public sealed class RunIndex
         JsonlFile.LockPathFor(RunFiles.Commands), KilnRun.LockFile, TrialFile, RunFiles.BatchLog, RunFiles.EpochLog,
     ];
 
+    /// <summary>The files a summary is read from: checked when a run is listed, the others when it is asked for.</summary>
+    private static readonly string[] SummaryFiles = [RunFiles.Run, RunFiles.Metrics, TrialFile, KilnRun.LockFile];
+
     private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
     private readonly object _scanGate = new();
     private readonly object _listGate = new();
@@ -90,12 +93,13 @@ public sealed class RunIndex
     /// Why the server must not read the run directory (one of its files, or the directory itself, is a symbolic link
     /// leading out of the root), or null when it may. Asked on every request, so a link made later is refused too.
     /// </summary>
-    public string? Refusal(string dir) => Confinement.LinkOut(dir, ServedFiles) switch
-    {
-        null => null,
-        "." => "its directory leads outside the served directory through a symbolic link",
-        var name => $"{name} is a symbolic link leading outside the served directory, and the dashboard does not follow it",
-    };
+    public string? Refusal(string dir) =>
+        !Confinement.Holds(dir) ? "its directory leads outside the served directory through a symbolic link" : LinkedOut(dir, ServedFiles);
+
+    private string? LinkedOut(string dir, string[] names) =>
+        Confinement.LinkOut(dir, names) is { } name
+            ? $"{name} is a symbolic link leading outside the served directory, and the dashboard does not follow it"
+            : null;
 
     private Dictionary<string, string> Directories(bool forceScan)
     {
@@ -157,7 +161,8 @@ public sealed class RunIndex
         RunSummary summary;
         try
         {
-            summary = Refusal(dir) is { } refused
+            // The walk reached the directory through no link: only the files a summary reads are looked at.
+            summary = LinkedOut(dir, SummaryFiles) is { } refused
                 ? new RunSummary(id, dir, "run", null, "unknown", null, null, null, null, null, refused)
                 : Read(id, dir);
         }

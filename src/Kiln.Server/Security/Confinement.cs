@@ -28,12 +28,11 @@ public sealed class Confinement
 
     /// <summary>
     /// The file among <paramref name="names"/> in <paramref name="dir"/> that is a symbolic link leading outside the
-    /// served directory (one naming nothing yet counts by where it points), or null when none is; the directory itself
-    /// leading outside counts as <c>.</c>.
+    /// served directory (one naming nothing yet counts by where it points), or null when none is. Only links are
+    /// resolved, so a directory of plain files costs one <c>readlink</c> per name.
     /// </summary>
     public string? LinkOut(string dir, IEnumerable<string> names)
     {
-        if (!Holds(dir)) return ".";
         foreach (var name in names)
         {
             var path = Path.Combine(dir, name);
