@@ -86,6 +86,17 @@ public sealed class CallbackSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_callback_path_whose_links_loop_is_refused_as_such()
+    {
+        await using var host = await Workspace();
+        File.CreateSymbolicLink(Path.Combine(host.Workspace.Path, "callbacks", "Loop.cs"), "Loop.cs");
+        var (status, body) = await host.Post("/api/run/commands?run=runs/a", Load("file", "../../callbacks/Loop.cs"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("cannot be resolved", body!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(Inbox(host));
+    }
+
+    [Fact]
     public async Task A_freeze_replays_only_recipes_from_inside_the_workspace()
     {
         await using var host = await Workspace();

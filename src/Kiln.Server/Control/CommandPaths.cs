@@ -31,8 +31,9 @@ internal static class CommandPaths
     {
         var full = new RunFiles(runDir).Resolve(path);
         if (confinement.Holds(full)) return;
-        var real = Confinement.Resolve(full);
-        var shown = real is null ? full : real == full ? full : $"{full} (which leads to {real})";
+        var real = Confinement.Resolve(full)
+            ?? throw new ProtocolException($"{key}: {full} cannot be resolved (its links loop, or a folder on the way cannot be looked at)");
+        var shown = real == full ? full : $"{full} (which leads to {real})";
         throw new ProtocolException(
             $"{key}: {shown} is outside the served directory {confinement.Root}; the dashboard loads files from under it only (the command line is not limited)");
     }

@@ -53,13 +53,14 @@ public sealed class Confinement
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return true; // what cannot be looked at is treated as a link, and resolved (or refused) as one
+            return false; // what cannot be looked at cannot be opened either: reading it fails, and says why
         }
     }
 
     /// <summary>
-    /// The absolute path with every symbolic link resolved, as <c>realpath -m</c>: parts that do not exist are kept
-    /// as written. Null when links loop or a part cannot be looked at.
+    /// The path as the system opens it: made absolute as .NET does before every open (<c>a/link/..</c> is <c>a</c>),
+    /// then every symbolic link resolved as the kernel does (a <c>..</c> in a link's target climbs from where the link
+    /// leads). Parts that do not exist are kept as written. Null when links loop or a part cannot be looked at.
     /// </summary>
     public static string? Resolve(string path)
     {
