@@ -24,7 +24,7 @@ internal static class ServeCommands
         {
             var stop = StopSignals.Install();
             var server = Start(c, c.Run.Files.Dir, c.Get(host)!, c.Get(port), c.Get(token));
-            c.Out.Line("dashboard ", server.Url, "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
+            c.Out.Line("dashboard ", server.PageUrl(), "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
             c.Out.Line($"token: {server.Token}");
             server.WaitAsync(stop.Token).GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Protocol;
 using Kiln.Runs;
+using Kiln.Server.Security;
 
 namespace Kiln.Server.Runs;
 
@@ -11,13 +12,25 @@ namespace Kiln.Server.Runs;
 /// tree (never below a run directory, and never into .git, node_modules, bin, obj) and summarized from their
 /// <c>kiln.run.json</c>, <c>kiln.trial.json</c> and, for live runs, the tail of <c>kiln.metrics.jsonl</c>. Summaries are cached
 /// by file stamp and the walk is repeated at most every <see cref="RescanInterval"/>, so listing 10,000 runs stays cheap.
-/// Only directories in the index can be read through the server.
+/// Only directories in the index can be read through the server, and only while none of the files the server reads or
+/// writes in them is a symbolic link leading out of the root (<see cref="Refusal"/>).
 /// </summary>
 public sealed class RunIndex
 {
-    private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Commands, "kiln.trial.json"];
+    private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Commands, TrialFile];
     private static readonly HashSet<string> Skip = new(StringComparer.Ordinal) { ".git", "node_modules", "bin", "obj", ".kiln", "kiln.sources" };
     private const int MaxDepth = 8;
+    private const string TrialFile = "kiln.trial.json";
+
+    /// <summary>Every file of a run directory the server reads or writes (Kiln.Core's readers included).</summary>
+    private static readonly string[] ServedFiles =
+    [
+        RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Actuators, RunFiles.Freeze, RunFiles.Commands,
+        JsonlFile.LockPathFor(RunFiles.Commands), KilnRun.LockFile, TrialFile, RunFiles.BatchLog, RunFiles.EpochLog,
+    ];
+
+    /// <summary>The files a summary is read from: checked when a run is listed, the others when it is asked for.</summary>
+    private static readonly string[] SummaryFiles = [RunFiles.Run, RunFiles.Metrics, TrialFile, KilnRun.LockFile];
 
     private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
     private readonly object _scanGate = new();
@@ -32,10 +45,14 @@ public sealed class RunIndex
     public RunIndex(string root, TimeProvider? time = null)
     {
         Root = Path.GetFullPath(root);
+        Confinement = new Confinement(Root);
         _time = time ?? TimeProvider.System;
     }
 
     public string Root { get; }
+
+    /// <summary>What the server may touch: the root, links resolved.</summary>
+    public Confinement Confinement { get; }
 
     public TimeSpan RescanInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -71,6 +88,18 @@ public sealed class RunIndex
         }
         return false;
     }
+
+    /// <summary>
+    /// Why the server must not read the run directory (one of its files, or the directory itself, is a symbolic link
+    /// leading out of the root), or null when it may. Asked on every request, so a link made later is refused too.
+    /// </summary>
+    public string? Refusal(string dir) =>
+        !Confinement.Holds(dir) ? "its directory leads outside the served directory through a symbolic link" : LinkedOut(dir, ServedFiles);
+
+    private string? LinkedOut(string dir, string[] names) =>
+        Confinement.LinkOut(dir, names) is { } name
+            ? $"{name} is a symbolic link leading outside the served directory, and the dashboard does not follow it"
+            : null;
 
     private Dictionary<string, string> Directories(bool forceScan)
     {
@@ -132,7 +161,10 @@ public sealed class RunIndex
         RunSummary summary;
         try
         {
-            summary = Read(id, dir);
+            // The walk reached the directory through no link: only the files a summary reads are looked at.
+            summary = LinkedOut(dir, SummaryFiles) is { } refused
+                ? new RunSummary(id, dir, "run", null, "unknown", null, null, null, null, null, refused)
+                : Read(id, dir);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -147,7 +179,7 @@ public sealed class RunIndex
     {
         var info = RunState.Read(dir);
         JsonObject? swept = null;
-        var trialFile = Path.Combine(dir, "kiln.trial.json");
+        var trialFile = Path.Combine(dir, TrialFile);
         if (File.Exists(trialFile))
         {
             try { swept = JsonNode.Parse(File.ReadAllText(trialFile))?["swept"] as JsonObject; }

@@ -54,13 +54,15 @@ const button = (label, attrs, onclick) => h('button.btn', { type: 'button', ...a
 
 /**
  * The controls panel. `send(body, feedbackEl)` queues a command; `setFreeze(body, feedbackEl)` writes the freeze state.
+ * `readOnly`, when this browser may not make changes, is what to tell the user: the controls are shown disabled under it.
  * update() rebuilds it from a new actuators document, keeping what the user was typing.
  */
 export class Controls {
-  constructor(host, { send, setFreeze }) {
+  constructor(host, { send, setFreeze, readOnly = null }) {
     this.host = host;
     this.send = send;
     this.setFreeze = setFreeze;
+    this.readOnly = readOnly;
     this.feedbacks = new Map();
     this.doc = null;
     this.freeze = null;
@@ -89,12 +91,14 @@ export class Controls {
     const dials = doc?.actuators ?? [];
     fill(this.host,
       h('div.card-head', {}, h('h2', {}, 'Controls'), doc?.step !== undefined && doc?.step !== null ? h('span.muted', {}, `as of step ${doc.step}`) : null),
+      this.readOnly ? h('p.note', { 'data-testid': 'controls-read-only' }, this.readOnly) : null,
       status && status !== 'running' ? h('p.note', {}, `The run is ${status}: commands wait in its inbox until a kernel reads it.`) : null,
       doc ? null : h('p.muted', {}, 'No kiln.actuators.json yet: the controls appear when the run\'s kernel starts.'),
-      this.optimizer(dials.filter((d) => d.module === 'opt')),
-      this.loss(dials.filter((d) => d.module === 'loss')),
-      this.callbacks(dials.filter((d) => d.module === 'cb')),
-      this.freezeSection(),
+      h('fieldset.ctl-all', { disabled: Boolean(this.readOnly) },
+        this.optimizer(dials.filter((d) => d.module === 'opt')),
+        this.loss(dials.filter((d) => d.module === 'loss')),
+        this.callbacks(dials.filter((d) => d.module === 'cb')),
+        this.freezeSection()),
     );
     for (const el of this.host.querySelectorAll('[data-field]')) {
       const s = saved.get(el.dataset.field);
@@ -277,7 +281,7 @@ export class Controls {
           h('label', {}, 'id', id), h('label', {}, 'kind', kind), h('label.span2', {}, 'path', path), h('label', {}, 'symbol', symbol),
           h('label.check', {}, enabled, 'start enabled'),
           h('label.span2', {}, 'init (constructor arguments, JSON)', init)),
-        h('p.hint', {}, 'Relative paths are relative to the run directory.'),
+        h('p.hint', {}, 'Relative paths are relative to the run directory; the dashboard loads files from under the directory it serves only.'),
         h('div.form-actions', {}, button('Load', { class: 'btn-primary', 'data-testid': 'apply-cb-load' }, load))),
       fb);
   }
