@@ -38,10 +38,13 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
     /// <summary>How long the training thread spins for a call to return before it sleeps (~20 µs).</summary>
     private static readonly long SpinTicks = Stopwatch.Frequency / 50_000;
 
+    private readonly TimeProvider _time = time;
     private readonly ManualResetEventSlim _wake = new(false, 1);
     private CallbackThread? _thread;
     private CancellationTokenRegistration _stopRegistration;
     private long _calls;
+    /// <summary>When the stop was requested (on <c>time</c>); valid once <see cref="_stopping"/> is set.</summary>
+    private long _stopAt;
     private volatile bool _stopping;
 
     /// <summary>Calls <c>callback.Handle(evt, env)</c> on the callback thread (allocates nothing) and waits for it.</summary>
@@ -49,7 +52,7 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
     {
         var thread = Thread();
         var call = ++_calls;
-        var start = time.GetTimestamp();
+        var start = _time.GetTimestamp();
         thread.PostHandle(call, callback, evt, env);
         return Wait(thread, call, start, budget);
     }
@@ -59,7 +62,7 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
     {
         var thread = Thread();
         var call = ++_calls;
-        var start = time.GetTimestamp();
+        var start = _time.GetTimestamp();
         thread.Post(call, action);
         return Wait(thread, call, start, budget);
     }
@@ -81,6 +84,7 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
             _stopRegistration = stop.UnsafeRegister(static state =>
             {
                 var runner = (CallbackRunner)state!;
+                runner._stopAt = runner._time.GetTimestamp();
                 runner._stopping = true;
                 runner._wake.Set();
             }, this);
@@ -116,11 +120,12 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
                 // Reset, look, then sleep: a return, a timer or a stop after the look sets the event, so none is missed.
                 _wake.Reset();
                 if (thread.HasFinished(call)) return Finished(thread);
-                var now = time.GetTimestamp();
+                var now = _time.GetTimestamp();
                 if (_stopping && !graceGiven)
                 {
+                    // The grace runs from the stop request, or from the call's start when it began after it.
                     graceGiven = true;
-                    var graceEnd = now + Ticks(stopGrace);
+                    var graceEnd = Math.Max(_stopAt, start) + Ticks(stopGrace);
                     if (graceEnd < deadline) (deadline, limit, cutByStop) = (graceEnd, stopGrace, true);
                 }
                 if (now >= deadline)
@@ -130,9 +135,11 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
                     return new CallResult(cutByStop ? CallOutcome.Stopped : CallOutcome.TimedOut, Limit: limit);
                 }
                 // Armed again on every wake: a timer that fires a little early only wakes this loop to look again.
-                var left = TimeSpan.FromSeconds((deadline - now) / (double)time.TimestampFrequency);
-                if (timer is null) timer = time.CreateTimer(static state => ((ManualResetEventSlim)state!).Set(), _wake, left, Timeout.InfiniteTimeSpan);
+                var left = TimeSpan.FromSeconds((deadline - now) / (double)_time.TimestampFrequency);
+                if (timer is null) timer = _time.CreateTimer(static state => ((ManualResetEventSlim)state!).Set(), _wake, left, Timeout.InfiniteTimeSpan);
                 else timer.Change(left, Timeout.InfiniteTimeSpan);
+                // A timer counts from when it is armed: had the clock passed the deadline by then, it would fire late.
+                if (_time.GetTimestamp() >= deadline) continue;
                 _wake.Wait();
             }
         }
@@ -142,5 +149,5 @@ internal sealed class CallbackRunner(TimeProvider time, CancellationToken stop, 
         }
     }
 
-    private long Ticks(TimeSpan span) => (long)(Math.Min(span.TotalSeconds, Kiln.Protocol.TimeBudget.MaxSeconds) * time.TimestampFrequency);
+    private long Ticks(TimeSpan span) => (long)(Math.Min(span.TotalSeconds, Kiln.Protocol.TimeBudget.MaxSeconds) * _time.TimestampFrequency);
 }
