@@ -83,6 +83,52 @@ public sealed class SignalCliTests
     }
 
     [Fact]
+    public async Task Launch_goes_on_past_a_callback_that_never_returns_and_still_stops_on_SIGTERM()
+    {
+        using var dir = new TempDir("signal");
+        File.WriteAllText(dir.File("Hang.cs"), """
+            public sealed class Hang(string id) : IKilnCallback
+            {
+                public string Id { get; } = id;
+                public void SetParams(JsonObject p) { }
+                public void Handle(string evt, KernelEnv env)
+                {
+                    File.WriteAllText(Path.Combine(env.RunDir!, "stuck-" + Id), $"{env.Step}");
+                    while (true) { }
+                }
+            }
+            """);
+        var run = Path.Combine(dir.Path, "run");
+        using var process = Launch(dir, run, "--no-serve");
+        await FirstMetrics(run);
+        var refused = KilnProcess.Run(dir.Path, "--dir", run, "cb", "load", "x", "--file", "Hang.cs", "--time-budget", "0");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--time-budget: a time budget is a number of seconds > 0", refused.Stderr);
+
+        // Over its budget: left spinning, disabled, ledgered; training goes on.
+        var quick = KilnProcess.Run(dir.Path, "--dir", run, "cb", "load", "quick", "--file", "Hang.cs", "--enabled", "--time-budget", "0.5");
+        Assert.True(quick.ExitCode == 0, quick.ToString());
+        var ledger = Path.Combine(run, RunFiles.Ledger);
+        var failed = await Wait.UntilAsync(() => Task.FromResult(Kiln.Kernel.Ledger.ReadAll(ledger).FirstOrDefault(l => l.Op == "handle" && l.Id == "quick")),
+            l => l is not null, "the callback to time out");
+        Assert.Equal(Decision.Failed, failed!.Decision);
+        Assert.Matches(@"^handle\(train_step_end\) at step \d+ timed out after 0\.5 s$", failed.Error);
+        var metrics = new FileInfo(Path.Combine(run, RunFiles.Metrics));
+        var before = metrics.Length;
+        await Wait.UntilAsync(() => { metrics.Refresh(); return metrics.Length > before + 2000; }, "training to go on");
+
+        // Within a long budget, a stop request still ends the wait.
+        var slow = KilnProcess.Run(dir.Path, "--dir", run, "cb", "load", "slow", "--file", "Hang.cs", "--enabled", "--time-budget", "100000");
+        Assert.True(slow.ExitCode == 0, slow.ToString());
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(run, "stuck-slow")), "the second callback to be stuck");
+        Processes.Signal(process.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(process));
+        Assert.Equal("stopped", Status(run));
+        var left = Kiln.Kernel.Ledger.ReadAll(ledger).Single(l => l.Op == "handle" && l.Id == "slow");
+        Assert.Matches(@"^handle\(train_step_end\) at step \d+ was still running 2 s after the run was asked to stop$", left.Error);
+    }
+
+    [Fact]
     public async Task A_second_signal_forces_the_exit_of_a_loop_that_ignores_the_first()
     {
         using var dir = new TempDir("signal");

@@ -40,7 +40,11 @@ internal static class CallbackCommands
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.OneOrMore,
         };
-        var command = new Command("load", "Load a callback from a C# file, a loaded type or an assembly") { id, file, path, symbol, enabled, disabled, init };
+        var budget = new Option<double?>("--time-budget")
+        {
+            Description = "Seconds each call into the callback may take (default: the run's kernel.callback_time_budget_s, 30); one that overruns is disabled and left running",
+        };
+        var command = new Command("load", "Load a callback from a C# file, a loaded type or an assembly") { id, file, path, symbol, enabled, disabled, init, budget };
         cli.Steer(command, c =>
         {
             var f = c.Get(file);
@@ -70,9 +74,16 @@ internal static class CallbackCommands
                 }
             }
             var initValues = c.Get(init) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null;
-            return new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled) };
+            double? seconds = c.Get(budget) is { } b ? CheckBudget(b) : null;
+            return new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled), TimeBudgetS = seconds };
         });
         return command;
+    }
+
+    private static double CheckBudget(double seconds)
+    {
+        try { return TimeBudget.Check(seconds, "--time-budget"); }
+        catch (ProtocolException ex) { throw new UsageException("cb load: " + ex.Message); }
     }
 
     private static Command SetParams(Cli cli)

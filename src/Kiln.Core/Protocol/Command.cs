@@ -43,7 +43,7 @@ public sealed record Command : Change
 {
     /// <summary>The modules Kiln ships. Front ends accept these; the kernel reads any name and its module table decides.</summary>
     public static readonly string[] Modules = ["core", "cb", "opt", "loss", "tune"];
-    private static readonly string[] Fields = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled"];
+    private static readonly string[] Fields = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled", "time_budget_s"];
 
     public Command()
     {

@@ -68,16 +68,17 @@ public sealed class KilnRun : IDisposable
         Params = options.Params is null ? [] : (JsonObject)options.Params.DeepClone();
         var log = options.Log ?? Console.WriteLine;
         Env = new KernelEnv { Log = log };
-        if (options.OwnsProtocol)
-        {
-            Kernel = new KilnKernel(files, options.Kernel);
-            Metrics = new MetricsWriter(files.MetricsPath, options.Time);
-            Env.MetricsSink = (step, values) => Metrics.Write(step, null, "callback", values.ToArray());
-        }
         var signals = options.StopOnSignals ? StopSignals.Install() : null;
         _stop = signals is null
             ? CancellationTokenSource.CreateLinkedTokenSource(options.Stop)
             : CancellationTokenSource.CreateLinkedTokenSource(options.Stop, signals.Token);
+        if (options.OwnsProtocol)
+        {
+            // The stop request also ends the wait for a callback that never returns.
+            Kernel = new KilnKernel(files, (options.Kernel ?? new KernelOptions()) with { Stop = _stop.Token });
+            Metrics = new MetricsWriter(files.MetricsPath, options.Time);
+            Env.MetricsSink = (step, values) => Metrics.Write(step, null, "callback", values.ToArray());
+        }
         _stop.Token.Register(() => _stopReason ??= signals?.Reason ?? "stop requested");
         // A second signal exits at once: the status still says how the run ended, and the metrics so far are kept.
         _lastWords = signals?.OnForcedExit(() => Finish(RunInfo.Stopped, "stopped at once by a second signal", forced: true));
