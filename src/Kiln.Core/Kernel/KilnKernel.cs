@@ -146,7 +146,7 @@ public sealed class KilnKernel : IDisposable
     {
         if (_started) return;
         Directory.CreateDirectory(Files.Dir);
-        if (!FileLock.TryAcquire(Files.KernelLockPath, out _kernelLock))
+        if (!FileLock.TryAcquirePatiently(Files.KernelLockPath, out _kernelLock))
             throw new InvalidOperationException($"{Files.Dir}: another kernel is running in this run directory");
         _started = true;
         foreach (var loader in _options.CallbackLoaders) loader.Prepare();

@@ -95,7 +95,7 @@ public sealed class KilnRun : IDisposable
         Directory.CreateDirectory(files.Dir);
         FileLock? held = null;
         // A reader probing the lock holds it for an instant: a start waits that out, a second run does not get in.
-        if (options.OwnsProtocol && !TryLock(Path.Combine(files.Dir, LockFile), out held))
+        if (options.OwnsProtocol && !FileLock.TryAcquirePatiently(Path.Combine(files.Dir, LockFile), out held))
         {
             var other = RunState.Read(files.Dir);
             throw new ProtocolException($"{files.Dir}: another run is training in this directory{(other?.Pid is { } pid ? $" (pid {pid})" : "")}; give it a directory of its own");
@@ -108,16 +108,6 @@ public sealed class KilnRun : IDisposable
         {
             held?.Dispose();
             throw;
-        }
-    }
-
-    private static bool TryLock(string path, out FileLock? held)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            if (FileLock.TryAcquire(path, out held)) return true;
-            if (attempt == 20) return false;
-            Thread.Sleep(5);
         }
     }
 
