@@ -39,6 +39,7 @@ public sealed class KilnKernel : IDisposable
     private readonly Inbox _inbox;
     private readonly List<(IKilnCallback Callback, bool Enabled)> _registrations = [];
     private readonly KernelEnv _defaultEnv = new();
+    private readonly ActuatorsFile _actuators;
 
     private FileLock? _kernelLock;
     private long _pollTicks;
@@ -68,6 +69,7 @@ public sealed class KilnKernel : IDisposable
         _freeze = new FreezeControl(files, _ledger, _dispatch, () => _config!.Waiting);
         _config = new ConfigWatcher(files, _ledger, _dispatch, _modules, _cb, ApplySettings);
         _inbox = new Inbox(files, _options.MaxLineBytes, _ledger, _dispatch);
+        _actuators = new ActuatorsFile(files, _modules, _time, _options.Warn);
         foreach (var loader in _options.CallbackLoaders) _cb.AddLoader(loader);
         // The order of the table is the order of kiln.actuators.json's dials and of kiln.yaml's module sections.
         IKernelModule[] modules = [new CoreModule(_freeze), _opt, _loss, _cb, .. _options.Modules];
@@ -257,6 +259,7 @@ public sealed class KilnKernel : IDisposable
         _freeze.Poll(at);
         _config.Poll(at);
         _inbox.Read(at);
+        if (!_dispatch.DialsChanged) _actuators.WriteIfDrifted(Freeze, at.Step);
     }
 
     private void ApplySettings(KernelSettings s)
@@ -277,6 +280,6 @@ public sealed class KilnKernel : IDisposable
     private void WriteActuators()
     {
         _dispatch.DialsChanged = false;
-        ActuatorsFile.Write(Files, _modules, Freeze, _lastStep, _time, _options.Warn);
+        _actuators.Write(Freeze, _lastStep);
     }
 }

@@ -127,6 +127,8 @@ public sealed class KilnRun : IDisposable
     /// <summary>The run's hyper-parameters, recorded in <c>kiln.run.json</c> when the run ends.</summary>
     public JsonObject Params { get; }
 
+    private bool _paramsRecorded;
+
     /// <summary>Cancelled when the run is asked to stop; pass it to anything that waits.</summary>
     public CancellationToken Stop => _stop.Token;
 
@@ -163,6 +165,12 @@ public sealed class KilnRun : IDisposable
     /// <summary>Writes one metrics line at <paramref name="step"/> (never waiting for the disk) and keeps <see cref="Env"/>'s metrics current.</summary>
     public void Log(long step, ReadOnlySpan<(string Name, double Value)> metrics, string phase = "train", int? epoch = null)
     {
+        // By the first metrics the trainer has filled in its parameters: kiln.run.json shows them while it trains.
+        if (!_paramsRecorded)
+        {
+            _paramsRecorded = true;
+            WriteInfo();
+        }
         RequireMetrics().Write(step, epoch ?? Env.Epoch, phase, metrics);
         foreach (var (name, value) in metrics)
         {

@@ -90,7 +90,7 @@ export class Controls {
     }
     const dials = doc?.actuators ?? [];
     fill(this.host,
-      h('div.card-head', {}, h('h2', {}, 'Controls'), doc?.step !== undefined && doc?.step !== null ? h('span.muted', {}, `as of step ${doc.step}`) : null),
+      h('div.card-head', {}, h('h2', {}, 'Controls'), this.asOf(doc, status)),
       this.readOnly ? h('p.note', { 'data-testid': 'controls-read-only' }, this.readOnly) : null,
       status && status !== 'running' ? h('p.note', {}, `The run is ${status}: commands wait in its inbox until a kernel reads it.`) : null,
       doc ? null : h('p.muted', {}, 'No kiln.actuators.json yet: the controls appear when the run\'s kernel starts.'),
@@ -109,6 +109,16 @@ export class Controls {
       el.classList.toggle('invalid', s.invalid);
       if (s.focused) el.focus();
     }
+  }
+
+  /**
+   * When the values shown hold: a running kernel rewrites its dials whenever one moves (a command, or a schedule), so
+   * they are the run's values now; a run that stopped left them as of its last step.
+   */
+  asOf(doc, status) {
+    if (!doc) return null;
+    if (status === 'running') return h('span.muted', { 'data-testid': 'controls-as-of', title: `written at step ${doc.step ?? '—'}` }, 'current values');
+    return doc.step !== undefined && doc.step !== null ? h('span.muted', { 'data-testid': 'controls-as-of' }, `as of step ${doc.step}`) : null;
   }
 
   // ---- optimizer ----
@@ -153,7 +163,7 @@ export class Controls {
       if (v !== undefined) this.send({ module: 'opt', op: 'set_params', id, params: params(v) }, fb);
     };
     onEnter([input], apply);
-    return dialRow(d.key, num(d.value), [input], applyButton(d.key, g, apply), fb, boundsText(d));
+    return dialRow(d.key, d.key === 'lr' ? lrNow(d) : num(d.value), [input], applyButton(d.key, g, apply), fb, boundsText(d));
   }
 
   handleHead(title, module, id, enabled) {
@@ -372,6 +382,19 @@ function applyButton(key, group, onclick) {
 
 function onEnter(inputs, apply) {
   for (const el of inputs) el.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(); });
+}
+
+/**
+ * The learning rate now, and what makes it when a schedule or scale moves it away from its base
+ * (value = base × scale × schedule factor). Setting lr sets the rate now; the schedule goes on from there.
+ */
+function lrNow(d) {
+  const info = d.info;
+  const moved = info && Math.abs(info.scale * info.factor - 1) > 1e-12;
+  if (!moved) return h('span', { 'data-testid': 'lr-now', title: 'the learning rate now' }, num(d.value));
+  const parts = [`base ${num(info.base)}`, info.scale !== 1 ? `× scale ${num(info.scale)}` : null, `× ${info.schedule?.type ?? 'schedule'} ${num(info.factor)}`].filter(Boolean);
+  return h('span.lr-now', { 'data-testid': 'lr-now', title: 'the learning rate now (setting lr sets this; the schedule goes on from it)' },
+    num(d.value), h('span.dial-base', { 'data-testid': 'lr-base' }, parts.join(' ')));
 }
 
 function boundsText(d) {
