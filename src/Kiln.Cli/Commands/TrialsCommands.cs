@@ -146,7 +146,7 @@ internal static class TrialsCommands
                 var style = o.Status == TrialStatus.Complete ? "green" : o.Status == TrialStatus.Failed ? "red" : "yellow";
                 var metrics = TrialState.Info(o.Trial.Dir)?.Metrics;
                 var shown = metrics is null ? "" : "  " + string.Join("  ", new[] { "val_loss", "val_accuracy" }
-                    .Where(k => metrics.ContainsKey(k)).Select(k => $"{k}={(double)metrics[k]!:G4}"));
+                    .Where(k => Shown(metrics, k) is not null).Select(k => $"{k}={(double)Shown(metrics, k)!:G4}"));
                 t.Line($"{o.Trial.Name} ", Word(o.Status), style, $" in {o.Duration.TotalSeconds:0.#} s{shown}{(o.Error is null ? "" : ": " + o.Error)}");
                 break;
         }
@@ -205,7 +205,14 @@ internal static class TrialsCommands
     }
 
     private static string Metric(JsonObject row, string name) =>
-        row["metrics"]?[name] is { } v ? ((double)v).ToString("G4", CultureInfo.InvariantCulture) : "";
+        row["metrics"] is JsonObject m && Shown(m, name) is { } v ? ((double)v).ToString("G4", CultureInfo.InvariantCulture) : "";
+
+    /// <summary>
+    /// A key metric of a trial: as the built-in trainer names it, or as derived from a command's batch log
+    /// (<c>val_acc</c> for <c>val_accuracy</c>).
+    /// </summary>
+    private static JsonNode? Shown(JsonObject metrics, string name) =>
+        metrics[name] ?? (name.EndsWith("_accuracy", StringComparison.Ordinal) ? metrics[name[..^"uracy".Length]] : null);
 
     private static Command Epochs(Cli cli)
     {

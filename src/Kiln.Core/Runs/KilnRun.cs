@@ -188,6 +188,12 @@ public sealed class KilnRun : IDisposable
         Log(step, values, phase, epoch);
     }
 
+    /// <summary>Final values of metrics the trainer reported in files of its own (its batch log), for the run's record.</summary>
+    public void Report(IReadOnlyDictionary<string, double> metrics)
+    {
+        foreach (var (name, value) in metrics) _last[name] = value;
+    }
+
     /// <summary>A safe point: the kernel applies what is due at (<paramref name="step"/>, <paramref name="evt"/>).</summary>
     public void Apply(long step, string evt = "train_step_end") => RequireKernel().Apply(step, evt, Env);
 

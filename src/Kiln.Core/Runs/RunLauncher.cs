@@ -91,6 +91,7 @@ public static class RunLauncher
             if (fn.OwnsProtocol)
             {
                 fn.Raw!(dir, maxSteps, options.StepDelay.TotalSeconds, stop.Token);
+                ReportBatchLog(run, log);
             }
             else
             {
@@ -115,5 +116,18 @@ public static class RunLauncher
             run.Fail(ex);
         }
         return new LaunchResult(dir, run.Status, run.Error, lastStep, new Dictionary<string, double>(run.LastMetrics));
+    }
+
+    /// <summary>A trainer of its own that wrote only a batch log: its per-epoch metrics are derived for charts and the record.</summary>
+    private static void ReportBatchLog(KilnRun run, Action<string> log)
+    {
+        try
+        {
+            if (Kiln.Metrics.Epochs.EpochMetrics.Derive(run.Dir) is { } final) run.Report(final);
+        }
+        catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException)
+        {
+            log($"{RunFiles.BatchLog}: no metrics derived from it: {ex.Message}");
+        }
     }
 }

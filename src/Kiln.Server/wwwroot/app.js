@@ -31,7 +31,13 @@ function route() {
   }
 }
 
-window.addEventListener('error', (e) => showError(e.error ?? e.message));
+// "ResizeObserver loop completed with undelivered notifications" is the browser telling that a layout settled over two
+// frames: a notice, not a fault of the page, so it never reaches the error bar.
+const NOTICES = [/^ResizeObserver loop/];
+window.addEventListener('error', (e) => {
+  if (!e.error && NOTICES.some((n) => n.test(e.message ?? ''))) return;
+  showError(e.error ?? e.message);
+});
 window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 window.addEventListener('hashchange', route);
 
