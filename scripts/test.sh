@@ -9,6 +9,9 @@ cd "$root"
 "$root/scripts/setup.sh" || { echo "setup failed" >&2; exit 1; }
 "$root/scripts/publish.sh" || { echo "publishing kiln failed" >&2; exit 1; }
 export KILN_BIN="$root/.kiln-bin/kiln"
+# The .NET tool package, which a test installs into a temporary tool path
+"$root/scripts/pack.sh" || { echo "packing kiln as a tool failed" >&2; exit 1; }
+export KILN_PACKAGES="$root/artifacts/packages"
 
 results="$root/artifacts/test-results"
 rm -rf "$results"

@@ -4,7 +4,8 @@ using BenchmarkDotNet.Running;
 using Kiln.Bench;
 
 // dotnet run -c Release --project bench/Kiln.Bench -- <suite> [options]
-//   kernel [--commands N] [--kiln PATH]   idle Apply (BenchmarkDotNet), write→apply latency at 1 kHz, `kiln status` process time
+//   kernel [--commands N] [--kiln PATH]   idle Apply and Apply with one callback (BenchmarkDotNet), the same in a loop that trains
+//                                         between safe points, write→apply latency at 1 kHz, `kiln status` process time
 //   engine [--epochs N]                   the MLP on Fashion-MNIST (samples/s, test accuracy per epoch), GEMM GFLOP/s, metrics writer
 //   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
 //   trials [--kiln PATH] [--runs N]       expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas,
@@ -25,6 +26,10 @@ switch (suite)
         var summary = BenchmarkRunner.Run<KernelBenchmarks>(config);
         var idle = summary.Reports.FirstOrDefault()?.ResultStatistics?.Mean;
         if (idle is { } ns) Figures.Print("kernel.idle_apply", ns / 1000.0, "us", "hotcb apply: 11.9 us; target <= 0.2 us");
+        var withCallback = BenchmarkRunner.Run<CallbackBenchmarks>(config).Reports.FirstOrDefault()?.ResultStatistics?.Mean;
+        if (withCallback is { } cb) Figures.Print("kernel.callback_apply", cb / 1000.0, "us", "one enabled callback that does nothing, safe points back to back");
+        CallbackSpacedBench.Run(5000, 200);
+        CallbackSpacedBench.Run(2000, 1000);
         LatencyBench.Run(int.Parse(Option("--commands") ?? "1000", System.Globalization.CultureInfo.InvariantCulture));
         StatusBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"), 30);
         return 0;

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Kiln.Cli.Output;
 using Kiln.Control;
 using Kiln.Protocol;
+using Kiln.Runs;
 
 namespace Kiln.Cli;
 
@@ -21,6 +22,36 @@ internal sealed class Cli
     public Option<bool> NoColor { get; } = new("--no-color") { Description = "No colour", Recursive = true };
 
     public static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable JSON output" };
+
+    /// <summary>How long <c>--wait</c> without a number waits for the kernel's decision.</summary>
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Sets a steering command's action: the command <paramref name="build"/> makes is checked, queued in the run's inbox
+    /// and, with <c>--wait [SECONDS]</c>, the kernel's decision is awaited and printed (exit 1 unless applied).
+    /// </summary>
+    public void Steer(Command command, Func<Context, KilnCommand> build)
+    {
+        var wait = new Option<double?>("--wait")
+        {
+            Description = $"Wait for the kernel's decision and print it (default {DefaultWait.TotalSeconds:0} s); exit 1 unless it is applied",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var json = JsonOption();
+        command.Options.Add(wait);
+        command.Options.Add(json);
+        Handle(command, c =>
+        {
+            TimeSpan? waitFor = null;
+            if (c.Parse.GetResult(wait) is { } given)
+            {
+                var seconds = c.Get(wait) ?? DefaultWait.TotalSeconds;
+                if (!(seconds > 0)) throw new UsageException($"--wait: must be > 0 seconds, got {seconds}");
+                waitFor = TimeSpan.FromSeconds(seconds);
+            }
+            return c.Queue(build(c), c.Get(json), waitFor);
+        });
+    }
 
     public static Option<string> IdOption(string what) => new("--id")
     {
@@ -77,18 +108,50 @@ internal sealed record Context(ParseResult Parse, RunControl Run, Terminal Out)
 
     public T? Get<T>(Argument<T> argument) => Parse.GetValue(argument);
 
-    /// <summary>Queues a command and says so in one line (or prints it as JSON).</summary>
-    public int Queue(KilnCommand command, bool json = false)
+    /// <summary>
+    /// Queues a command and says so in one line (or prints it as JSON); with <paramref name="wait"/>, waits for the
+    /// kernel's decision and reports it. A command for a run that has ended gets a warning: nothing reads it until a run
+    /// trains in that directory again.
+    /// </summary>
+    public int Queue(KilnCommand command, bool json = false, TimeSpan? wait = null)
     {
+        Cli.Usage(() => { Run.Check(command); return 0; });
+        var ledgerAt = Run.LedgerLength();
         var sent = Run.Send(command);
-        if (json)
+        var what = $"{sent.Module} {sent.Op}{(sent.Id is null ? "" : " " + sent.Id)}";
+        var run = RunState.Read(Run.Files.Dir);
+        var ended = run is { Status: not RunInfo.Running } ? run : null;
+        if (wait is null)
         {
-            Out.Json(sent.ToJson());
+            if (json) Out.Json(sent.ToJson());
+            else
+            {
+                var detail = sent.Params is { Count: > 0 } p ? " " + KeyValueParser.Format(p) : "";
+                Out.Line("queued ", what, "cyan", $"{detail} (cid {sent.Cid})");
+            }
+            if (ended is not null)
+                Terminal.Warn($"the run is {ended.Status}: no kernel reads this command until a run trains in {Run.Files.Dir} again");
             return 0;
         }
-        var what = $"{sent.Module} {sent.Op}{(sent.Id is null ? "" : " " + sent.Id)}";
-        var detail = sent.Params is { Count: > 0 } p ? " " + KeyValueParser.Format(p) : "";
-        Out.Line("queued ", what, "cyan", $"{detail} (cid {sent.Cid})");
-        return 0;
+        var decision = ended is null ? Run.WaitForDecision(sent.Cid!, ledgerAt, wait.Value) : null;
+        if (json)
+        {
+            Out.Json(new JsonObject { ["command"] = sent.ToJson(), ["decision"] = decision is null ? null : JsonNode.Parse(decision.ToJsonLine()) });
+        }
+        else if (decision is not null)
+        {
+            var style = decision.Decision == Decision.Applied ? "green" : decision.Decision == Decision.SkippedNoop ? "yellow" : "red";
+            var at = decision.Step is { } step ? $" at step {step} ({decision.Event})" : "";
+            var why = decision.Error ?? decision.Notes;
+            Out.Line($"{what} ", decision.Decision, style, $"{at}{(why is null ? "" : ": " + why)} (cid {sent.Cid})");
+        }
+        if (decision is null)
+        {
+            Terminal.Error(ended is not null
+                ? $"{what} queued (cid {sent.Cid}), but the run is {ended.Status}: no kernel will decide it"
+                : $"{what} queued (cid {sent.Cid}); no decision within {wait.Value.TotalSeconds:0.#} s (is a kernel running in {Run.Files.Dir}? `kiln status` shows the backlog)");
+            return 1;
+        }
+        return decision.Decision == Decision.Applied ? 0 : 1;
     }
 }

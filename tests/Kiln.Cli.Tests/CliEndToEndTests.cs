@@ -61,7 +61,8 @@ public sealed class CliEndToEndTests
     [InlineData(new[] { "disable", "timing" }, """{"module":"cb","op":"disable","id":"timing"}""")]
     [InlineData(new[] { "set", "lr=5e-5" }, """{"module":"opt","op":"set_params","id":"main","params":{"lr":5e-05}}""")]
     [InlineData(new[] { "set", "distill_w=0.25" }, """{"module":"loss","op":"set_params","id":"main","params":{"distill_w":0.25}}""")]
-    [InlineData(new[] { "set", "--id", "aux", "terms.x=true", "label_w=x=y" }, """{"module":"loss","op":"set_params","id":"aux","params":{"terms.x":true,"label_w":"x=y"}}""")]
+    [InlineData(new[] { "set", "--id", "aux", "terms.x=true", "label_w=0.5" }, """{"module":"loss","op":"set_params","id":"aux","params":{"terms.x":true,"label_w":0.5}}""")]
+    [InlineData(new[] { "cb", "set_params", "viz", "label=x=y" }, """{"module":"cb","op":"set_params","id":"viz","params":{"label":"x=y"}}""")]
     public void Every_seed_command_queues_its_command(string[] args, string expected)
     {
         using var dir = new TempDir("cli");
@@ -106,6 +107,11 @@ public sealed class CliEndToEndTests
     [InlineData(2, new[] { "opt", "set_params", "distill_w=1" }, "distill_w: not an optimizer key")]
     [InlineData(2, new[] { "loss", "set_params", "lr=1" }, "lr: not a loss key")]
     [InlineData(2, new[] { "set", "m={bad" }, "m: value {bad is not valid JSON")]
+    [InlineData(2, new[] { "set", "lr=abc" }, "lr: expected a number, got \"abc\"")]
+    [InlineData(2, new[] { "set", "lr=-1" }, "lr: -1 below min 0")]
+    [InlineData(2, new[] { "opt", "set_params", "betas=[0.9]" }, "betas: expected [beta1, beta2], got [0.9]")]
+    [InlineData(2, new[] { "set", "cls_w=1e9" }, "cls_w: 1000000000 above max 100")]
+    [InlineData(2, new[] { "loss", "set_params", "terms.cls=maybe" }, "terms.cls: expected true or false")]
     [InlineData(2, new[] { "set", "novalue" }, "'novalue': expected key=value")]
     [InlineData(2, new[] { "cb", "load", "x" }, "give --file <source.cs> or --path")]
     [InlineData(2, new[] { "cb", "load", "x", "--path", "A.B", "--enabled", "--no-enabled" }, "contradict")]
@@ -119,12 +125,30 @@ public sealed class CliEndToEndTests
     public void Errors_are_one_line_naming_the_fault_with_the_right_exit_code(int code, string[] args, string message)
     {
         using var dir = new TempDir("cli");
+        // A run directory with nothing in it but its configuration: no recipe, no inbox.
+        File.WriteAllText(Path.Combine(dir.Path, RunFiles.Config), "version: 1\n");
         var result = Kiln(dir.Path, args);
         Assert.True(code == result.ExitCode, result.ToString());
         var first = result.Stderr.Split('\n')[0];
         Assert.StartsWith("kiln: error: ", first);
         Assert.Contains(message, first);
         Assert.False(File.Exists(Path.Combine(dir.Path, RunFiles.Commands)));
+    }
+
+    [Fact]
+    public void Steering_a_folder_that_is_not_a_run_is_refused_and_the_runs_in_it_are_named()
+    {
+        using var dir = new TempDir("cli");
+        var runs = dir.Sub("runs");
+        Assert.Equal(0, KilnProcess.Run(dir.Path, "--dir", "runs/exp-001", "init").ExitCode);
+        foreach (var args in new[] { new[] { "set", "lr=1e-3" }, ["cb", "enable", "timing"], ["freeze", "--mode", "prod"] })
+        {
+            var result = KilnProcess.Run(dir.Path, ["--dir", "runs", .. args]);
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("runs: not a run directory", result.Stderr);
+            Assert.Contains("the runs in it: exp-001", result.Stderr);
+        }
+        Assert.Equal(["exp-001"], Directory.GetFileSystemEntries(runs).Select(Path.GetFileName));
     }
 
     [Fact]
@@ -195,6 +219,7 @@ public sealed class CliEndToEndTests
         using var replay = new Harness();
         File.Copy(h.Run.Files.RecipePath, replay.Run.Files.RecipePath);
         File.Copy(h.Run.Files.AdjustPath, replay.Run.Files.AdjustPath);
+        Assert.Equal(0, Kiln(replay.Dir, "init").ExitCode);
         var freeze = Kiln(replay.Dir, "freeze", "--mode", "replay_adjusted", "--policy", "strict", "--step-offset", "1");
         Assert.True(freeze.ExitCode == 0, freeze.ToString());
         Assert.Contains("replay_adjusted (recipe kiln.recipe.jsonl, adjust kiln.adjust.yaml, policy strict, step offset 1)", freeze.Stdout);

@@ -140,4 +140,41 @@ public sealed class LaunchCliTests
         Assert.True(code == result.ExitCode, result.ToString());
         Assert.Contains(message, result.Stderr);
     }
+
+    [Fact]
+    public async Task Two_launches_into_one_run_directory_at_once_leave_one_run_and_a_clear_error()
+    {
+        using var dir = new TempDir("launch");
+        var run = Path.Combine(dir.Path, "run");
+        string[] args = ["launch", "--no-serve", "--config", "simple", "--max-steps", "100000000", "--step-delay", "0.005", "--run-dir", run,
+            "--data-dir", dir.Sub("empty"), "--plain"];
+        using var first = KilnProcess.Start(dir.Path, null, args);
+        using var second = KilnProcess.Start(dir.Path, null, args);
+        var outs = new[] { first.StandardError.ReadToEndAsync(), second.StandardError.ReadToEndAsync() };
+        // One of them gets the run; the other is refused without writing anything of the run's.
+        await Wait.UntilAsync(() => first.HasExited || second.HasExited, "one launch to be refused");
+        var (lost, won, lostErr) = first.HasExited ? (first, second, outs[0]) : (second, first, outs[1]);
+        Assert.NotEqual(0, lost.ExitCode);
+        Assert.Matches("another run is training in this directory|already holds a run", await lostErr);
+        var info = JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.Run)))!;
+        Assert.Equal(won.Id, (int)info["pid"]!);
+        Assert.Equal("running", (string)info["status"]!);
+        won.Kill();
+        await won.WaitForExitAsync();
+    }
+
+    [Fact]
+    public void Launch_trains_in_the_dir_it_is_given_and_refuses_two_different_ones()
+    {
+        using var dir = new TempDir("launch");
+        var run = Path.Combine(dir.Path, "mine");
+        var result = KilnProcess.Run(dir.Path, "--dir", run, "launch", "--no-serve", "--config", "simple", "--max-steps", "3", "--data-dir", dir.Sub("empty"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("completed", (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.Run)))!["status"]);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "runs")));
+
+        var both = KilnProcess.Run(dir.Path, "--dir", dir.Sub("a"), "launch", "--no-serve", "--run-dir", dir.Sub("b"), "--max-steps", "3");
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("name different run directories", both.Stderr);
+    }
 }

@@ -31,7 +31,7 @@ public sealed partial class ServeCliTests
         var result = KilnProcess.Run(dir.Path, "demo", "--port", "0", "--max-steps", "20", "--step-delay", "0", "--exit-when-done", "--data-dir", dir.Sub("empty"));
         Assert.True(result.ExitCode == 0, result.ToString());
         var url = DashboardLine().Match(result.Stdout).Groups[1].Value;
-        Assert.Matches(@"^http://127\.0\.0\.1:\d+/#/run\?run=runs%2F\d{8}-\d{6}-demo-simple$", url);
+        Assert.Matches(@"^http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}#/run\?run=runs%2F\d{8}-\d{6}-demo-simple$", url);
         Assert.Matches(@"token: [0-9a-f]{32}", result.Stdout);
         var run = Assert.Single(Directory.GetDirectories(Path.Combine(dir.Path, "runs")));
         var info = JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.Run)))!;
@@ -58,6 +58,7 @@ public sealed partial class ServeCliTests
         try
         {
             var url = await ReadUrl(server);
+            Assert.Matches(@"^http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}$", url);
             using var client = new HttpClient { BaseAddress = new Uri(url) };
             var runs = JsonNode.Parse(await client.GetStringAsync("/api/runs"))!;
             Assert.Equal("runs/one", (string?)runs["runs"]![0]!["id"]);
@@ -111,6 +112,6 @@ public sealed partial class ServeCliTests
         using var dir = new TempDir("launch");
         var result = KilnProcess.Run(dir.Path, "launch", "--config", "simple", "--max-steps", "5", "--port", "0", "--run-dir", "runs/x", "--data-dir", dir.Sub("empty"));
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Matches(@"dashboard http://127\.0\.0\.1:\d+/#/run\?run=runs%2Fx", result.Stdout);
+        Assert.Matches(@"dashboard http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}#/run\?run=runs%2Fx", result.Stdout);
     }
 }

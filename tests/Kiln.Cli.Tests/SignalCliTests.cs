@@ -83,6 +83,52 @@ public sealed class SignalCliTests
     }
 
     [Fact]
+    public async Task Launch_goes_on_past_a_callback_that_never_returns_and_still_stops_on_SIGTERM()
+    {
+        using var dir = new TempDir("signal");
+        File.WriteAllText(dir.File("Hang.cs"), """
+            public sealed class Hang(string id) : IKilnCallback
+            {
+                public string Id { get; } = id;
+                public void SetParams(JsonObject p) { }
+                public void Handle(string evt, KernelEnv env)
+                {
+                    File.WriteAllText(Path.Combine(env.RunDir!, "stuck-" + Id), $"{env.Step}");
+                    while (true) { }
+                }
+            }
+            """);
+        var run = Path.Combine(dir.Path, "run");
+        using var process = Launch(dir, run, "--no-serve");
+        await FirstMetrics(run);
+        var refused = KilnProcess.Run(dir.Path, "--dir", run, "cb", "load", "x", "--file", "Hang.cs", "--time-budget", "0");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--time-budget: a time budget is a number of seconds > 0", refused.Stderr);
+
+        // Over its budget: left spinning, disabled, ledgered; training goes on.
+        var quick = KilnProcess.Run(dir.Path, "--dir", run, "cb", "load", "quick", "--file", "Hang.cs", "--enabled", "--time-budget", "0.5");
+        Assert.True(quick.ExitCode == 0, quick.ToString());
+        var ledger = Path.Combine(run, RunFiles.Ledger);
+        var failed = await Wait.UntilAsync(() => Task.FromResult(Kiln.Kernel.Ledger.ReadAll(ledger).FirstOrDefault(l => l.Op == "handle" && l.Id == "quick")),
+            l => l is not null, "the callback to time out");
+        Assert.Equal(Decision.Failed, failed!.Decision);
+        Assert.Matches(@"^handle\(train_step_end\) at step \d+ timed out after 0\.5 s$", failed.Error);
+        var metrics = new FileInfo(Path.Combine(run, RunFiles.Metrics));
+        var before = metrics.Length;
+        await Wait.UntilAsync(() => { metrics.Refresh(); return metrics.Length > before + 2000; }, "training to go on");
+
+        // Within a long budget, a stop request still ends the wait.
+        var slow = KilnProcess.Run(dir.Path, "--dir", run, "cb", "load", "slow", "--file", "Hang.cs", "--enabled", "--time-budget", "100000");
+        Assert.True(slow.ExitCode == 0, slow.ToString());
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(run, "stuck-slow")), "the second callback to be stuck");
+        Processes.Signal(process.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(process));
+        Assert.Equal("stopped", Status(run));
+        var left = Kiln.Kernel.Ledger.ReadAll(ledger).Single(l => l.Op == "handle" && l.Id == "slow");
+        Assert.Matches(@"^handle\(train_step_end\) at step \d+ was still running 2 s after the run was asked to stop$", left.Error);
+    }
+
+    [Fact]
     public async Task A_second_signal_forces_the_exit_of_a_loop_that_ignores_the_first()
     {
         using var dir = new TempDir("signal");
@@ -186,5 +232,56 @@ public sealed class SignalCliTests
         var json = JsonNode.Parse(KilnProcess.Run(dir.Path, "--dir", run, "status", "--json").Stdout)!;
         Assert.Equal("interrupted", (string)json["run"]!["status"]!);
         Assert.Equal(Path.GetFileName(run), (string)json["run"]!["id"]!);
+    }
+
+    [Fact]
+    public async Task Trials_whose_runner_and_workers_were_killed_outright_run_again_instead_of_counting_as_complete()
+    {
+        using var dir = new TempDir("signal");
+        var root = Tree(dir);
+        using var runner = KilnProcess.Start(root, null, "trials", "run", "--jobs", "2", "--plain");
+        var trials = Trials(root);
+        await FirstMetrics(trials[0]);
+        await FirstMetrics(trials[1]);
+        var workers = trials.Take(2).Select(t => Pid(t)!.Value).ToList();
+        // SIGKILL for everyone: nobody gets to say how the trials ended.
+        foreach (var pid in workers) Processes.Signal(pid, Processes.SigKill);
+        runner.Kill();
+        await ExitOf(runner);
+        foreach (var pid in workers) await Wait.UntilAsync(() => !Processes.IsAlive(pid), $"worker {pid} to die");
+        Assert.Equal(["running", "running"], trials.Take(2).Select(Status));
+
+        var status = KilnProcess.Run(root, "trials", "status", "--json");
+        var states = JsonNode.Parse(status.Stdout)!["trials"]!.AsArray().Select(t => (string)t!["status"]!).ToList();
+        Assert.Equal(["pending", "pending", "pending"], states);
+
+        using var again = KilnProcess.Start(root, null, "trials", "run", "--jobs", "2", "--plain");
+        var stdout = again.StandardOutput.ReadToEndAsync();
+        await Wait.UntilAsync(() => Pid(trials[0]) is { } p && !workers.Contains(p) && File.Exists(Path.Combine(trials[0], RunFiles.Metrics)), "the first trial to run again");
+        Processes.Signal(again.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(again));
+        Assert.Contains("3 trials to run, 0 already complete", await stdout);
+    }
+
+    [Fact]
+    public async Task Launch_keeps_serving_after_training_when_asked_and_the_demo_trains_long_enough_to_steer()
+    {
+        using var dir = new TempDir("signal");
+        var run = Path.Combine(dir.Path, "run");
+        using var launch = KilnProcess.Start(dir.Path, null, "launch", "--config", "simple", "--max-steps", "3", "--run-dir", run,
+            "--data-dir", dir.Sub("empty"), "--port", "0", "--keep-serving", "--plain");
+        await Wait.UntilAsync(() => launch.StandardOutput.ReadLine()?.Contains("the dashboard stays at", StringComparison.Ordinal) == true, "training to end");
+        Assert.Equal("completed", Status(run));
+        Assert.False(launch.HasExited);
+        Processes.Signal(launch.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(launch));
+
+        using var demo = KilnProcess.Start(dir.Path, null, "demo", "--port", "0", "--data-dir", dir.Sub("empty"), "--plain");
+        await Wait.UntilAsync(() => Directory.Exists(Path.Combine(dir.Path, "runs")) && Directory.GetDirectories(Path.Combine(dir.Path, "runs")).Length == 1, "the demo's run");
+        var demoRun = Directory.GetDirectories(Path.Combine(dir.Path, "runs"))[0];
+        await FirstMetrics(demoRun);
+        Assert.Equal(50_000, (long)JsonNode.Parse(File.ReadAllText(Path.Combine(demoRun, RunFiles.Run)))!["params"]!["max_steps"]!);
+        Processes.Signal(demo.Id, Processes.SigTerm);
+        Assert.Equal(143, await ExitOf(demo));
     }
 }

@@ -21,9 +21,11 @@ public sealed class TrialsCliTests
         Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
         Cfg(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\nbatch_size: 0\n");
 
+        // The sgd leaf's batch size is told at once; its trial is written all the same, and fails alone when run.
         var expand = KilnProcess.Run(dir.Path, "trials", "expand");
-        Assert.True(expand.ExitCode == 0, expand.ToString());
+        Assert.True(expand.ExitCode == 1, expand.ToString());
         Assert.Contains("cfg/sweep/synthetic/mlp/adam/cfg.yaml: 2 trials (axes lr[2]), 2 written, 0 unchanged", expand.Stdout);
+        Assert.Contains("out/log/sweep/synthetic/mlp/sgd/trial_000/cfg.yaml: batch_size: must be a whole number >= 1, got 0", expand.Stderr);
 
         var run = KilnProcess.Run(dir.Path, "--dir", dir.Path, "trials", "run", "--jobs", "2");
         Assert.Equal(1, run.ExitCode);
@@ -64,5 +66,24 @@ public sealed class TrialsCliTests
         var none = KilnProcess.Run(Path.Combine(dir.Path, "cfg"), "trials", "run");
         Assert.Equal(1, none.ExitCode);
         Assert.Contains("no cfg/ tree here", none.Stderr);
+    }
+
+    [Fact]
+    public void Expand_reports_keys_the_built_in_trainer_does_not_read_and_run_names_what_it_cannot_force()
+    {
+        using var dir = new TempDir("trials");
+        Cfg(dir.Path, "", "seed: 0\nmax_steps: 5\nmodel: {type: mlp, hidden: [8]}\n");
+        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "learning_rate: [0.1, 0.2]\n");
+        Cfg(dir.Path, "sweep/synthetic/mlp/own", "command: ./train.sh\nanything: 1\n");
+        var expand = KilnProcess.Run(dir.Path, "trials", "expand");
+        Assert.Equal(1, expand.ExitCode);
+        Assert.Contains("learning_rate: unknown key", expand.Stderr);
+        // Said once for the leaf, not for each of its trials; a command: trial's keys are its own business.
+        Assert.Single(expand.Stderr.Split('\n'), l => l.Contains("learning_rate", StringComparison.Ordinal));
+        Assert.DoesNotContain("anything", expand.Stderr);
+
+        var force = KilnProcess.Run(dir.Path, "trials", "run", "--force", "sweep/synthetic/mlp/adam/trial_009");
+        Assert.Equal(2, force.ExitCode);
+        Assert.Contains("--force sweep/synthetic/mlp/adam/trial_009: no such trial", force.Stderr);
     }
 }

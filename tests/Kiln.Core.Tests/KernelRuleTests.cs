@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Kernel;
 using Kiln.Protocol;
+using Kiln.Modules.Opt;
 
 namespace Kiln.Core.Tests;
 
@@ -316,5 +317,31 @@ public sealed class KernelRuleTests
         Assert.Contains(dials, d => (string?)d!["module"] == "cb" && (string?)d["id"] == "timing");
         Assert.Equal("off", (string?)doc["freeze"]!["mode"]);
         Assert.Equal(Encoding.UTF8.GetByteCount(File.ReadAllText(h.Run.Files.ActuatorsPath)), new FileInfo(h.Run.Files.ActuatorsPath).Length);
+    }
+
+    [Fact]
+    public void The_actuators_file_follows_a_scheduled_lr_without_commands_and_tells_the_rate_from_its_base()
+    {
+        using var h = new Harness(groups: [("0", 0.1, new StepSchedule(10, 0.5))]);
+        h.Step(0);
+        JsonNode Lr() => JsonNode.Parse(File.ReadAllText(h.Run.Files.ActuatorsPath))!["actuators"]!.AsArray().Single(d => (string?)d!["key"] == "lr")!;
+        Assert.Equal(0.1, (double)Lr()["value"]!, 12);
+        Assert.Equal((0.1, 1.0, 1.0), ((double)Lr()["info"]!["base"]!, (double)Lr()["info"]!["scale"]!, (double)Lr()["info"]!["factor"]!));
+
+        // The schedule halves the rate at step 10: the file says so within a second, though no command came.
+        for (long step = 1; step <= 12; step++) h.Step(step);
+        Assert.Equal(0.1, (double)Lr()["value"]!, 12);
+        var written = File.GetLastWriteTimeUtc(h.Run.Files.ActuatorsPath);
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        h.Step(13);
+        Assert.Equal(0.05, (double)Lr()["value"]!, 12);
+        Assert.Equal((0.1, 0.5), ((double)Lr()["info"]!["base"]!, (double)Lr()["info"]!["factor"]!));
+        Assert.Equal(13, (long)JsonNode.Parse(File.ReadAllText(h.Run.Files.ActuatorsPath))!["step"]!);
+
+        // Nothing moved since: nothing is written.
+        File.SetLastWriteTimeUtc(h.Run.Files.ActuatorsPath, written);
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        h.Step(14);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(h.Run.Files.ActuatorsPath));
     }
 }

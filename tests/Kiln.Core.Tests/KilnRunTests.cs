@@ -49,6 +49,20 @@ public sealed class KilnRunTests
     }
 
     [Fact]
+    public void Parameters_the_trainer_fills_in_after_the_start_are_recorded_by_its_first_metrics_while_it_trains()
+    {
+        using var tmp = new TempDir("run");
+        using var run = KilnRun.Start(tmp.Path, Quiet(new JsonObject { ["lr"] = 0.1 }));
+        run.Params["hidden"] = 64;
+        run.Params["batch_size"] = 32;
+        Assert.Null(Record(tmp.Path)["params"]!["hidden"]);
+        run.Log(0, [("train_loss", 1.0)]);
+        var live = Record(tmp.Path);
+        Assert.Equal(("running", 0.1, 64, 32), ((string)live["status"]!, (double)live["params"]!["lr"]!, (int)live["params"]!["hidden"]!, (int)live["params"]!["batch_size"]!));
+        run.End();
+    }
+
+    [Fact]
     public void A_second_run_in_the_same_directory_is_refused_while_the_first_trains()
     {
         using var tmp = new TempDir("run");

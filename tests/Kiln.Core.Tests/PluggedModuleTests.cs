@@ -123,13 +123,14 @@ public sealed class PluggedModuleTests
             original.Dir.Set("counter", """{"value": 7}""");
             original.Step(3);
             original.Kernel.End(4, original.Env);
-            var (entries, path) = new RunControl(original.Dir.Path).ExportRecipe();
+            var (entries, path, _) = new RunControl(original.Dir.Path).ExportRecipe();
             var entry = Assert.Single(entries);
             Assert.Equal(("counter", 3L), (entry.Module, entry.Step));
             recipe = File.ReadAllText(path);
         }
         using var replay = new Run();
         File.WriteAllText(replay.Dir.Files.RecipePath, recipe);
+        new RunControl(replay.Dir.Path).Init();
         new RunControl(replay.Dir.Path).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe });
         for (var s = 0; s < 3; s++) replay.Step(s);
         Assert.Equal(0, replay.Counter.Value);

@@ -98,6 +98,48 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public void Strict_policy_fails_the_run_at_an_entry_that_could_not_be_applied_and_best_effort_goes_on()
+    {
+        // A recipe entry this run cannot make: its optimizer has no group "decoder".
+        const string entry = """{"at":{"step":1,"event":"train_step_end"},"module":"opt","op":"set_params","params":{"group":"decoder","lr":0.1}}""";
+        using (var strict = new Harness())
+        {
+            WriteRecipe(strict, entry);
+            Freeze(strict, FreezeState.Replay, FreezeState.Strict);
+            strict.Step(0);
+            var ex = Assert.Throws<ReplayMissedException>(() => strict.Step(1));
+            Assert.Contains("recipe entry opt set_params  at step 1 (train_step_end) was rejected: group: no group", ex.Message);
+            Assert.Single(strict.Run.Decisions(), l => l.Decision == Decision.Rejected && l.Source == Sources.Replay);
+        }
+        using var lenient = new Harness();
+        WriteRecipe(lenient, entry);
+        Freeze(lenient, FreezeState.Replay);
+        for (var s = 0; s < 4; s++) lenient.Step(s);
+        Assert.Single(lenient.Run.Decisions(), l => l.Decision == Decision.Rejected && l.Source == Sources.Replay);
+    }
+
+    [Fact]
+    public void A_replay_that_ends_in_off_lifts_the_freeze_once_its_recipe_is_done()
+    {
+        using var h = new Harness();
+        WriteRecipe(h, """{"at":{"step":2,"event":"train_step_end"},"module":"opt","op":"set_params","params":{"lr":0.05}}""");
+        AtomicFile.WriteJson(h.Run.Files.FreezePath, new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, After = FreezeState.Off }.ToJson());
+        h.Step(0);
+        h.Run.Set("opt", """{"lr": 0.9}""");
+        h.Step(1);
+        Assert.Equal(Decision.IgnoredReplay, h.Run.Decisions().Last().Decision);
+        h.Step(2);
+        Assert.Equal(0.05, h.Lr(0, 3));
+        var lifted = h.Run.Decisions().Last();
+        Assert.Equal(("core", "unfreeze", Decision.Applied), (lifted.Module, lifted.Op, lifted.Decision));
+        Assert.False(File.Exists(h.Run.Files.FreezePath));
+        h.Run.Set("opt", """{"lr": 0.02}""");
+        h.Step(3);
+        Assert.Equal(0.02, h.Lr(0, 4));
+        Assert.Throws<ProtocolException>(() => new FreezeState { Mode = FreezeState.Prod, After = FreezeState.Off }.Validate());
+    }
+
+    [Fact]
     public void Entries_left_when_the_run_ends_are_missed_and_strict_raises()
     {
         using var h = new Harness();

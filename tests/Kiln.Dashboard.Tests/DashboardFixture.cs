@@ -164,8 +164,11 @@ public sealed class DashboardFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>The dashboard's address for a hash route, e.g. <c>#/runs</c>.</summary>
-    public string Url(string route) => Server.Url + route;
+    /// <summary>
+    /// The dashboard's address for a hash route, e.g. <c>#/runs</c>: as printed for the person who started the server
+    /// (with the token, which the page trades for its cookie), or as anyone else on this machine would type it.
+    /// </summary>
+    public string Url(string route, bool signedIn = true) => signedIn ? Server.PageUrl(route) : Server.Url + route;
 
     public async Task DisposeAsync()
     {
@@ -200,18 +203,20 @@ public sealed class PageSession : IAsyncDisposable
     }
 
     public IPage Page { get; }
+    public IBrowserContext Context => _context;
     public List<string> Errors { get; } = [];
 
     /// <summary>Every URL the page asked for, from its first request on (lock it to read while the page runs).</summary>
     public List<string> Requests { get; } = [];
 
-    public static async Task<PageSession> OpenAsync(DashboardFixture fixture, string route)
+    /// <summary>Opens the route in a new browser context (no cookie yet), through the printed URL unless <paramref name="signedIn"/> is false.</summary>
+    public static async Task<PageSession> OpenAsync(DashboardFixture fixture, string route, bool signedIn = true)
     {
         var context = await fixture.Browser.NewContextAsync(new() { ViewportSize = new() { Width = 1440, Height = 1000 } });
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(30_000);
         var session = new PageSession(context, page);
-        await page.GotoAsync(fixture.Url(route));
+        await page.GotoAsync(fixture.Url(route, signedIn));
         return session;
     }
 

@@ -310,12 +310,8 @@ public sealed class RunPageTests(DashboardFixture fixture)
     {
         await using var session = await PageSession.OpenAsync(fixture, RunRoute);
         var page = session.Page;
-        // As if the page had been opened without the token: the server refuses the change with 401.
-        await page.RouteAsync("**/api/run/commands*", route =>
-        {
-            var headers = route.Request.Headers.Where(kv => !kv.Key.Equals("x-kiln-token", StringComparison.OrdinalIgnoreCase)).ToDictionary();
-            return route.ContinueAsync(new() { Headers = headers });
-        });
+        // As if the browser had lost its cookie (the server restarted with another token): the change is refused with 401.
+        await session.Context.ClearCookiesAsync();
         var input = page.Locator("[data-testid=control-lr][data-group='0']");
         await Expect(input).ToBeVisibleAsync();
         var inbox = InboxLines();

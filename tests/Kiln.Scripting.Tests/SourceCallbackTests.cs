@@ -136,7 +136,7 @@ public sealed class SourceCallbackTests
         foreach (var f in Directory.GetFiles(Path.Combine(original.Dir, RunFiles.SourcesDir)))
             File.Copy(f, Path.Combine(replay.Dir, RunFiles.SourcesDir, Path.GetFileName(f)));
         File.Delete(file);
-        new Kiln.Control.RunControl(replay.Dir).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict });
+        new Kiln.Control.RunControl(replay.Dir).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         using (var kernel = SourceKernel(replay))
         {
             for (var s = 0; s < 4; s++) kernel.Apply(s, "train_step_end", replay.Env);

@@ -82,6 +82,29 @@ public sealed class ControlTests
         Assert.Empty(Inbox(host));
     }
 
+    [Theory]
+    [InlineData("{\"module\":\"core\",\"op\":\"pause\",\"id\":\"\u00ff\"}", "/api/run/commands", "not valid UTF-8")]
+    [InlineData("{\"module\":\"core\",\"op\":\"pause\",\"id\":\"\u00c3\"}", "/api/run/commands", "not valid UTF-8")]
+    [InlineData("{\"module\":\"core\",\"op\":\"\\ud800\"}", "/api/run/commands", "lone surrogate")]
+    [InlineData("{\"module\":\"core\",\"\\udc00\":1,\"op\":\"pause\"}", "/api/run/commands", "lone surrogate")]
+    [InlineData("{\"module\":\"opt\",\"op\":\"set_params\",\"params\":{\"lr\":0.1,\"note\":\"\\ud83d\"}}", "/api/run/commands", "lone surrogate")]
+    [InlineData("{\"mode\":\"\u00ff\"}", "/api/run/freeze", "not valid UTF-8")]
+    [InlineData("{\"mode\":\"replay\",\"recipe_path\":\"\\udfff\"}", "/api/run/freeze", "lone surrogate")]
+    public async Task A_body_that_is_not_valid_text_is_refused_with_the_reason(string latin1, string path, string reason)
+    {
+        await using var host = await ServerHost.StartAsync(w => FakeRun.Create(w.Sub("runs/a")));
+        // Each char of the string is one byte of the body: \u00ff is the byte 0xFF, never valid in UTF-8.
+        using var request = new HttpRequestMessage(HttpMethod.Post, path + "?run=runs/a") { Content = new ByteArrayContent(System.Text.Encoding.Latin1.GetBytes(latin1)) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add("X-Kiln-Token", host.Token);
+        using var response = await host.Client.SendAsync(request);
+        var answer = await ServerHost.Json(response);
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {answer?.ToJsonString()}");
+        Assert.Contains(reason, answer!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(Inbox(host));
+        Assert.False(File.Exists(Path.Combine(host.Workspace.Path, "runs/a", RunFiles.Freeze)));
+    }
+
     [Fact]
     public async Task Freeze_writes_the_state_the_CLI_writes_and_refuses_an_incomplete_one()
     {
@@ -146,7 +169,7 @@ public sealed class ControlTests
 
             using var post = new HttpRequestMessage(HttpMethod.Post, "/api/run/commands?run=runs/live")
             {
-                Content = new StringContent("""{"module":"opt","op":"set_params","params":{"lr":0.0123}}"""),
+                Content = new StringContent("""{"module":"opt","op":"set_params","params":{"lr":0.0123}}""", System.Text.Encoding.UTF8, "application/json"),
             };
             post.Headers.Add("X-Kiln-Token", server.Token);
             using var response = await client.SendAsync(post);

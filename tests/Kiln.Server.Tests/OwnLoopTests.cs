@@ -39,4 +39,24 @@ public sealed class OwnLoopTests
             answer => (string)answer["run"]!["status"]! == "completed", "the run to read completed");
         Assert.Equal(1.0 / 50, done["run"]!["metrics"]!["train_loss"]!.GetValue<double>(), 12);
     }
+
+    [Fact]
+    public async Task A_loop_that_runs_only_the_kernel_shows_as_running_while_its_kernel_holds_the_run_and_not_after()
+    {
+        await using var host = await ServerHost.StartAsync();
+        var dir = host.Workspace.Sub("runs/console");
+        var dials = new OptimizerDials("sgd", 0.05);
+        string Status(JsonNode answer) => (string)answer["runs"]!.AsArray().Single(r => (string)r!["id"]! == "runs/console")!["status"]!;
+        using (var kernel = new Kiln.Kernel.KilnKernel(dir, new Kiln.Kernel.KernelOptions { Warn = _ => { } }))
+        {
+            kernel.AddOptimizer(dials);
+            kernel.Apply(0, "train_step_end");
+            var running = await Wait.UntilAsync(() => host.GetOk("/api/runs"),
+                answer => answer["runs"]!.AsArray().Any(r => (string)r!["id"]! == "runs/console"), "the loop in the list");
+            Assert.Equal("running", Status(running));
+            Assert.Equal("loop", (string)running["runs"]!.AsArray().Single(r => (string)r!["id"]! == "runs/console")!["kind"]!);
+            kernel.End(1);
+        }
+        await Wait.UntilAsync(() => host.GetOk("/api/runs"), answer => Status(answer) == "unknown", "the loop to read as not running once its kernel let go");
+    }
 }

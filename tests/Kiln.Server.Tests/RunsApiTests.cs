@@ -48,6 +48,22 @@ public sealed class RunsApiTests
     }
 
     [Fact]
+    public async Task A_stray_commands_file_above_runs_never_hides_them_and_is_listed_where_no_run_is_below()
+    {
+        await using var host = await ServerHost.StartAsync(w =>
+        {
+            Workspace(w);
+            // `kiln --dir runs set lr=…` with the run's name forgotten, as older versions let it write.
+            File.WriteAllText(Path.Combine(w.Sub("runs"), RunFiles.Commands), "{\"module\":\"opt\",\"op\":\"set_params\",\"params\":{\"lr\":0.001}}\n");
+            File.WriteAllText(Path.Combine(w.Sub("queued"), RunFiles.Commands), "{\"module\":\"opt\",\"op\":\"set_params\",\"params\":{\"lr\":0.001}}\n");
+        });
+        var ids = Ids(await host.GetOk("/api/runs?sort=id&order=asc"));
+        Assert.Equal(
+            ["out/log/sweep/mlp/trial_000", "out/log/sweep/mlp/trial_001", "queued", "runs/20261122-090000-simple", "runs/20261122-100000-multitask", "runs/20261122-110000-simple"],
+            ids);
+    }
+
+    [Fact]
     public async Task A_run_whose_process_died_shows_as_interrupted()
     {
         using var dead = System.Diagnostics.Process.Start("true")!;

@@ -19,7 +19,7 @@ public sealed class SecurityTests
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Contains("token", error!["error"]!.GetValue<string>(), StringComparison.Ordinal);
 
-        using (var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/run/commands?run=runs/a") { Content = new StringContent(body) })
+        using (var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/run/commands?run=runs/a") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") })
         {
             wrong.Headers.Add("X-Kiln-Token", host.Token + "x");
             using var response = await host.Client.SendAsync(wrong);
@@ -60,16 +60,19 @@ public sealed class SecurityTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.Get("/api/runs")).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.Get("/")).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.Get("/api/runs?token=wrong")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await host.Get("/api/runs?token=s3cret-token")).Status);
 
-        using var first = await host.Client.GetAsync("/?token=s3cret-token");
-        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = host.Client.BaseAddress };
+        using var first = await browser.GetAsync("/?token=s3cret-token");
+        Assert.Equal(HttpStatusCode.Found, first.StatusCode);
         var cookie = Assert.Single(first.Headers.GetValues("Set-Cookie"));
-        Assert.StartsWith("kiln_token=s3cret-token", cookie, StringComparison.Ordinal);
+        var name = Security.AccessPolicy.CookieName(host.Client.BaseAddress!.Port);
+        Assert.StartsWith(name + "=s3cret-token", cookie, StringComparison.Ordinal);
         Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
 
         using var withCookie = new HttpRequestMessage(HttpMethod.Get, "/api/runs");
-        withCookie.Headers.Add("Cookie", "kiln_token=s3cret-token");
+        withCookie.Headers.Add("Cookie", name + "=s3cret-token");
         using var cookieResponse = await host.Client.SendAsync(withCookie);
         Assert.Equal(HttpStatusCode.OK, cookieResponse.StatusCode);
 

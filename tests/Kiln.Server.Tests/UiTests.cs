@@ -6,15 +6,16 @@ namespace Kiln.Server.Tests;
 public sealed class UiTests
 {
     [Fact]
-    public async Task The_page_carries_the_token_and_uPlot_is_served_from_the_build()
+    public async Task The_page_says_whether_it_may_change_things_and_uPlot_is_served_from_the_build()
     {
         await using var host = await ServerHost.StartAsync();
         using var page = await host.Client.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType!.MediaType);
         var html = await page.Content.ReadAsStringAsync();
-        Assert.Contains($"<meta name=\"kiln-token\" content=\"{host.Token}\">", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("{{KILN_TOKEN}}", html, StringComparison.Ordinal);
+        Assert.Contains("<meta name=\"kiln-access\" content=\"read\">", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Token, html, StringComparison.Ordinal);
+        Assert.DoesNotContain("{{", html, StringComparison.Ordinal);
         Assert.DoesNotContain("cdn", html, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(html, await host.Client.GetStringAsync("/index.html"));
 

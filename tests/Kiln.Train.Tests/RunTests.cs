@@ -125,7 +125,7 @@ public sealed class RunTests
         Assert.Equal(3, recipe.Count);
         var replay = Synthetic(dir, "multitask", "replay", 120, param: "eval_every=40");
         RecipeFile.Write(Path.Combine(replay.RunDir!, RunFiles.Recipe), recipe);
-        new RunControl(replay.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict });
+        new RunControl(replay.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         var replayed = RunLauncher.Run(replay);
         Assert.Equal(RunInfo.Completed, replayed.Status);
         Assert.Equal(Metrics(result.RunDir), Metrics(replayed.RunDir));
@@ -197,7 +197,7 @@ public sealed class RunTests
         using var dir = new TempDir("strict");
         var options = Synthetic(dir, "simple", "run", 20);
         File.WriteAllText(Path.Combine(options.RunDir!, RunFiles.Recipe), """{"at":{"step":500,"event":"train_step_end"},"module":"opt","op":"set_params","params":{"lr":0.1}}""" + "\n");
-        new RunControl(options.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict });
+        new RunControl(options.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         var result = RunLauncher.Run(options);
         Assert.Equal(RunInfo.Failed, result.Status);
         Assert.Contains("strict replay: 1 recipe entry was never applied", result.Error);

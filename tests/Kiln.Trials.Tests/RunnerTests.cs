@@ -78,6 +78,34 @@ public sealed class RunnerTests
     }
 
     [Fact]
+    public void A_command_trial_that_writes_only_its_batch_log_gets_per_epoch_metrics_and_final_values_from_it()
+    {
+        const string Log = "epoch,mode,batch,loss,acc\n1,train,0,2.0,0.2\n1,train,1,1.0,0.4\n1,val,0,1.5,0.5\n2,train,0,0.8,0.6\n2,train,1,0.6,0.8\n2,val,0,0.9,0.75\n";
+        using var tree = new Tree().Cfg("sweep", "seed: 1\n")
+            .Cfg("sweep/any/prog/own", $"command: 'printf \"{Log.Replace("\n", "\\n", StringComparison.Ordinal)}\" > \"$KILN_RUN_DIR/batch_log.csv\"'\n");
+        var summary = Run(tree);
+        Assert.Equal(1, summary.Completed);
+        var dir = tree.Trial("sweep/any/prog/own/trial_000");
+        var lines = File.ReadAllLines(Path.Combine(dir, RunFiles.Metrics)).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.Equal(4, lines.Count);
+        var val2 = lines.Single(l => (string)l["phase"]! == "val" && (long)l["step"]! == 2);
+        Assert.Equal((0.9, 0.75), ((double)val2["metrics"]!["val_loss"]!, (double)val2["metrics"]!["val_acc"]!));
+        var train1 = lines.Single(l => (string)l["phase"]! == "train" && (long)l["step"]! == 1);
+        Assert.Equal((1.5, 0.3), ((double)train1["metrics"]!["train_loss"]!, (double)train1["metrics"]!["train_acc"]!), new Tolerance());
+        var final = TrialState.Info(dir)!.Metrics!;
+        Assert.Equal((0.9, 0.75, 0.7), ((double)final["val_loss"]!, (double)final["val_acc"]!, (double)final["train_loss"]!), new Tolerance());
+    }
+
+    private sealed class Tolerance : IEqualityComparer<(double, double)>, IEqualityComparer<(double, double, double)>
+    {
+        private static bool Near(double a, double b) => Math.Abs(a - b) < 1e-9;
+        public bool Equals((double, double) x, (double, double) y) => Near(x.Item1, y.Item1) && Near(x.Item2, y.Item2);
+        public int GetHashCode((double, double) obj) => 0;
+        public bool Equals((double, double, double) x, (double, double, double) y) => Near(x.Item1, y.Item1) && Near(x.Item2, y.Item2) && Near(x.Item3, y.Item3);
+        public int GetHashCode((double, double, double) obj) => 0;
+    }
+
+    [Fact]
     public void A_re_run_resumes_what_is_not_complete_and_keeps_what_an_interrupted_attempt_left()
     {
         using var tree = new Tree().Cfg("sweep", Small).Cfg("sweep/synthetic/mlp/sgd", "lr: [0.1, 0.2, 0.3]\n");

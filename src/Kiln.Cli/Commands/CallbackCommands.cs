@@ -22,7 +22,7 @@ internal static class CallbackCommands
     {
         var id = new Argument<string>("id") { Description = "The callback's id" };
         var command = new Command(op, help) { id };
-        cli.Handle(command, c => c.Queue(new KilnCommand { Module = "cb", Op = op, Id = c.Get(id) }));
+        cli.Steer(command, c => new KilnCommand { Module = "cb", Op = op, Id = c.Get(id) });
         return command;
     }
 
@@ -40,8 +40,12 @@ internal static class CallbackCommands
             AllowMultipleArgumentsPerToken = true,
             Arity = ArgumentArity.OneOrMore,
         };
-        var command = new Command("load", "Load a callback from a C# file, a loaded type or an assembly") { id, file, path, symbol, enabled, disabled, init };
-        cli.Handle(command, c =>
+        var budget = new Option<double?>("--time-budget")
+        {
+            Description = "Seconds each call into the callback may take (default: the run's kernel.callback_time_budget_s, 30); one that overruns is disabled and left running",
+        };
+        var command = new Command("load", "Load a callback from a C# file, a loaded type or an assembly") { id, file, path, symbol, enabled, disabled, init, budget };
+        cli.Steer(command, c =>
         {
             var f = c.Get(file);
             var p = c.Get(path);
@@ -70,9 +74,16 @@ internal static class CallbackCommands
                 }
             }
             var initValues = c.Get(init) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null;
-            return c.Queue(new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled) });
+            double? seconds = c.Get(budget) is { } b ? CheckBudget(b) : null;
+            return new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled), TimeBudgetS = seconds };
         });
         return command;
+    }
+
+    private static double CheckBudget(double seconds)
+    {
+        try { return TimeBudget.Check(seconds, "--time-budget"); }
+        catch (ProtocolException ex) { throw new UsageException("cb load: " + ex.Message); }
     }
 
     private static Command SetParams(Cli cli)
@@ -80,7 +91,7 @@ internal static class CallbackCommands
         var id = new Argument<string>("id") { Description = "The callback's id" };
         var pairs = Cli.PairsArgument();
         var command = new Command("set_params", "Set a callback's parameters") { id, pairs };
-        cli.Handle(command, c => c.Queue(new KilnCommand { Module = "cb", Op = "set_params", Id = c.Get(id), Params = Cli.Pairs(c.Get(pairs)) }));
+        cli.Steer(command, c => new KilnCommand { Module = "cb", Op = "set_params", Id = c.Get(id), Params = Cli.Pairs(c.Get(pairs)) });
         return command;
     }
 }

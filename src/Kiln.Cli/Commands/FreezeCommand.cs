@@ -10,8 +10,8 @@ internal static class FreezeCommand
     {
         var mode = new Option<string>("--mode") { Description = "off, prod (block external changes), replay or replay_adjusted", Required = true };
         mode.AcceptOnlyFromAmong(FreezeState.Modes);
-        var recipe = new Option<string>("--recipe") { Description = "The recipe to replay (default kiln.recipe.jsonl in the run)" };
-        var adjust = new Option<string>("--adjust") { Description = "The adjust overlay for replay_adjusted (default kiln.adjust.yaml in the run)" };
+        var recipe = new Option<string>("--recipe") { Description = "The recipe to replay, relative to the run directory (default kiln.recipe.jsonl in the run)" };
+        var adjust = new Option<string>("--adjust") { Description = "The adjust overlay for replay_adjusted, relative to the run directory (default kiln.adjust.yaml in the run)" };
         var policy = new Option<string>("--policy") { Description = "What a missed entry does", DefaultValueFactory = _ => FreezeState.BestEffort };
         policy.AcceptOnlyFromAmong(FreezeState.Policies);
         var offset = new Option<long>("--step-offset") { Description = "Steps added to every recipe entry", DefaultValueFactory = _ => 0 };
@@ -27,7 +27,9 @@ internal static class FreezeCommand
                 throw new UsageException($"freeze: --recipe and --adjust apply to replay modes, not {m}");
             if (m == FreezeState.Replay && c.Get(adjust) is not null)
                 throw new UsageException("freeze: --adjust needs --mode replay_adjusted");
-            string? Stored(string? given, string fallback) => replay ? c.Run.RunRelative(given ?? Path.Combine(c.Run.Files.Dir, fallback)) : null;
+            // Relative paths are the run directory's, as in kiln.freeze.json itself.
+            string? Stored(string? given, string fallback) =>
+                !replay ? null : given is null ? fallback : Path.IsPathRooted(given) ? c.Run.RunRelative(given) : given;
             var state = c.Run.SetFreeze(new FreezeState
             {
                 Mode = m,

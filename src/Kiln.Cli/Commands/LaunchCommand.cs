@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Kiln.Cli.Output;
+using Kiln.Control;
 using Kiln.Kernel;
 using Kiln.Protocol;
 using Kiln.Scripting.Functions;
@@ -33,16 +34,20 @@ internal static class LaunchCommand
         var threads = new Option<int?>("--threads") { Description = "Threads for matrix products (default: all cores)" };
         var (host, port, token) = ServeCommands.ServerOptions();
         var noServe = new Option<bool>("--no-serve") { Description = "Do not serve the dashboard" };
+        var keepServing = new Option<bool>("--keep-serving") { Description = "Keep serving the dashboard after training ends, until Ctrl-C" };
+        var replay = new Option<string>("--replay") { Description = "Replay a recipe (kiln recipe export) in the new run: its changes at their steps, outside changes ignored" };
+        var replayPolicy = new Option<string>("--replay-policy") { Description = "What a missed or failed recipe entry does: best_effort goes on, strict fails the run", DefaultValueFactory = _ => FreezeState.BestEffort };
+        replayPolicy.AcceptOnlyFromAmong(FreezeState.Policies);
         var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable, with the dashboard")
         {
-            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe,
+            config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe, keepServing, replay, replayPolicy,
         };
         cli.Handle(command, c =>
         {
             var options = new LaunchOptions
             {
                 Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => ScriptTrainFunctions.Resolve(spec)) : BuiltInRuns.Get(c.Get(config)!),
-                RunDir = c.Get(runDir),
+                RunDir = RunDirOf(c, cli, c.Get(runDir)),
                 MaxSteps = c.Get(maxSteps),
                 MaxTime = c.Get(maxTime) is { } t ? t > 0 ? TimeSpan.FromSeconds(t) : throw new UsageException("--max-time: must be > 0") : null,
                 StepDelay = c.Get(stepDelay) >= 0 ? TimeSpan.FromSeconds(c.Get(stepDelay)) : throw new UsageException("--step-delay: must be >= 0"),
@@ -53,10 +58,18 @@ internal static class LaunchCommand
             };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
             RefuseUsedRunDir(options.RunDir);
+            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function.Name));
+            options = options with { RunDir = dir };
+            if (c.Get(replay) is { } recipe)
+            {
+                // The recipe is named from the shell's directory; the run stores where it is.
+                var state = new FreezeState { Mode = FreezeState.Replay, RecipePath = Path.GetFullPath(recipe), Policy = c.Get(replayPolicy)! };
+                new RunControl(dir).SetFreeze(state with { RecipePath = new RunControl(dir).RunRelative(state.RecipePath!) }, create: true);
+                c.Out.Line($"replaying {recipe} ({state.Policy})");
+            }
             var stop = StopSignals.Install();
             if (c.Get(noServe)) return Launch(c.Out, options, stop.Token);
             // The dashboard serves the current directory when the run is inside it, else the run directory alone.
-            var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function.Name));
             Directory.CreateDirectory(dir);
             var cwd = Directory.GetCurrentDirectory();
             var root = dir.StartsWith(cwd + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? cwd : dir;
@@ -73,7 +86,13 @@ internal static class LaunchCommand
             }
             try
             {
-                return Launch(c.Out, options with { RunDir = dir }, stop.Token);
+                var code = Launch(c.Out, options, stop.Token);
+                if (server is not null && c.Get(keepServing) && !stop.StopRequested)
+                {
+                    c.Out.Line($"training ended; the dashboard stays at {server.Url} until Ctrl-C");
+                    server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+                }
+                return stop.StopRequested && code == 0 ? stop.ExitCode : code;
             }
             finally
             {
@@ -81,6 +100,19 @@ internal static class LaunchCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>kiln --dir D launch</c> trains in D, as every other command acts on <c>--dir</c>; with <c>--run-dir</c> too, the
+    /// two must agree.
+    /// </summary>
+    private static string? RunDirOf(Context c, Cli cli, string? runDir)
+    {
+        if (c.Parse.GetResult(cli.Dir) is not { Implicit: false }) return runDir;
+        var dir = c.Parse.GetValue(cli.Dir)!;
+        if (runDir is not null && Path.GetFullPath(runDir) != Path.GetFullPath(dir))
+            throw new UsageException($"--dir {dir} and --run-dir {runDir} name different run directories; give one");
+        return dir;
     }
 
     /// <summary>

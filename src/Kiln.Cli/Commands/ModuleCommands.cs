@@ -1,12 +1,11 @@
 using System.CommandLine;
-using Kiln.Control;
 
 namespace Kiln.Cli.Commands;
 
 /// <summary>
 /// <c>kiln opt …</c>, <c>kiln loss …</c>, or the commands of any module with handles: enable, disable, set_params on a
-/// handle (<c>--id</c>, default main). Keys are checked at the prompt for the modules <see cref="SetRouter"/> knows; the
-/// kernel checks the rest.
+/// handle (<c>--id</c>, default main). Keys and values are checked at the prompt for the modules
+/// <see cref="Kiln.Control.ParamCheck"/> knows; the kernel checks the rest.
 /// </summary>
 internal static class ModuleCommands
 {
@@ -19,7 +18,7 @@ internal static class ModuleCommands
         {
             var id = Cli.IdOption(module);
             var command = new Command(op, $"{char.ToUpperInvariant(op[0])}{op[1..]} the {module} handle") { id };
-            cli.Handle(command, c => c.Queue(new KilnCommand { Module = module, Op = op, Id = c.Get(id) }));
+            cli.Steer(command, c => new KilnCommand { Module = module, Op = op, Id = c.Get(id) });
             root.Subcommands.Add(command);
         }
         root.Subcommands.Add(SetParams(cli, module, keysHelp));
@@ -31,12 +30,7 @@ internal static class ModuleCommands
         var id = Cli.IdOption(module);
         var pairs = Cli.PairsArgument();
         var command = new Command("set_params", keysHelp) { id, pairs };
-        cli.Handle(command, c =>
-        {
-            var values = Cli.Pairs(c.Get(pairs));
-            Cli.Usage(() => { SetRouter.CheckKeys(module, values); return 0; });
-            return c.Queue(new KilnCommand { Module = module, Op = "set_params", Id = c.Get(id), Params = values });
-        });
+        cli.Steer(command, c => new KilnCommand { Module = module, Op = "set_params", Id = c.Get(id), Params = Cli.Pairs(c.Get(pairs)) });
         return command;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Kiln.Cli.Output;
 
 namespace Kiln.Cli.Commands;
 
@@ -22,9 +23,19 @@ internal static class RecipeCommands
         var command = new Command("export", "Write the recipe of the run's ledger: every applied cb, opt and loss change") { output, json };
         cli.Handle(command, c =>
         {
-            var (entries, path) = c.Run.ExportRecipe(c.Get(output));
-            if (c.Get(json)) c.Out.Json(new JsonObject { ["path"] = path, ["entries"] = entries.Count });
-            else c.Out.Line($"wrote {entries.Count} entr{(entries.Count == 1 ? "y" : "ies")} to {path}");
+            var (entries, path, warnings) = c.Run.ExportRecipe(c.Get(output));
+            if (c.Get(json))
+            {
+                c.Out.Json(new JsonObject
+                {
+                    ["path"] = path, ["entries"] = entries.Count, ["warnings"] = new JsonArray(warnings.Select(w => (JsonNode?)w).ToArray()),
+                });
+            }
+            else
+            {
+                c.Out.Line($"wrote {entries.Count} entr{(entries.Count == 1 ? "y" : "ies")} to {path}");
+                foreach (var w in warnings) Terminal.Warn(w);
+            }
             return 0;
         });
         return command;

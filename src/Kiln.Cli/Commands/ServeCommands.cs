@@ -24,7 +24,7 @@ internal static class ServeCommands
         {
             var stop = StopSignals.Install();
             var server = Start(c, c.Run.Files.Dir, c.Get(host)!, c.Get(port), c.Get(token));
-            c.Out.Line("dashboard ", server.Url, "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
+            c.Out.Line("dashboard ", server.PageUrl(), "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
             c.Out.Line($"token: {server.Token}");
             server.WaitAsync(stop.Token).GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -33,11 +33,18 @@ internal static class ServeCommands
         return command;
     }
 
+    /// <summary>The demo trains this long by default: about twenty minutes at its default step delay.</summary>
+    public const long DemoSteps = 50_000;
+
     public static Command Demo(Cli cli)
     {
         var golden = new Option<bool>("--golden") { Description = "The multi-task run (classification + reconstruction) instead of the simple one" };
         var (host, port, token) = ServerOptions();
-        var steps = new Option<long?>("--max-steps") { Description = "Steps to train (default: the config's)" };
+        var steps = new Option<long>("--max-steps")
+        {
+            Description = $"Steps to train (default {DemoSteps:N0}: at the default delay, time enough to steer it from the page; Ctrl-C stops it sooner)",
+            DefaultValueFactory = _ => DemoSteps,
+        };
         var delay = new Option<double>("--step-delay") { Description = "Seconds between steps, so the charts can be watched", DefaultValueFactory = _ => 0.01 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 42, Description = "Seed of the run" };
         var dataDir = new Option<string>("--data-dir") { Description = "Where Fashion-MNIST is (default /usr/share/datasets/fashion-mnist)" };
@@ -59,7 +66,7 @@ internal static class ServeCommands
             c.Out.Line($"token: {server.Token}");
             var options = new LaunchOptions
             {
-                Function = BuiltInRuns.Get(config), RunDir = runDir, Kind = "demo", MaxSteps = c.Get(steps), Seed = c.Get(seed), DataDir = c.Get(dataDir),
+                Function = BuiltInRuns.Get(config), RunDir = runDir, Kind = "demo", MaxSteps = c.Get(steps) > 0 ? c.Get(steps) : throw new UsageException("--max-steps: must be > 0"), Seed = c.Get(seed), DataDir = c.Get(dataDir),
                 StepDelay = TimeSpan.FromSeconds(Math.Max(0, c.Get(delay))), Kernel = LaunchCommand.KernelDefaults(),
             };
             var code = LaunchCommand.Launch(c.Out, options, stop.Token);

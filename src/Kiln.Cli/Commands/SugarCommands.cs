@@ -15,11 +15,11 @@ internal static class SugarCommands
         var id = new Option<string>("--id") { Description = "The opt or loss handle", DefaultValueFactory = _ => "main" };
         var pairs = Cli.PairsArgument();
         var set = new Command("set", "Set optimizer keys (lr, weight_decay, …) or loss keys (*_w, terms.*, ramps.*); routed by key") { id, pairs };
-        cli.Handle(set, c =>
+        cli.Steer(set, c =>
         {
             var values = Cli.Pairs(c.Get(pairs));
             var module = Cli.Usage(() => SetRouter.Route(values));
-            return c.Queue(new KilnCommand { Module = module, Op = "set_params", Id = c.Get(id), Params = values });
+            return new KilnCommand { Module = module, Op = "set_params", Id = c.Get(id), Params = values };
         });
         return set;
     }

@@ -44,7 +44,8 @@ internal static class TrialsCommands
         var command = new Command("expand", "Write every trial's resolved cfg.yaml under out/log/ (idempotent)") { mode, dataset, json };
         cli.Handle(command, c =>
         {
-            var result = TreeExpander.Expand(Root(c), Filter(c, mode, dataset));
+            var expanded = TreeExpander.Expand(Root(c), Filter(c, mode, dataset));
+            var result = expanded with { Errors = [.. expanded.Errors, .. TrialChecks.Check(Root(c), expanded)] };
             if (c.Get(json)) c.Out.Json(ExpansionJson(result));
             else
             {
@@ -53,7 +54,7 @@ internal static class TrialsCommands
                     var axes = leaf.Axes.Count == 0 ? "no sweep axes" : "axes " + string.Join(" × ", leaf.Axes.Select(a => $"{a}[{Count(leaf, a)}]"));
                     c.Out.Line($"{leaf.Leaf}: {leaf.Trials.Count} trial{(leaf.Trials.Count == 1 ? "" : "s")} ({axes}), {leaf.Written} written, {leaf.Trials.Count - leaf.Written} unchanged");
                     if (leaf.Surplus.Count > 0) Terminal.Warn($"{leaf.Leaf}: {leaf.Surplus.Count} trial folder(s) beyond the grid, kept: {string.Join(", ", leaf.Surplus)}");
-                    foreach (var s in leaf.Stale) Terminal.Warn($"{s}: complete, but its configuration changed after it ran (delete its {TrialPaths.BatchLog} to run it again)");
+                    foreach (var s in leaf.Stale) Terminal.Warn($"{s}: complete, but its configuration changed after it ran (`kiln trials run --rerun-stale` runs it again)");
                 }
                 foreach (var e in result.Errors) Terminal.Error(e);
             }
@@ -80,13 +81,23 @@ internal static class TrialsCommands
     {
         var (mode, dataset) = Filters();
         var jobs = new Option<int>("--jobs") { Description = "Trials at a time (default: one per core)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("run", "Expand, then run every incomplete trial in a local process pool; a re-run resumes") { mode, dataset, jobs };
+        var rerunStale = new Option<bool>("--rerun-stale") { Description = "Also run again, from scratch, complete trials whose configuration changed after they ran" };
+        var force = new Option<string[]>("--force")
+        {
+            Description = "Also run again, from scratch, these complete trials (sweep/<dataset>/<model>/<trainer>/trial_###, or their folders)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command("run", "Expand, then run every incomplete trial in a local process pool; a re-run resumes") { mode, dataset, jobs, rerunStale, force };
         cli.Handle(command, c =>
         {
             var n = c.Get(jobs);
             if (n < 1) throw new UsageException("--jobs: must be >= 1");
             var root = Root(c);
             if (!Directory.Exists(Path.Combine(root, TrialPaths.ConfigRoot))) throw new ProtocolException($"{root}: no cfg/ tree here");
+            var forced = ForcedTrials(c, root, c.Get(force) ?? []);
+            var stale = c.Get(rerunStale);
+            bool Rerun(TrialSpec t) => forced.Contains(Path.GetFullPath(t.Dir))
+                || (stale && TrialState.IsStale(t.Dir, TreeExpander.Hash(TreeExpander.Render(t))));
             var stop = StopSignals.Install();
             // The pool follows the signals too: its workers are asked to stop, and killed before a forced exit.
             var pool = new LocalProcessPool(new LocalPoolOptions { Parallelism = n });
@@ -94,7 +105,7 @@ internal static class TrialsCommands
             {
                 var threads = TrialJobs.ThreadsPerTrial(n);
                 var summary = TrialRunner.RunAsync(root, Filter(c, mode, dataset), pool,
-                        t => TrialJobs.Worker(Environment.ProcessPath!, root, t, threads), e => Report(c.Out, root, e), stop.Token)
+                        t => TrialJobs.Worker(Environment.ProcessPath!, root, t, threads), e => Report(c.Out, root, e), stop.Token, Rerun)
                     .GetAwaiter().GetResult();
                 foreach (var e in summary.Expansion.Errors) Terminal.Error(e);
                 c.Out.Line($"{summary.Completed} completed, {summary.Failed} failed, {summary.Stopped} stopped, {summary.AlreadyComplete} already complete");
@@ -108,6 +119,22 @@ internal static class TrialsCommands
         return command;
     }
 
+    /// <summary>The folders of the trials <c>--force</c> names; a name that matches no trial is a usage error.</summary>
+    private static HashSet<string> ForcedTrials(Context c, string root, string[] names)
+    {
+        var forced = new HashSet<string>(StringComparer.Ordinal);
+        if (names.Length == 0) return forced;
+        var trials = TreeExpander.Expand(root, TrialFilter.All, write: false).Trials.ToList();
+        foreach (var name in names)
+        {
+            var full = Path.GetFullPath(name);
+            var match = trials.FirstOrDefault(t => t.Name == name.Trim('/') || Path.GetFullPath(t.Dir) == full);
+            if (match is null) throw new UsageException($"--force {name}: no such trial (names look like {trials.FirstOrDefault()?.Name ?? "sweep/<dataset>/<model>/<trainer>/trial_000"})");
+            forced.Add(Path.GetFullPath(match.Dir));
+        }
+        return forced;
+    }
+
     private static void Report(Terminal t, string root, TrialEvent e)
     {
         switch (e)
@@ -119,7 +146,7 @@ internal static class TrialsCommands
                 var style = o.Status == TrialStatus.Complete ? "green" : o.Status == TrialStatus.Failed ? "red" : "yellow";
                 var metrics = TrialState.Info(o.Trial.Dir)?.Metrics;
                 var shown = metrics is null ? "" : "  " + string.Join("  ", new[] { "val_loss", "val_accuracy" }
-                    .Where(k => metrics.ContainsKey(k)).Select(k => $"{k}={(double)metrics[k]!:G4}"));
+                    .Where(k => Shown(metrics, k) is not null).Select(k => $"{k}={(double)Shown(metrics, k)!:G4}"));
                 t.Line($"{o.Trial.Name} ", Word(o.Status), style, $" in {o.Duration.TotalSeconds:0.#} s{shown}{(o.Error is null ? "" : ": " + o.Error)}");
                 break;
         }
@@ -178,7 +205,14 @@ internal static class TrialsCommands
     }
 
     private static string Metric(JsonObject row, string name) =>
-        row["metrics"]?[name] is { } v ? ((double)v).ToString("G4", CultureInfo.InvariantCulture) : "";
+        row["metrics"] is JsonObject m && Shown(m, name) is { } v ? ((double)v).ToString("G4", CultureInfo.InvariantCulture) : "";
+
+    /// <summary>
+    /// A key metric of a trial: as the built-in trainer names it, or as derived from a command's batch log
+    /// (<c>val_acc</c> for <c>val_accuracy</c>).
+    /// </summary>
+    private static JsonNode? Shown(JsonObject metrics, string name) =>
+        metrics[name] ?? (name.EndsWith("_accuracy", StringComparison.Ordinal) ? metrics[name[..^"uracy".Length]] : null);
 
     private static Command Epochs(Cli cli)
     {

@@ -43,6 +43,20 @@ public sealed class FileLock : IDisposable
     }
 
     /// <summary>
+    /// Takes the lock if it is free or freed within about 100 ms: <see cref="IsHeld"/> takes a free lock for the instant
+    /// of looking, so a lock that is only being looked at is never mistaken for one held by another process.
+    /// </summary>
+    public static bool TryAcquirePatiently(string lockPath, out FileLock? held)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (TryAcquire(lockPath, out held)) return true;
+            if (attempt == 20) return false;
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>
     /// Whether a process holds the lock at <paramref name="lockPath"/> now: null when there is no lock file. The probe
     /// never creates the file, and holds the lock (when free) only for the instant of looking.
     /// </summary>

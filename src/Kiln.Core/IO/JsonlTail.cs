@@ -175,8 +175,11 @@ public sealed class JsonlTail
         return true;
     }
 
-    /// <summary>Reads every complete line of a file once, from the start; a torn last line is not returned.</summary>
-    public static void ReadAll(string path, Action<JsonlLine> onLine, int maxLineBytes = JsonlFile.MaxLineBytes)
+    /// <summary>
+    /// Reads every complete line of a file once, from the start; a torn last line is not returned. Returns how many
+    /// bytes follow the last complete line (a line being written, or left by a writer killed mid-line).
+    /// </summary>
+    public static long ReadAll(string path, Action<JsonlLine> onLine, int maxLineBytes = JsonlFile.MaxLineBytes)
     {
         var tail = new JsonlTail(path, maxLineBytes);
         var lines = new List<JsonlLine>();
@@ -187,5 +190,17 @@ public sealed class JsonlTail
             foreach (var line in lines) onLine(line);
             if (tail.Offset == before && lines.Count == 0) break;
         }
+        try
+        {
+            return Math.Max(0, new FileInfo(path).Length - tail.Offset);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
     }
+
+    /// <summary>What a reader says of the bytes after a file's last complete line.</summary>
+    public static string TornTail(string file, long bytes) =>
+        $"{file}: its last line is incomplete ({bytes} bytes, left out): a writer is writing it now, or was killed mid-line";
 }

@@ -4,13 +4,26 @@ using Kiln.Protocol;
 
 namespace Kiln.Kernel;
 
-/// <summary><c>kiln.actuators.json</c>: every module's dials with their current values, and the freeze state, written whole.</summary>
-internal static class ActuatorsFile
+/// <summary>
+/// <c>kiln.actuators.json</c>: every module's dials with their current values, and the freeze state, written whole —
+/// when a dial is changed, and when values drift on their own (a learning-rate schedule), at most every
+/// <see cref="DriftInterval"/>, so a dashboard never shows a value the run left behind.
+/// </summary>
+internal sealed class ActuatorsFile(RunFiles files, ModuleTable modules, TimeProvider time, Action<string> warn)
 {
-    public static void Write(RunFiles files, ModuleTable modules, FreezeState freeze, long? step, TimeProvider time, Action<string> warn)
+    /// <summary>How often the dials are looked at for values that moved without a command.</summary>
+    public static readonly TimeSpan DriftInterval = TimeSpan.FromSeconds(1);
+
+    private string? _written;
+    private long _nextDriftCheck;
+
+    /// <summary>Writes the dials as they stand at <paramref name="step"/>.</summary>
+    public void Write(FreezeState freeze, long? step)
     {
+        _nextDriftCheck = time.GetTimestamp() + (long)(DriftInterval.TotalSeconds * time.TimestampFrequency);
         var list = new JsonArray();
         foreach (var d in modules.Describe(step ?? 0)) list.Add(d.ToJson());
+        _written = list.ToJsonString();
         var doc = new JsonObject
         {
             ["step"] = step,
@@ -22,9 +35,20 @@ internal static class ActuatorsFile
         {
             AtomicFile.WriteJson(files.ActuatorsPath, doc, durable: false);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             warn($"{RunFiles.Actuators}: {ex.Message}");
         }
+    }
+
+    /// <summary>Rewrites the file when, a <see cref="DriftInterval"/> after the last look, some value is not what it says.</summary>
+    public void WriteIfDrifted(FreezeState freeze, long? step)
+    {
+        var now = time.GetTimestamp();
+        if (now < _nextDriftCheck) return;
+        _nextDriftCheck = now + (long)(DriftInterval.TotalSeconds * time.TimestampFrequency);
+        var list = new JsonArray();
+        foreach (var d in modules.Describe(step ?? 0)) list.Add(d.ToJson());
+        if (list.ToJsonString() != _written) Write(freeze, step);
     }
 }

@@ -48,7 +48,7 @@ internal static class ConfigReconciler
             steps.Add(new(new Command { Module = module, Op = "set_params", Id = next.Id, Params = changed }));
     }
 
-    /// <summary>Callbacks: removed ones unload; new ones, or ones whose target or init changed, load; then switches and params.</summary>
+    /// <summary>Callbacks: removed ones unload; new ones, or ones whose target, init or time budget changed, load; then switches and params.</summary>
     private static void Callbacks(IReadOnlyList<(string Id, CallbackSpec Spec)> previous, IReadOnlyList<(string Id, CallbackSpec Spec)> next, List<ConfigStep> steps)
     {
         var before = previous.ToDictionary(p => p.Id, p => p.Spec, StringComparer.Ordinal);
@@ -60,9 +60,10 @@ internal static class ConfigReconciler
         foreach (var (id, spec) in next)
         {
             before.TryGetValue(id, out var old);
-            var reload = old is null || old.Target != spec.Target || !JsonNode.DeepEquals(old.Init, spec.Init);
+            // A new budget loads a fresh instance: one that timed out under the old budget is never called again.
+            var reload = old is null || old.Target != spec.Target || !JsonNode.DeepEquals(old.Init, spec.Init) || old.TimeBudgetS != spec.TimeBudgetS;
             if (reload)
-                steps.Add(new(new Command { Module = "cb", Op = "load", Id = id, Target = spec.Target, Init = spec.Init, Enabled = spec.Enabled }));
+                steps.Add(new(new Command { Module = "cb", Op = "load", Id = id, Target = spec.Target, Init = spec.Init, Enabled = spec.Enabled, TimeBudgetS = spec.TimeBudgetS }));
             else if (old!.Enabled != spec.Enabled)
                 steps.Add(new(new Command { Module = "cb", Op = spec.Enabled ? "enable" : "disable", Id = id }));
             var changed = Changed(reload ? null : old!.Params, spec.Params);

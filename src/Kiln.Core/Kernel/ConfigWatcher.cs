@@ -100,6 +100,7 @@ internal sealed class ConfigWatcher(RunFiles files, LedgerRecorder ledger, Dispa
                     ["poll_interval_ms"] = s.PollIntervalMs,
                     ["debounce_steps"] = s.DebounceSteps,
                     ["auto_disable_on_error"] = s.AutoDisableOnError,
+                    ["callback_time_budget_s"] = s.CallbackTimeBudgetS,
                 },
             }), Sources.Yaml);
         }

@@ -21,10 +21,10 @@ internal sealed class Dispatcher(ModuleTable modules, LedgerRecorder ledger, Run
     public RunFiles Files => files;
 
     /// <summary>
-    /// Applies a command and ledgers the decision. <paramref name="gated"/> commands (the inbox's) are ignored while the
+    /// Applies a command, ledgers the decision and returns it. <paramref name="gated"/> commands (the inbox's) are ignored while the
     /// run is frozen, except <c>core</c> ones; baseline, <c>kiln.yaml</c> and replay changes are gated where they are read.
     /// </summary>
-    public void Execute(Command command, string source, string? cid, Moment at, bool gated)
+    public OpResult Execute(Command command, string source, string? cid, Moment at, bool gated)
     {
         OpResult result;
         if (gated && command.Module != CoreModule.ModuleName && Freeze.IsFrozen)
@@ -40,6 +40,7 @@ internal sealed class Dispatcher(ModuleTable modules, LedgerRecorder ledger, Run
         if (result.Decision == Decision.Applied) DialsChanged = true;
         if (command.Module == CoreModule.ModuleName && command.Op == "freeze" && result.Decision == Decision.Rejected && StrictReplayRequested(command.Params))
             throw new ReplayMissedException($"strict replay could not start: {result.Error}");
+        return result;
     }
 
     private static bool StrictReplayRequested(JsonObject? p) =>

@@ -30,6 +30,7 @@ internal sealed class FreezeControl(RunFiles files, LedgerRecorder ledger, Dispa
     {
         _stamp = FileStamp.Of(files.FreezePath);
         if (_stamp.Exists) LoadFile(at);
+        ReleaseIfDone(at);
     }
 
     /// <summary>Reads <c>kiln.freeze.json</c> again when it changed.</summary>
@@ -39,6 +40,15 @@ internal sealed class FreezeControl(RunFiles files, LedgerRecorder ledger, Dispa
         if (stamp == _stamp) return;
         _stamp = stamp;
         LoadFile(at);
+        ReleaseIfDone(at);
+    }
+
+    /// <summary>A replay whose sequel is <c>off</c> lifts the freeze once nothing of its recipe is left.</summary>
+    private void ReleaseIfDone(Moment at)
+    {
+        if (_player is not { Remaining: 0 } || State.After != FreezeState.Off) return;
+        var result = Set(FreezeState.Unfrozen, writeFile: true);
+        ledger.Kernel("unfreeze", at, result with { Notes = $"the recipe is done and {RunFiles.Freeze} says after: off" });
     }
 
     private void LoadFile(Moment at)
@@ -127,7 +137,18 @@ internal sealed class FreezeControl(RunFiles files, LedgerRecorder ledger, Dispa
                     $"strict replay: recipe entry {entry.Module} {entry.Op} {entry.Id} due at step {entry.Step + player.StepOffset} ({entry.Event}) was missed at step {step} ({evt}); see {RunFiles.Ledger}");
             }
         }
-        foreach (var i in _fire) dispatch.Execute(player[i].ToCommand(player.CidOf(i)), Sources.Replay, player.CidOf(i), at, gated: false);
+        foreach (var i in _fire)
+        {
+            var entry = player[i];
+            var result = dispatch.Execute(entry.ToCommand(player.CidOf(i)), Sources.Replay, player.CidOf(i), at, gated: false);
+            // Under strict, a change the replay could not make is as fatal as one it missed: the run would not be the recipe's.
+            if (player.Strict && result.Decision is Decision.Failed or Decision.Rejected)
+            {
+                throw new ReplayMissedException(
+                    $"strict replay: recipe entry {entry.Module} {entry.Op} {entry.Id} at step {entry.Step + player.StepOffset} ({entry.Event}) was {result.Decision}: {result.Error}; see {RunFiles.Ledger}");
+            }
+        }
+        ReleaseIfDone(at);
     }
 
     /// <summary>The run ended: entries that never fired are missed. Returns the error that fails a strict replay, or null.</summary>

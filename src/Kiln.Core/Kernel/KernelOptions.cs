@@ -19,6 +19,23 @@ public sealed record KernelOptions
     /// <summary>A callback or actuator that throws is disabled (and can be re-enabled from the command line).</summary>
     public bool AutoDisableOnError { get; init; } = true;
 
+    /// <summary>
+    /// How long one call into a callback's code (<c>Handle</c> for one event, <c>SetParams</c>, <c>OnAttach</c>, <c>Close</c>,
+    /// its constructor) may take, unless the callback was loaded with a budget of its own (<c>time_budget_s</c>). A call
+    /// that overruns it is left running on its thread, the callback is disabled and never called again, and training
+    /// goes on. Callbacks run on a thread of the kernel's, never on the training thread, so the loop can walk away.
+    /// </summary>
+    public TimeSpan CallbackTimeBudget { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Once <see cref="Stop"/> is cancelled, a callback call in progress gets at most this long more before the run leaves it running.</summary>
+    public TimeSpan CallbackStopGrace { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The run's stop request (<see cref="Kiln.Runs.KilnRun"/> passes its own): it ends the wait for a callback that does
+    /// not return, after <see cref="CallbackStopGrace"/>, so a stuck callback never keeps a run from stopping.
+    /// </summary>
+    public CancellationToken Stop { get; init; }
+
     /// <summary>Inbox lines longer than this are rejected without being read into memory.</summary>
     public int MaxLineBytes { get; init; } = JsonlFile.MaxLineBytes;
 

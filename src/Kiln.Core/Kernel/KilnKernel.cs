@@ -14,7 +14,10 @@ namespace Kiln.Kernel;
 /// validates and applies them through its modules, fires due replay entries, lets listening modules (callbacks) run,
 /// and writes one ledger line per decision. Nothing else changes a run.
 /// </summary>
-/// <remarks>Not thread-safe: call it from the training loop's thread.</remarks>
+/// <remarks>
+/// Not thread-safe: call it from the training loop's thread. Callbacks' code runs on a thread of the kernel's while the
+/// training thread waits for it, within a time budget (<see cref="KernelOptions.CallbackTimeBudget"/>).
+/// </remarks>
 public sealed class KilnKernel : IDisposable
 {
     /// <summary>The event of ledger lines written before the first safe point (the run's baseline).</summary>
@@ -28,7 +31,7 @@ public sealed class KilnKernel : IDisposable
     private readonly ModuleTable _modules = new();
     private readonly OptModule _opt = new();
     private readonly LossModule _loss = new();
-    private readonly CallbackModule _cb = new();
+    private readonly CallbackModule _cb;
     private readonly LedgerRecorder _ledger;
     private readonly Dispatcher _dispatch;
     private readonly FreezeControl _freeze;
@@ -36,6 +39,7 @@ public sealed class KilnKernel : IDisposable
     private readonly Inbox _inbox;
     private readonly List<(IKilnCallback Callback, bool Enabled)> _registrations = [];
     private readonly KernelEnv _defaultEnv = new();
+    private readonly ActuatorsFile _actuators;
 
     private FileLock? _kernelLock;
     private long _pollTicks;
@@ -56,11 +60,16 @@ public sealed class KilnKernel : IDisposable
         _options = options ?? new KernelOptions();
         _time = _options.Time;
         Files = files;
+        CheckBudget(_options.CallbackTimeBudget, nameof(KernelOptions.CallbackTimeBudget));
+        if (_options.CallbackStopGrace < TimeSpan.Zero || _options.CallbackStopGrace.TotalSeconds > TimeBudget.MaxSeconds)
+            throw new ArgumentOutOfRangeException(nameof(options), _options.CallbackStopGrace, "CallbackStopGrace: at least 0 and at most 1000000 s");
+        _cb = new CallbackModule(new CallbackRunner(_time, _options.Stop, _options.CallbackStopGrace));
         _ledger = new LedgerRecorder(_time);
         _dispatch = new Dispatcher(_modules, _ledger, files);
         _freeze = new FreezeControl(files, _ledger, _dispatch, () => _config!.Waiting);
         _config = new ConfigWatcher(files, _ledger, _dispatch, _modules, _cb, ApplySettings);
         _inbox = new Inbox(files, _options.MaxLineBytes, _ledger, _dispatch);
+        _actuators = new ActuatorsFile(files, _modules, _time, _options.Warn);
         foreach (var loader in _options.CallbackLoaders) _cb.AddLoader(loader);
         // The order of the table is the order of kiln.actuators.json's dials and of kiln.yaml's module sections.
         IKernelModule[] modules = [new CoreModule(_freeze), _opt, _loss, _cb, .. _options.Modules];
@@ -139,7 +148,7 @@ public sealed class KilnKernel : IDisposable
     {
         if (_started) return;
         Directory.CreateDirectory(Files.Dir);
-        if (!FileLock.TryAcquire(Files.KernelLockPath, out _kernelLock))
+        if (!FileLock.TryAcquirePatiently(Files.KernelLockPath, out _kernelLock))
             throw new InvalidOperationException($"{Files.Dir}: another kernel is running in this run directory");
         _started = true;
         foreach (var loader in _options.CallbackLoaders) loader.Prepare();
@@ -250,6 +259,7 @@ public sealed class KilnKernel : IDisposable
         _freeze.Poll(at);
         _config.Poll(at);
         _inbox.Read(at);
+        if (!_dispatch.DialsChanged) _actuators.WriteIfDrifted(Freeze, at.Step);
     }
 
     private void ApplySettings(KernelSettings s)
@@ -258,11 +268,18 @@ public sealed class KilnKernel : IDisposable
         _pollTicks = (long)(poll.TotalSeconds * _time.TimestampFrequency);
         _debounce = s.DebounceSteps ?? Math.Max(1, _options.DebounceSteps);
         _dispatch.AutoDisableOnError = s.AutoDisableOnError ?? _options.AutoDisableOnError;
+        _cb.DefaultBudget = s.CallbackTimeBudgetS is { } budget ? TimeSpan.FromSeconds(budget) : _options.CallbackTimeBudget;
+    }
+
+    private static void CheckBudget(TimeSpan budget, string name)
+    {
+        if (budget <= TimeSpan.Zero || budget.TotalSeconds > TimeBudget.MaxSeconds)
+            throw new ArgumentOutOfRangeException("options", budget, $"{name}: a time budget is more than 0 and at most {TimeBudget.MaxSeconds:0} s");
     }
 
     private void WriteActuators()
     {
         _dispatch.DialsChanged = false;
-        ActuatorsFile.Write(Files, _modules, Freeze, _lastStep, _time, _options.Warn);
+        _actuators.Write(Freeze, _lastStep);
     }
 }

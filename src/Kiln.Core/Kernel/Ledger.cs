@@ -80,10 +80,11 @@ public sealed class Ledger
     }
 
     /// <summary>Reads every complete, readable line of a ledger; unreadable ones go to <paramref name="problems"/>.</summary>
-    public static List<LedgerEntry> ReadAll(string path, List<string>? problems = null)
+    /// <param name="torn">Told how many bytes follow the last complete line, when any do.</param>
+    public static List<LedgerEntry> ReadAll(string path, List<string>? problems = null, Action<long>? torn = null)
     {
         var entries = new List<LedgerEntry>();
-        JsonlTail.ReadAll(path, line =>
+        var tornBytes = JsonlTail.ReadAll(path, line =>
         {
             try
             {
@@ -95,6 +96,7 @@ public sealed class Ledger
                 problems?.Add($"{System.IO.Path.GetFileName(path)} line {line.Number}: {ex.Message}");
             }
         });
+        if (tornBytes > 0) torn?.Invoke(tornBytes);
         return entries;
     }
 }

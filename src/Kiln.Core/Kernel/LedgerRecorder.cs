@@ -25,6 +25,7 @@ internal sealed class LedgerRecorder(TimeProvider time)
         if (command.Op == "load" && command.Target is not null)
         {
             parameters = new JsonObject { ["target"] = command.Target.ToJson(), ["init"] = command.Init?.DeepClone(), ["enabled"] = command.Enabled };
+            if (command.TimeBudgetS is { } budget) parameters["time_budget_s"] = budget;
         }
         Ledger.Append(new LedgerEntry
         {

@@ -32,14 +32,25 @@ public sealed class KernelEnv
     /// <summary>Where <see cref="Emit"/> sends callbacks' metrics; <c>kiln launch</c> connects it to <c>kiln.metrics.jsonl</c>.</summary>
     public Action<long, IReadOnlyList<(string Name, double Value)>>? MetricsSink { get; set; }
 
-    /// <summary>Reports metrics at the current step (a no-op when the trainer has no sink).</summary>
-    public void Emit(params (string Name, double Value)[] values) => MetricsSink?.Invoke(Step, values);
+    /// <summary>
+    /// Reports metrics at the current step (a no-op when the trainer has no sink, and for a callback the kernel left
+    /// running after it overran its time budget: the run has moved on without it).
+    /// </summary>
+    public void Emit(params (string Name, double Value)[] values)
+    {
+        if (Callbacks.CallbackThread.CurrentIsAbandoned) return;
+        MetricsSink?.Invoke(Step, values);
+    }
 
     /// <summary>Why a callback asked training to stop (early stopping), or null.</summary>
     public string? StopRequest { get; private set; }
 
-    /// <summary>Asks the trainer to stop after this safe point; the first reason given is kept.</summary>
-    public void RequestStop(string reason) => StopRequest ??= reason;
+    /// <summary>Asks the trainer to stop after this safe point; the first reason given is kept. Ignored from a callback left running.</summary>
+    public void RequestStop(string reason)
+    {
+        if (Callbacks.CallbackThread.CurrentIsAbandoned) return;
+        StopRequest ??= reason;
+    }
 
     /// <summary>Metric by name, or <paramref name="fallback"/> when the trainer has not reported it.</summary>
     public double Metric(string name, double fallback = double.NaN) => Metrics.TryGetValue(name, out var v) ? v : fallback;

@@ -20,6 +20,8 @@ public abstract record Change
     public bool? Enabled { get; init; }
     /// <summary>Set on replayed loads: the captured copy of the source file to load instead of the original.</summary>
     public SourceCapture? SourceCapture { get; init; }
+    /// <summary>How long each call into the callback <c>cb load</c> loads may take, in seconds (default: the kernel's).</summary>
+    public double? TimeBudgetS { get; init; }
 
     /// <summary>This change with its arguments read from <paramref name="o"/>, each checked for its type.</summary>
     private protected Change WithArgumentsFrom(JsonObject o) => this with
@@ -30,15 +32,17 @@ public abstract record Change
         Init = ObjectOrNull(o, "init"),
         Enabled = o["enabled"] is null ? null : JsonValues.GetBool(o["enabled"], "enabled"),
         SourceCapture = o["source_capture"] is null ? null : SourceCapture.FromJson(o["source_capture"], "source_capture"),
+        TimeBudgetS = o["time_budget_s"] is null ? null : JsonValues.GetDouble(o["time_budget_s"], "time_budget_s"),
     };
 
-    /// <summary>Writes the arguments a change has (<c>params</c>, <c>target</c>, <c>init</c>, <c>enabled</c>).</summary>
+    /// <summary>Writes the arguments a change has (<c>params</c>, <c>target</c>, <c>init</c>, <c>enabled</c>, <c>time_budget_s</c>).</summary>
     private protected void WriteArguments(JsonObject o)
     {
         if (Params is not null) o["params"] = Params.DeepClone();
         if (Target is not null) o["target"] = Target.ToJson();
         if (Init is not null) o["init"] = Init.DeepClone();
         if (Enabled is not null) o["enabled"] = Enabled;
+        if (TimeBudgetS is not null) o["time_budget_s"] = TimeBudgetS;
     }
 
     private static JsonObject? ObjectOrNull(JsonObject o, string key) =>

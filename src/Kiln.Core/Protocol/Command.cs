@@ -46,7 +46,7 @@ public sealed record Command : Change
 
     /// <summary>The longest cid a command may have (a fresh one, <see cref="NewCid"/>, has 32 characters).</summary>
     public const int MaxCidLength = 256;
-    private static readonly string[] Fields = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled"];
+    private static readonly string[] Fields = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled", "time_budget_s"];
 
     public Command()
     {

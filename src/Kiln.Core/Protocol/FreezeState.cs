@@ -14,7 +14,7 @@ public sealed record FreezeState
 
     public static readonly string[] Modes = [Off, Prod, Replay, ReplayAdjusted];
     public static readonly string[] Policies = [BestEffort, Strict];
-    private static readonly string[] Fields = ["mode", "recipe_path", "adjust_path", "policy", "step_offset"];
+    private static readonly string[] Fields = ["mode", "recipe_path", "adjust_path", "policy", "step_offset", "after"];
 
     public static readonly FreezeState Unfrozen = new();
 
@@ -24,17 +24,28 @@ public sealed record FreezeState
     public string Policy { get; init; } = BestEffort;
     public long StepOffset { get; init; }
 
+    /// <summary>
+    /// The replay modes' sequel: <c>off</c> lifts the freeze once every recipe entry has fired or been missed (a restarted
+    /// trial catches up with its earlier attempt, then is steerable again); null stays in the replay mode.
+    /// </summary>
+    public string? After { get; init; }
+
     public bool IsReplay => Mode is Replay or ReplayAdjusted;
     public bool IsFrozen => Mode != Off;
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
     {
-        ["mode"] = Mode,
-        ["recipe_path"] = RecipePath,
-        ["adjust_path"] = AdjustPath,
-        ["policy"] = Policy,
-        ["step_offset"] = StepOffset,
-    };
+        var o = new JsonObject
+        {
+            ["mode"] = Mode,
+            ["recipe_path"] = RecipePath,
+            ["adjust_path"] = AdjustPath,
+            ["policy"] = Policy,
+            ["step_offset"] = StepOffset,
+        };
+        if (After is not null) o["after"] = After;
+        return o;
+    }
 
     /// <summary>Reads and checks a freeze state; replay modes need a recipe, <c>replay_adjusted</c> an adjust file.</summary>
     public static FreezeState FromJson(JsonNode? node)
@@ -54,6 +65,7 @@ public sealed record FreezeState
             AdjustPath = JsonValues.GetOptionalString(o, "adjust_path"),
             Policy = policy,
             StepOffset = o["step_offset"] is null ? 0 : JsonValues.GetLong(o["step_offset"], "step_offset"),
+            After = JsonValues.GetOptionalString(o, "after"),
         };
         state.Validate();
         return state;
@@ -69,5 +81,7 @@ public sealed record FreezeState
             throw new ProtocolException($"recipe_path: mode {Mode} needs a recipe");
         if (Mode == ReplayAdjusted && string.IsNullOrEmpty(AdjustPath))
             throw new ProtocolException("adjust_path: mode replay_adjusted needs an adjust file");
+        if (After is not null && (After != Off || !IsReplay))
+            throw new ProtocolException($"after: only \"off\", after a replay mode, is allowed (got \"{After}\" with mode {Mode})");
     }
 }

@@ -3,13 +3,13 @@ using System.Text.Json.Nodes;
 namespace Kiln.Protocol;
 
 /// <summary>Kernel settings from <c>kiln.yaml</c>'s <c>kernel:</c> section; unset values keep the code's options.</summary>
-public sealed record KernelSettings(double? PollIntervalMs, int? DebounceSteps, bool? AutoDisableOnError)
+public sealed record KernelSettings(double? PollIntervalMs, int? DebounceSteps, bool? AutoDisableOnError, double? CallbackTimeBudgetS = null)
 {
     public static readonly KernelSettings None = new(null, null, null);
 }
 
-/// <summary>A callback declared in <c>kiln.yaml</c>.</summary>
-public sealed record CallbackSpec(CallbackTarget Target, JsonObject? Init, bool Enabled, JsonObject? Params);
+/// <summary>A callback declared in <c>kiln.yaml</c>; <paramref name="TimeBudgetS"/>: its own time budget, else the kernel's.</summary>
+public sealed record CallbackSpec(CallbackTarget Target, JsonObject? Init, bool Enabled, JsonObject? Params, double? TimeBudgetS = null);
 
 /// <summary>A module's section (<c>opt:</c>, <c>loss:</c>, …): initial values, bounds, and whether the handle is on.</summary>
 public sealed record ModuleSpec(string Id, bool Enabled, JsonObject Params, IReadOnlyDictionary<string, Bounds> Bounds)
@@ -68,16 +68,19 @@ public sealed record KilnConfig
             Modules = [.. sections.Select(s => (s, o[s] is null ? ModuleSpec.Empty("main") : ParseModule(o[s], s)))],
         };
     }
+
     private static KernelSettings ParseKernel(JsonNode? node)
     {
         var k = JsonValues.GetObject(node, "kernel");
-        JsonValues.RejectUnknownKeys(k, ["poll_interval_ms", "debounce_steps", "auto_disable_on_error"], "kernel: ");
+        JsonValues.RejectUnknownKeys(k, ["poll_interval_ms", "debounce_steps", "auto_disable_on_error", "callback_time_budget_s"], "kernel: ");
         double? poll = k["poll_interval_ms"] is null ? null : JsonValues.GetDouble(k["poll_interval_ms"], "kernel.poll_interval_ms");
         if (poll is < 0 or > MaxPollIntervalMs)
             throw new ProtocolException($"kernel.poll_interval_ms: must be from 0 to {MaxPollIntervalMs} (an hour), got {JsonValues.ShowAsWritten(k["poll_interval_ms"])}");
         int? debounce = k["debounce_steps"] is null ? null : JsonValues.GetInt(k["debounce_steps"], "kernel.debounce_steps", min: 1);
         bool? auto = k["auto_disable_on_error"] is null ? null : JsonValues.GetBool(k["auto_disable_on_error"], "kernel.auto_disable_on_error");
-        return new KernelSettings(poll, debounce, auto);
+        double? budget = k["callback_time_budget_s"] is null ? null
+            : TimeBudget.Check(JsonValues.GetDouble(k["callback_time_budget_s"], "kernel.callback_time_budget_s"), "kernel.callback_time_budget_s");
+        return new KernelSettings(poll, debounce, auto, budget);
     }
 
     private static List<(string, CallbackSpec)> ParseCallbacks(JsonNode? node)
@@ -87,7 +90,7 @@ public sealed record KilnConfig
         {
             var where = $"callbacks.{id}";
             var c = JsonValues.GetObject(value, where);
-            JsonValues.RejectUnknownKeys(c, ["target", "init", "enabled", "params"], where + ": ");
+            JsonValues.RejectUnknownKeys(c, ["target", "init", "enabled", "params", "time_budget_s"], where + ": ");
             if (c["target"] is null) throw new ProtocolException($"{where}.target: missing ({{kind, path, symbol}})");
             var target = CallbackTarget.FromJson(c["target"], where + ".target");
             if (target.Kind == CallbackTarget.InstanceKind) throw new ProtocolException($"{where}.target.kind: instances are registered in code");
@@ -95,7 +98,8 @@ public sealed record KilnConfig
                 target,
                 c["init"] is null ? null : (JsonObject)JsonValues.GetObject(c["init"], where + ".init").DeepClone(),
                 c["enabled"] is null || JsonValues.GetBool(c["enabled"], where + ".enabled"),
-                c["params"] is null ? null : (JsonObject)JsonValues.GetObject(c["params"], where + ".params").DeepClone())));
+                c["params"] is null ? null : (JsonObject)JsonValues.GetObject(c["params"], where + ".params").DeepClone(),
+                c["time_budget_s"] is null ? null : TimeBudget.Check(JsonValues.GetDouble(c["time_budget_s"], where + ".time_budget_s"), where + ".time_budget_s"))));
         }
         return list;
     }

@@ -18,7 +18,7 @@ public sealed record SourceCapture(string Sha256, string CapturedPath)
 /// <summary>One line of a recipe, <c>kiln.recipe.jsonl</c>: a change and the moment it happened.</summary>
 public sealed record RecipeEntry : Change
 {
-    private static readonly string[] Fields = ["at", "module", "op", "id", "params", "target", "init", "enabled", "source_capture"];
+    private static readonly string[] Fields = ["at", "module", "op", "id", "params", "target", "init", "enabled", "time_budget_s", "source_capture"];
 
     public required long Step { get; init; }
     public required string Event { get; init; }

@@ -81,6 +81,7 @@ public static class RecipeFile
                     Target = p?["target"] is { } t ? CallbackTarget.FromJson(t, "payload.target") : null,
                     Init = p?["init"] as System.Text.Json.Nodes.JsonObject is { } init ? (System.Text.Json.Nodes.JsonObject)init.DeepClone() : null,
                     Enabled = p?["enabled"] is { } en ? JsonValues.GetBool(en, "payload.enabled") : null,
+                    TimeBudgetS = p?["time_budget_s"] is { } tb ? JsonValues.GetDouble(tb, "payload.time_budget_s") : null,
                     SourceCapture = p?["source_capture"] is { } sc ? SourceCapture.FromJson(sc, "payload.source_capture") : null,
                 },
                 "set_params" => new RecipeEntry

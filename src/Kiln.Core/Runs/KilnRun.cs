@@ -68,16 +68,17 @@ public sealed class KilnRun : IDisposable
         Params = options.Params is null ? [] : (JsonObject)options.Params.DeepClone();
         var log = options.Log ?? Console.WriteLine;
         Env = new KernelEnv { Log = log };
-        if (options.OwnsProtocol)
-        {
-            Kernel = new KilnKernel(files, options.Kernel);
-            Metrics = new MetricsWriter(files.MetricsPath, options.Time);
-            Env.MetricsSink = (step, values) => Metrics.Write(step, null, "callback", values.ToArray());
-        }
         var signals = options.StopOnSignals ? StopSignals.Install() : null;
         _stop = signals is null
             ? CancellationTokenSource.CreateLinkedTokenSource(options.Stop)
             : CancellationTokenSource.CreateLinkedTokenSource(options.Stop, signals.Token);
+        if (options.OwnsProtocol)
+        {
+            // The stop request also ends the wait for a callback that never returns.
+            Kernel = new KilnKernel(files, (options.Kernel ?? new KernelOptions()) with { Stop = _stop.Token });
+            Metrics = new MetricsWriter(files.MetricsPath, options.Time);
+            Env.MetricsSink = (step, values) => Metrics.Write(step, null, "callback", values.ToArray());
+        }
         _stop.Token.Register(() => _stopReason ??= signals?.Reason ?? "stop requested");
         // A second signal exits at once: the status still says how the run ended, and the metrics so far are kept.
         _lastWords = signals?.OnForcedExit(() => Finish(RunInfo.Stopped, "stopped at once by a second signal", forced: true));
@@ -94,7 +95,7 @@ public sealed class KilnRun : IDisposable
         Directory.CreateDirectory(files.Dir);
         FileLock? held = null;
         // A reader probing the lock holds it for an instant: a start waits that out, a second run does not get in.
-        if (options.OwnsProtocol && !TryLock(Path.Combine(files.Dir, LockFile), out held))
+        if (options.OwnsProtocol && !FileLock.TryAcquirePatiently(Path.Combine(files.Dir, LockFile), out held))
         {
             var other = RunState.Read(files.Dir);
             throw new ProtocolException($"{files.Dir}: another run is training in this directory{(other?.Pid is { } pid ? $" (pid {pid})" : "")}; give it a directory of its own");
@@ -107,16 +108,6 @@ public sealed class KilnRun : IDisposable
         {
             held?.Dispose();
             throw;
-        }
-    }
-
-    private static bool TryLock(string path, out FileLock? held)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            if (FileLock.TryAcquire(path, out held)) return true;
-            if (attempt == 20) return false;
-            Thread.Sleep(5);
         }
     }
 
@@ -135,6 +126,8 @@ public sealed class KilnRun : IDisposable
 
     /// <summary>The run's hyper-parameters, recorded in <c>kiln.run.json</c> when the run ends.</summary>
     public JsonObject Params { get; }
+
+    private bool _paramsRecorded;
 
     /// <summary>Cancelled when the run is asked to stop; pass it to anything that waits.</summary>
     public CancellationToken Stop => _stop.Token;
@@ -172,6 +165,12 @@ public sealed class KilnRun : IDisposable
     /// <summary>Writes one metrics line at <paramref name="step"/> (never waiting for the disk) and keeps <see cref="Env"/>'s metrics current.</summary>
     public void Log(long step, ReadOnlySpan<(string Name, double Value)> metrics, string phase = "train", int? epoch = null)
     {
+        // By the first metrics the trainer has filled in its parameters: kiln.run.json shows them while it trains.
+        if (!_paramsRecorded)
+        {
+            _paramsRecorded = true;
+            WriteInfo();
+        }
         RequireMetrics().Write(step, epoch ?? Env.Epoch, phase, metrics);
         foreach (var (name, value) in metrics)
         {
@@ -187,6 +186,12 @@ public sealed class KilnRun : IDisposable
         var i = 0;
         foreach (var (name, value) in metrics) values[i++] = (name, value);
         Log(step, values, phase, epoch);
+    }
+
+    /// <summary>Final values of metrics the trainer reported in files of its own (its batch log), for the run's record.</summary>
+    public void Report(IReadOnlyDictionary<string, double> metrics)
+    {
+        foreach (var (name, value) in metrics) _last[name] = value;
     }
 
     /// <summary>A safe point: the kernel applies what is due at (<paramref name="step"/>, <paramref name="evt"/>).</summary>

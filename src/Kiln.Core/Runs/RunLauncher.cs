@@ -91,9 +91,12 @@ public static class RunLauncher
             if (fn.OwnsProtocol)
             {
                 fn.Raw!(dir, maxSteps, options.StepDelay.TotalSeconds, stop.Token);
+                ReportBatchLog(run, log);
             }
             else
             {
+                // Ramps given as a fraction of the run (seed 000's warmup_frac) need the budget.
+                run.Env.MaxSteps = maxSteps;
                 fn.WithContext!(new TrainContext
                 {
                     Run = run, MaxSteps = maxSteps, StepDelay = options.StepDelay, Stop = stop.Token, Seed = options.Seed,
@@ -113,5 +116,18 @@ public static class RunLauncher
             run.Fail(ex);
         }
         return new LaunchResult(dir, run.Status, run.Error, lastStep, new Dictionary<string, double>(run.LastMetrics));
+    }
+
+    /// <summary>A trainer of its own that wrote only a batch log: its per-epoch metrics are derived for charts and the record.</summary>
+    private static void ReportBatchLog(KilnRun run, Action<string> log)
+    {
+        try
+        {
+            if (Kiln.Metrics.Epochs.EpochMetrics.Derive(run.Dir) is { } final) run.Report(final);
+        }
+        catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException)
+        {
+            log($"{RunFiles.BatchLog}: no metrics derived from it: {ex.Message}");
+        }
     }
 }

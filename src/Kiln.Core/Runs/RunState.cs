@@ -6,7 +6,7 @@ namespace Kiln.Runs;
 /// <summary>
 /// The one reader of <c>kiln.run.json</c>. A run that says <c>running</c> is believed only while its process is
 /// alive (same host) and its heartbeat is fresh; otherwise it reads as <c>interrupted</c>, so nobody is told that a
-/// killed run is still training.
+/// killed run is still training. A directory without a record whose kernel lock is held reads as a running <c>loop</c>.
 /// </summary>
 public static class RunState
 {
@@ -30,7 +30,8 @@ public static class RunState
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            return false;
+            info = KernelLoop(dir);
+            return info is not null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -47,6 +48,18 @@ public static class RunState
             error = $"{path}: {ex.Message}";
             return false;
         }
+    }
+
+    /// <summary>
+    /// A loop that runs the kernel without a run record (its own training loop, a console program): running while its
+    /// kernel holds the kernel lock, which nothing else can hold for it. Null when the lock is free or absent.
+    /// </summary>
+    private static RunInfo? KernelLoop(string dir)
+    {
+        var lockPath = Path.Combine(dir, RunFiles.KernelLock);
+        if (FileLock.IsHeld(lockPath) != true) return null;
+        DateTimeOffset started = File.GetLastWriteTimeUtc(lockPath);
+        return new RunInfo { Id = Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)), Kind = "loop", Status = RunInfo.Running, Start = started.ToUnixTimeMilliseconds() / 1000.0 };
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ public sealed class SourceCallbackLoader : ICallbackLoader
         {
             var assembly = context.Load(compiled.Image, compiled.Pdb);
             var type = ScriptTypes.FindCallback(assembly, request.Target.Symbol, request.Target.Path);
-            var callback = CallbackFactory.Create(type, request.Id, request.Init);
+            var callback = request.Create(type);
             return new LoadedCallback(callback, capture, context.Unload);
         }
         catch

@@ -10,7 +10,8 @@ namespace Kiln.Scripting.Standalone;
 /// Hot-loadable callbacks without the rest of Kiln (seed 001's standalone mode): the controller polls its own
 /// commands file and YAML configuration and manages only callbacks — loading C# sources, types and assemblies,
 /// enabling, tuning and unloading them — with the kernel's guarantees underneath (each command applied once and
-/// ledgered in <c>kiln.applied.jsonl</c> beside the commands file, failures isolated).
+/// ledgered in <c>kiln.applied.jsonl</c> beside the commands file, failures isolated, every call into a callback under
+/// its time budget: one that never returns is left running, disabled and ledgered, and <see cref="Handle"/> returns).
 /// <code>
 /// using var callbacks = new CallbackController(configPath: "callbacks.yaml", commandsPath: "callbacks.commands.jsonl");
 /// for (long step = 0; …; step++) { /* train */ callbacks.Handle(step, "train_step_end", env); }

@@ -8,7 +8,8 @@ namespace Kiln.Server.Control;
 
 /// <summary>
 /// Changing a run from the dashboard: commands go to the run's inbox exactly as the command line writes them
-/// (source <c>dashboard</c>), and the freeze state is written as <c>kiln freeze</c> writes it. The kernel decides.
+/// (source <c>dashboard</c>), and the freeze state is written as <c>kiln freeze</c> writes it. The kernel decides; the
+/// files a change names must lie under the served directory (<see cref="CommandPaths"/>).
 /// </summary>
 internal static class ControlEndpoints
 {
@@ -17,15 +18,16 @@ internal static class ControlEndpoints
         var group = app.MapGroup("/api/run");
 
         // POST /api/run/commands?run=<id> with {module, op, id, params, target, init, enabled}
-        group.MapPost("/commands", Results<Accepted<CommandAccepted>, NotFound<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
+        group.MapPost("/commands", Results<Accepted<CommandAccepted>, JsonHttpResult<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             try
             {
                 if (body.Node is JsonObject o && (o.ContainsKey("cid") || o.ContainsKey("ts") || o.ContainsKey("source")))
                     throw new ProtocolException("cid, ts and source are set by the server");
                 var command = Command.FromJson(body.Node, Modules(dir));
                 if (command.Op == "set_params" && command.Module is "opt" or "loss") SetRouter.CheckKeys(command.Module, command.Params ?? []);
+                CommandPaths.Check(command, dir, runs.Confinement);
                 var sent = new RunControl(dir, Sources.Dashboard).Send(command);
                 return TypedResults.Accepted((string?)null, new CommandAccepted(sent.Cid!, sent.ToJson()));
             }
@@ -36,12 +38,14 @@ internal static class ControlEndpoints
         });
 
         // POST /api/run/freeze?run=<id> with {mode, recipe_path, adjust_path, policy, step_offset}
-        group.MapPost("/freeze", Results<Ok<JsonObject>, NotFound<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
+        group.MapPost("/freeze", Results<Ok<JsonObject>, JsonHttpResult<ApiError>, BadRequest<ApiError>> (string? run, JsonBody body) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             try
             {
-                return TypedResults.Ok(new RunControl(dir, Sources.Dashboard).SetFreeze(FreezeState.FromJson(body.Node)).ToJson());
+                var state = FreezeState.FromJson(body.Node);
+                CommandPaths.Check(state, dir, runs.Confinement);
+                return TypedResults.Ok(new RunControl(dir, Sources.Dashboard).SetFreeze(state).ToJson());
             }
             catch (ProtocolException ex)
             {

@@ -29,14 +29,20 @@ public sealed class KilnServer : IAsyncDisposable
         Runs = runs;
     }
 
-    /// <summary>The address to open, e.g. <c>http://127.0.0.1:8421/</c>.</summary>
+    /// <summary>The server's address, e.g. <c>http://127.0.0.1:8421/</c>: what scripts and the API are reached at.</summary>
     public string Url { get; }
     public AccessPolicy Access { get; }
     public RunIndex Runs { get; }
     public string Token => Access.Token;
 
-    /// <summary>The page of one run, with the token when the server is not on loopback.</summary>
-    public string RunUrl(string id) => $"{Url}{(Access.Loopback ? "" : "?token=" + Token)}#/run?run={Uri.EscapeDataString(id)}";
+    /// <summary>
+    /// The address to print for the person who started the server, e.g. <c>http://127.0.0.1:8421/?token=…#/runs</c>:
+    /// opening it gives that browser the right to make changes (<see cref="AccessPolicy"/>). Print it, never serve it.
+    /// </summary>
+    public string PageUrl(string route = "") => $"{Url}?{AccessPolicy.Query}={Uri.EscapeDataString(Token)}{route}";
+
+    /// <summary>The page of one run, as <see cref="PageUrl"/>.</summary>
+    public string RunUrl(string id) => PageUrl($"#/run?run={Uri.EscapeDataString(id)}");
 
     public static async Task<KilnServer> StartAsync(ServerOptions options, CancellationToken cancel = default)
     {
@@ -98,6 +104,7 @@ public sealed class KilnServer : IAsyncDisposable
             try
             {
                 var recent = runs.All()
+                    .Where(r => runs.Refusal(r.Dir) is null)
                     .Select(r => (r.Dir, Written: File.GetLastWriteTimeUtc(Path.Combine(r.Dir, Kiln.Protocol.RunFiles.Metrics))))
                     .Where(r => r.Written.Year > 1601)
                     .OrderByDescending(r => r.Written)

@@ -14,12 +14,12 @@ internal static class EventsEndpoint
 {
     public static void Map(IEndpointRouteBuilder app, RunIndex runs, RunWatchers watchers)
     {
-        app.MapGet("/api/run/events", Results<RunEventStream, NotFound<ApiError>> (
+        app.MapGet("/api/run/events", Results<RunEventStream, JsonHttpResult<ApiError>> (
             string? run, string? from, [FromHeader(Name = "Last-Event-ID")] string? lastEventId) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             var files = new RunFiles(dir);
-            return new RunEventStream(files, EventPosition.Parse(lastEventId ?? from, files), watchers);
+            return new RunEventStream(files, EventPosition.Parse(lastEventId ?? from, files), watchers, runs);
         });
     }
 }

@@ -11,9 +11,11 @@ namespace Kiln.Server.Live;
 /// One client's Server-Sent Events of one run, from <paramref name="start"/>: <c>metrics</c> (new metric lines),
 /// <c>ledger</c> (new decisions), <c>actuators</c> (the dials changed) and <c>status</c> (<c>kiln.run.json</c> changed, or
 /// the run's process died without saying so). The run's <see cref="RunWatcher"/> says when to look; the stream reads
-/// from where it stands, so each event's id (<see cref="EventPosition"/>) covers exactly what was sent up to it.
+/// from where it stands, so each event's id (<see cref="EventPosition"/>) covers exactly what was sent up to it. Before
+/// every look the run is checked again (<see cref="RunIndex.Refusal"/>): a file turned into a link out of the served
+/// directory ends the stream unread, and the client's reconnection is refused.
 /// </summary>
-internal sealed class RunEventStream(RunFiles files, EventPosition start, RunWatchers watchers) : IResult
+internal sealed class RunEventStream(RunFiles files, EventPosition start, RunWatchers watchers, RunIndex runs) : IResult
 {
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(15);
     private const int MaxLinesPerEvent = 5000;
@@ -40,7 +42,7 @@ internal sealed class RunEventStream(RunFiles files, EventPosition start, RunWat
             await response.WriteAsync("retry: 1000\n\n", aborted);
             await response.Body.FlushAsync(aborted);
             var lastSent = time.GetTimestamp();
-            while (!aborted.IsCancellationRequested)
+            while (!aborted.IsCancellationRequested && runs.Refusal(files.Dir) is null)
             {
                 // The first pass, right after listening, sends what changed since this stream's start.
                 var sent = false;

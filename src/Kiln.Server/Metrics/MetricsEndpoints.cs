@@ -18,10 +18,10 @@ internal static class MetricsEndpoints
         var group = app.MapGroup("/api");
 
         // /api/run/metrics?run=<id>&names=a,b&from=<step>&to=<step>&points=1000 (pick=default: the page's default metrics)
-        group.MapGet("/run/metrics", Results<Ok<MetricsAnswer>, NotFound<ApiError>, BadRequest<ApiError>> (
+        group.MapGet("/run/metrics", Results<Ok<MetricsAnswer>, JsonHttpResult<ApiError>, BadRequest<ApiError>> (
             string? run, string? names, string? pick, QueryNumber? from, QueryNumber? to, QueryNumber? points) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             if (pick is not (null or "all" or "default")) return TypedResults.BadRequest(new ApiError($"pick: give 'default' or 'all', not '{pick}'"));
             var named = List(names);
             var buckets = QueryNumber.Clamp(points, 1000, 2, 20_000);
@@ -39,9 +39,9 @@ internal static class MetricsEndpoints
         });
 
         // /api/run/metric-names?run=<id>: every metric and how many points it has, and the ones drawn by default.
-        group.MapGet("/run/metric-names", Results<Ok<MetricNamesAnswer>, NotFound<ApiError>> (string? run) =>
+        group.MapGet("/run/metric-names", Results<Ok<MetricNamesAnswer>, JsonHttpResult<ApiError>> (string? run) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             return TypedResults.Ok(store.Read(dir, view =>
             {
                 var names = new SortedDictionary<string, int?>(StringComparer.Ordinal);
@@ -51,7 +51,7 @@ internal static class MetricsEndpoints
         });
 
         // /api/compare?runs=a,b&metric=val_loss&points=500: one metric of several runs.
-        group.MapGet("/compare", Results<Ok<CompareAnswer>, NotFound<ApiError>, BadRequest<ApiError>> (
+        group.MapGet("/compare", Results<Ok<CompareAnswer>, JsonHttpResult<ApiError>, BadRequest<ApiError>> (
             [FromQuery(Name = "runs")] string? ids, string? metric, QueryNumber? points) =>
         {
             var compared = List(ids);
@@ -62,7 +62,7 @@ internal static class MetricsEndpoints
             var partial = false;
             foreach (var id in compared)
             {
-                if (!runs.TryResolve(id, out var dir)) return TypedResults.NotFound(new ApiError($"no run '{id}' is served here"));
+                if (!runs.TryRun(id, out var dir, out var refused)) return refused;
                 // A large run not read yet is drawn from its preview, as on its own page, and the answer says so.
                 result[id] = store.Read(dir, view =>
                 {

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Protocol;
 using Kiln.Runs;
+using Kiln.Server.Security;
 
 namespace Kiln.Server.Runs;
 
@@ -11,13 +12,33 @@ namespace Kiln.Server.Runs;
 /// tree (never below a run directory, and never into .git, node_modules, bin, obj) and summarized from their
 /// <c>kiln.run.json</c>, <c>kiln.trial.json</c> and, for live runs, the tail of <c>kiln.metrics.jsonl</c>. Summaries are cached
 /// by file stamp and the walk is repeated at most every <see cref="RescanInterval"/>, so listing 10,000 runs stays cheap.
-/// Only directories in the index can be read through the server.
+/// Only directories in the index can be read through the server, and only while none of the files the server reads or
+/// writes in them is a symbolic link leading out of the root (<see cref="Refusal"/>).
 /// </summary>
 public sealed class RunIndex
 {
-    private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Commands, "kiln.trial.json"];
+    /// <summary>Files only a run directory holds: a folder with one of them is a run, and nothing below it is looked at.</summary>
+    private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.KernelLock, RunFiles.Actuators, TrialFile];
+
+    /// <summary>
+    /// Files that can land in a folder that is not a run (a command sent with the run's name forgotten): such a folder
+    /// is listed only when no run lies beneath it, so a stray file never hides the runs it sits above.
+    /// </summary>
+    private static readonly string[] WeakMarkers = [RunFiles.Commands];
     private static readonly HashSet<string> Skip = new(StringComparer.Ordinal) { ".git", "node_modules", "bin", "obj", ".kiln", "kiln.sources" };
     private const int MaxDepth = 8;
+    private const string Unknown = "unknown";
+    private const string TrialFile = "kiln.trial.json";
+
+    /// <summary>Every file of a run directory the server reads or writes (Kiln.Core's readers included).</summary>
+    private static readonly string[] ServedFiles =
+    [
+        RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Actuators, RunFiles.Freeze, RunFiles.Commands,
+        JsonlFile.LockPathFor(RunFiles.Commands), KilnRun.LockFile, TrialFile, RunFiles.BatchLog, RunFiles.EpochLog,
+    ];
+
+    /// <summary>The files a summary is read from: checked when a run is listed, the others when it is asked for.</summary>
+    private static readonly string[] SummaryFiles = [RunFiles.Run, RunFiles.Metrics, TrialFile, KilnRun.LockFile, RunFiles.KernelLock];
 
     private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
     private readonly object _scanGate = new();
@@ -32,10 +53,14 @@ public sealed class RunIndex
     public RunIndex(string root, TimeProvider? time = null)
     {
         Root = Path.GetFullPath(root);
+        Confinement = new Confinement(Root);
         _time = time ?? TimeProvider.System;
     }
 
     public string Root { get; }
+
+    /// <summary>What the server may touch: the root, links resolved.</summary>
+    public Confinement Confinement { get; }
 
     public TimeSpan RescanInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -72,6 +97,18 @@ public sealed class RunIndex
         return false;
     }
 
+    /// <summary>
+    /// Why the server must not read the run directory (one of its files, or the directory itself, is a symbolic link
+    /// leading out of the root), or null when it may. Asked on every request, so a link made later is refused too.
+    /// </summary>
+    public string? Refusal(string dir) =>
+        !Confinement.Holds(dir) ? "its directory leads outside the served directory through a symbolic link" : LinkedOut(dir, ServedFiles);
+
+    private string? LinkedOut(string dir, string[] names) =>
+        Confinement.LinkOut(dir, names) is { } name
+            ? $"{name} is a symbolic link leading outside the served directory, and the dashboard does not follow it"
+            : null;
+
     private Dictionary<string, string> Directories(bool forceScan)
     {
         lock (_scanGate)
@@ -89,12 +126,19 @@ public sealed class RunIndex
 
     private void Walk(string dir, int depth, Dictionary<string, string> found)
     {
-        if (IsRun(dir))
+        var id = Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/');
+        if (Has(dir, Markers))
         {
-            var id = Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/');
             found[id] = dir;
             return;
         }
+        var before = found.Count;
+        WalkChildren(dir, depth, found);
+        if (found.Count == before && Has(dir, WeakMarkers)) found[id] = dir;
+    }
+
+    private void WalkChildren(string dir, int depth, Dictionary<string, string> found)
+    {
         if (depth >= MaxDepth) return;
         IEnumerable<string> children;
         try { children = Directory.EnumerateDirectories(dir); }
@@ -116,9 +160,9 @@ public sealed class RunIndex
         }
     }
 
-    private static bool IsRun(string dir)
+    private static bool Has(string dir, string[] markers)
     {
-        foreach (var m in Markers) if (File.Exists(Path.Combine(dir, m))) return true;
+        foreach (var m in markers) if (File.Exists(Path.Combine(dir, m))) return true;
         return false;
     }
 
@@ -126,18 +170,27 @@ public sealed class RunIndex
     {
         var runStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Run));
         var metricsStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Metrics));
-        // A running run's process can die without touching its files: its liveness is checked again on every look.
+        // A running run's process can die without touching its files, and a loop's kernel can start or stop without
+        // writing any: their liveness is checked again on every look.
         if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp
-            && (c.Summary.Status != RunInfo.Running || RunState.Read(dir)?.Status == RunInfo.Running)) return c.Summary;
+            && (c.Summary.Status switch
+            {
+                RunInfo.Running => RunState.Read(dir)?.Status == RunInfo.Running,
+                Unknown => !File.Exists(Path.Combine(dir, RunFiles.KernelLock)),
+                _ => true,
+            })) return c.Summary;
         RunSummary summary;
         try
         {
-            summary = Read(id, dir);
+            // The walk reached the directory through no link: only the files a summary reads are looked at.
+            summary = LinkedOut(dir, SummaryFiles) is { } refused
+                ? new RunSummary(id, dir, "run", null, Unknown, null, null, null, null, null, refused)
+                : Read(id, dir);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // One run that cannot be read is listed as such; the others are listed as ever.
-            summary = new RunSummary(id, dir, "run", null, "unknown", null, null, null, null, null, $"cannot read the run's files: {ex.Message}");
+            summary = new RunSummary(id, dir, "run", null, Unknown, null, null, null, null, null, $"cannot read the run's files: {ex.Message}");
         }
         _cache[id] = (runStamp, metricsStamp, summary);
         return summary;
@@ -147,13 +200,13 @@ public sealed class RunIndex
     {
         var info = RunState.Read(dir);
         JsonObject? swept = null;
-        var trialFile = Path.Combine(dir, "kiln.trial.json");
+        var trialFile = Path.Combine(dir, TrialFile);
         if (File.Exists(trialFile))
         {
             try { swept = JsonNode.Parse(File.ReadAllText(trialFile))?["swept"] as JsonObject; }
             catch (System.Text.Json.JsonException) { }
         }
-        var status = info?.Status ?? (swept is not null ? "pending" : "unknown");
+        var status = info?.Status ?? (swept is not null ? "pending" : Unknown);
         var metrics = status == RunInfo.Running || info?.Metrics is null ? LatestMetrics(Path.Combine(dir, RunFiles.Metrics)) ?? info?.Metrics : info.Metrics;
         return new RunSummary(id, dir, info?.Kind ?? (swept is not null ? "trial" : "run"), info?.Config, status, info?.Start, info?.End,
             info?.Params, swept, metrics, info?.Error);

@@ -37,9 +37,9 @@ internal static class RunsEndpoints
         });
 
         // /api/run?run=<id>: the run's summary, dials and freeze state.
-        group.MapGet("/run", Results<Ok<JsonObject>, NotFound<ApiError>> (string? run) =>
+        group.MapGet("/run", Results<Ok<JsonObject>, JsonHttpResult<ApiError>> (string? run) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             var files = new RunFiles(dir);
             return TypedResults.Ok(new JsonObject
             {
@@ -51,9 +51,9 @@ internal static class RunsEndpoints
         });
 
         // /api/run/ledger?run=<id>&after=<seq>&limit=500
-        group.MapGet("/run/ledger", Results<Ok<LedgerPage>, NotFound<ApiError>> (string? run, QueryNumber? after, QueryNumber? limit) =>
+        group.MapGet("/run/ledger", Results<Ok<LedgerPage>, JsonHttpResult<ApiError>> (string? run, QueryNumber? after, QueryNumber? limit) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             var most = QueryNumber.Clamp(limit, 1000, 1, 10_000);
             // Read through a tail so the offset is the end of the last complete line: the event stream continues
             // exactly there, and a line being written is neither lost nor sent twice.
@@ -80,9 +80,9 @@ internal static class RunsEndpoints
         });
 
         // /api/run/epochs?run=<id>: the trial's epoch_log.csv, refreshed when batch_log.csv is newer.
-        group.MapGet("/run/epochs", Results<Ok<JsonObject>, NotFound<ApiError>, UnprocessableEntity<ApiError>> (string? run) =>
+        group.MapGet("/run/epochs", Results<Ok<JsonObject>, JsonHttpResult<ApiError>, NotFound<ApiError>, UnprocessableEntity<ApiError>> (string? run) =>
         {
-            if (!runs.TryRun(run, out var dir, out var missing)) return missing;
+            if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             if (!File.Exists(Path.Combine(dir, RunFiles.BatchLog)))
                 return TypedResults.NotFound(new ApiError("this run has no batch_log.csv (it is not a finished trial)"));
             try

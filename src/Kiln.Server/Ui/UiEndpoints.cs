@@ -5,9 +5,10 @@ using Kiln.Server.Security;
 namespace Kiln.Server.Ui;
 
 /// <summary>
-/// Serves the dashboard's files, embedded in this assembly (no loose files, nothing from a CDN). The page carries the
-/// server's token in a meta tag: only this machine's pages can read it (the Host check stops rebound DNS names), and
-/// the UI sends it back with every change.
+/// Serves the dashboard's files, embedded in this assembly (no loose files, nothing from a CDN). The page never carries
+/// the token (the cookie set by the printed address does, out of the page's reach); it carries only whether this
+/// browser may make changes (<c>&lt;meta name="kiln-access" content="write|read"&gt;</c>), so its controls can say how
+/// to get that right before a change is refused.
 /// </summary>
 internal static class UiEndpoints
 {
@@ -22,20 +23,20 @@ internal static class UiEndpoints
 
     public static void Map(IEndpointRouteBuilder app, AccessPolicy access)
     {
-        app.MapGet("/", () => Page(access));
-        app.MapGet("/{**path}", Results<ContentHttpResult, FileContentHttpResult, NotFound> (string path) =>
+        app.MapGet("/", (HttpContext context) => Page(access.MayChange(context)));
+        app.MapGet("/{**path}", Results<ContentHttpResult, FileContentHttpResult, NotFound> (string path, HttpContext context) =>
         {
             if (path.StartsWith("api/", StringComparison.Ordinal)) return TypedResults.NotFound();
-            if (path is "index.html") return Page(access);
+            if (path is "index.html") return Page(access.MayChange(context));
             if (Read(path) is not { } bytes) return TypedResults.NotFound();
             return TypedResults.Bytes(bytes, Types.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream"));
         });
     }
 
-    private static ContentHttpResult Page(AccessPolicy access)
+    private static ContentHttpResult Page(bool mayChange)
     {
         var html = Read("index.html") is { } bytes
-            ? Encoding.UTF8.GetString(bytes).Replace("{{KILN_TOKEN}}", access.Token, StringComparison.Ordinal)
+            ? Encoding.UTF8.GetString(bytes).Replace("{{KILN_ACCESS}}", mayChange ? "write" : "read", StringComparison.Ordinal)
             : "<!doctype html><title>Kiln</title><p>The dashboard's page is missing from this build.</p>";
         return TypedResults.Content(html, "text/html; charset=utf-8");
     }

@@ -1,6 +1,11 @@
-// The dashboard's HTTP API (docs/dashboard.md): JSON requests carrying the token, and the run's event stream.
+// The dashboard's HTTP API (docs/dashboard.md): JSON requests, and the run's event stream. The page never holds the
+// token: the cookie set by the URL Kiln printed carries it, and the server says whether this browser has it.
 
-const token = document.querySelector('meta[name="kiln-token"]')?.content ?? '';
+/** Whether this browser may make changes (it opened the URL Kiln printed, with ?token=…). */
+export const mayChange = document.querySelector('meta[name="kiln-access"]')?.content === 'write';
+
+/** What a page that only reads tells its user. */
+export const READ_ONLY = 'This page only reads: to make changes, open the URL Kiln printed when it started (it carries ?token=…) in this browser.';
 
 /** An answer that is not 2xx, or a request that never reached the server. */
 export class ApiError extends Error {
@@ -22,7 +27,7 @@ export function apiUrl(path, params = {}) {
 }
 
 async function request(method, path, params, body) {
-  const headers = { Accept: 'application/json', 'X-Kiln-Token': token };
+  const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const url = apiUrl(path, params);
   let res;

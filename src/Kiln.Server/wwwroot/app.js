@@ -4,6 +4,7 @@ import { h, fill, routeParams, clearErrors, showError } from './dom.js';
 import * as runs from './pages/runs.js';
 import * as run from './pages/run.js';
 import * as compare from './pages/compare.js';
+import { mayChange, READ_ONLY } from './api.js';
 
 performance.mark('kiln:app'); // the page's scripts run (the benchmark reads the marks)
 const pages = { runs, run, compare };
@@ -30,7 +31,13 @@ function route() {
   }
 }
 
-window.addEventListener('error', (e) => showError(e.error ?? e.message));
+// "ResizeObserver loop completed with undelivered notifications" is the browser telling that a layout settled over two
+// frames: a notice, not a fault of the page, so it never reaches the error bar.
+const NOTICES = [/^ResizeObserver loop/];
+window.addEventListener('error', (e) => {
+  if (!e.error && NOTICES.some((n) => n.test(e.message ?? ''))) return;
+  showError(e.error ?? e.message);
+});
 window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 window.addEventListener('hashchange', route);
 
@@ -39,10 +46,12 @@ route();
 // Problems of the page itself stay in the top bar: they outlive any one route.
 const problems = [];
 if (!window.uPlot) problems.push('uPlot did not load (/vendor/uPlot.iife.min.js), so no chart can be drawn: rebuild Kiln.Server');
-const token = document.querySelector('meta[name="kiln-token"]')?.content ?? '';
-if (!token || token.startsWith('{{')) problems.push('this page carries no token, so changes will be refused: open the URL Kiln printed when it started');
+const note = document.getElementById('topbar-note');
 if (problems.length) {
-  const note = document.getElementById('topbar-note');
   note.textContent = problems.join(' · ');
   note.classList.add('problem');
+} else if (!mayChange) {
+  note.textContent = 'read-only: open the URL Kiln printed (with ?token=…) to make changes';
+  note.title = READ_ONLY;
+  note.dataset.testid = 'read-only';
 }

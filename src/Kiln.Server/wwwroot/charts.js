@@ -63,7 +63,7 @@ function axis(extra = {}) {
 }
 
 /**
- * A chart in `host`. Options: height, x (the x axis' name), log, smooth (0…0.999), bands (draw min/max), sync (cursor sync key),
+ * A chart in `host`. Options: height, x (the x axis' name), y (the y axis' label; by default the lines' labels), log, smooth (0…0.999), bands (draw min/max), sync (cursor sync key),
  * onRange(from, to) and onReset() (dragging picks a step range instead of zooming; a double click resets it).
  * `host.dataset.points` tells how many x values are drawn.
  */
@@ -78,8 +78,12 @@ export class Chart {
     this.signature = '';
     this.layer = h('div.marker-layer');
     this.empty = h('div.chart-empty', {}, 'no points yet');
+    // Resized in the next frame, not inside the observer's callback: resizing there changes the layout being observed.
     this.resize = new ResizeObserver(() => {
-      if (this.u) this.u.setSize({ width: this.width(), height: this.opts.height });
+      cancelAnimationFrame(this.resizeFrame);
+      this.resizeFrame = requestAnimationFrame(() => {
+        if (this.u && this.u.width !== this.width()) this.u.setSize({ width: this.width(), height: this.opts.height });
+      });
     });
     this.resize.observe(host);
   }
@@ -163,7 +167,7 @@ export class Chart {
     const points = data[0].length;
     this.host.dataset.points = String(points);
     this.host.classList.toggle('is-empty', points === 0);
-    const signature = JSON.stringify([series.map((s) => s.label + s.stroke), bands.length, this.opts.log]);
+    const signature = JSON.stringify([series.map((s) => s.label + s.stroke), bands.length, this.opts.log, this.yLabel()]);
     if (this.u && signature === this.signature) {
       this.u.setData(data);
       return;
@@ -177,7 +181,10 @@ export class Chart {
       series,
       bands,
       scales: { x: { time: false }, y: log ? { distr: 3, log: 10, range: logRange } : { distr: 1 } },
-      axes: [axis({ incrs: wholeIncrs }), axis({ size: 56, values: (u, splits) => splits.map((v) => num(v)) })],
+      axes: [
+        axis({ incrs: wholeIncrs, label: this.opts.x, labelSize: 18, labelFont: '11px system-ui, sans-serif' }),
+        axis({ size: 56, values: (u, splits) => splits.map((v) => num(v)), label: this.yLabel(), labelSize: 18, labelFont: '11px system-ui, sans-serif' }),
+      ],
       legend: { live: true },
       cursor: {
         drag: { x: true, y: false, setScale: !onRange },
@@ -204,7 +211,15 @@ export class Chart {
     this.placeMarkers();
   }
 
+  /** The y axis' label: the option, or the one metric drawn, or "value" for several. */
+  yLabel() {
+    if (this.opts.y) return this.opts.y + (this.opts.log ? ' (log)' : '');
+    const names = [...new Set(this.lines.map((l) => l.label))];
+    return (names.length === 1 ? names[0] : 'value') + (this.opts.log ? ' (log)' : '');
+  }
+
   destroy() {
+    cancelAnimationFrame(this.resizeFrame);
     this.resize.disconnect();
     this.u?.destroy();
     this.u = null;

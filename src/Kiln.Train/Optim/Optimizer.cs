@@ -93,6 +93,8 @@ public abstract class Optimizer : IOptimizerActuator
         else ParamGroups[group].Set(key, value, step);
     }
 
+    public ScheduledLr? LrOf(int group) => ParamGroups[group].Lr;
+
     /// <summary>Per-parameter state buffers (momentum, moments), created zeroed on first use.</summary>
     protected static float[] State(Dictionary<Tensor, float[]> states, Tensor p)
     {

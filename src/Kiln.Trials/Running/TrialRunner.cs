@@ -24,22 +24,29 @@ public sealed record RunSummary(ExpansionResult Expansion, int AlreadyComplete, 
 /// Expands the tree, then submits every incomplete trial to an executor (a local process pool, threads of this
 /// process, a cluster), which runs them as many at a time as it allows. A failed trial is recorded with its cause and
 /// the others go on; cancelling stops the running trials cleanly (they stay incomplete) and starts no more; running
-/// again resumes with whatever is not complete. The output of an interrupted attempt is moved to
-/// <c>attempts/&lt;n&gt;/</c> before its trial starts over.
+/// again resumes with whatever is not complete. What an earlier attempt left moves to <c>attempts/&lt;n&gt;/</c> before its
+/// trial starts over (<see cref="TrialAttempts"/>).
 /// </summary>
 public static class TrialRunner
 {
     /// <param name="job">The job that runs one trial (<see cref="TrialJobs.Worker"/>, <see cref="TrialJobs.InProcess"/>).</param>
+    /// <param name="rerun">Complete trials to run again from scratch (stale ones, or ones named on the command line).</param>
     public static async Task<RunSummary> RunAsync(string root, TrialFilter filter, IJobExecutor executor, Func<TrialSpec, JobSpec> job,
-        Action<TrialEvent>? onEvent = null, CancellationToken stop = default)
+        Action<TrialEvent>? onEvent = null, CancellationToken stop = default, Func<TrialSpec, bool>? rerun = null)
     {
         var expansion = TreeExpander.Expand(root, filter);
         var trials = expansion.Trials.ToList();
-        var pending = trials.Where(t => TrialState.Of(t.Dir) is not (TrialStatus.Complete or TrialStatus.Running)).ToList();
+        var states = trials.ToDictionary(t => t, t => TrialState.Of(t.Dir));
+        var pending = trials.Where(t => states[t] switch
+        {
+            TrialStatus.Running => false,
+            TrialStatus.Complete => rerun?.Invoke(t) == true,
+            _ => true,
+        }).ToList();
         onEvent?.Invoke(new TrialEvent.Planned(pending.Count, trials.Count - pending.Count));
         if (pending.Count == 0 || stop.IsCancellationRequested)
             return new RunSummary(expansion, trials.Count - pending.Count, []);
-        foreach (var trial in pending) ArchiveAttempt(trial.Dir);
+        foreach (var trial in pending) TrialAttempts.Archive(trial.Dir, continuePrevious: states[trial] != TrialStatus.Complete);
         var bySpec = new Dictionary<JobSpec, TrialSpec>(ReferenceEqualityComparer.Instance);
         var specs = pending.Select(t => { var spec = job(t); bySpec[spec] = t; return spec; }).ToList();
         var started = new HashSet<JobSpec>(ReferenceEqualityComparer.Instance);
@@ -94,17 +101,5 @@ public static class TrialRunner
             status = TrialStatus.Failed;
         }
         return new TrialOutcome(trial, status, error, result.Duration);
-    }
-
-    /// <summary>Moves what an interrupted attempt left (metrics, logs) to <c>attempts/&lt;n&gt;/</c>.</summary>
-    private static void ArchiveAttempt(string dir)
-    {
-        var leftovers = new[] { Kiln.Protocol.RunFiles.Metrics, "stdout.log", "stderr.log" }
-            .Select(f => Path.Combine(dir, f)).Where(File.Exists).ToList();
-        if (leftovers.Count == 0) return;
-        var n = 1;
-        while (Directory.Exists(Path.Combine(dir, "attempts", n.ToString(System.Globalization.CultureInfo.InvariantCulture)))) n++;
-        var target = Directory.CreateDirectory(Path.Combine(dir, "attempts", n.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
-        foreach (var f in leftovers) File.Move(f, Path.Combine(target, Path.GetFileName(f)));
     }
 }

@@ -21,7 +21,7 @@ public sealed class TypeCallbackLoader : ICallbackLoader
             var name = target.Symbol is null ? target.Path : target.Path + "." + target.Symbol;
             var type = FindLoadedType(name)
                 ?? throw new ProtocolException($"target: no type '{name}' is loaded in this process");
-            return new LoadedCallback(CallbackFactory.Create(type, request.Id, request.Init));
+            return new LoadedCallback(request.Create(type));
         }
         var (dll, typeName) = SplitAssemblyTarget(target);
         var path = request.Run.Resolve(dll);
@@ -32,7 +32,7 @@ public sealed class TypeCallbackLoader : ICallbackLoader
             var assembly = context.LoadFromAssemblyPath(path);
             var type = assembly.GetType(typeName, throwOnError: false)
                 ?? throw new ProtocolException($"target.symbol: no type '{typeName}' in {Path.GetFileName(path)}");
-            var callback = CallbackFactory.Create(type, request.Id, request.Init);
+            var callback = request.Create(type);
             return new LoadedCallback(callback, unload: context.Unload);
         }
         catch

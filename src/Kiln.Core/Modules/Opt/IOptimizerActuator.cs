@@ -34,4 +34,10 @@ public interface IOptimizerActuator
     double Get(int group, OptimizerKey key, long step);
 
     void Set(int group, OptimizerKey key, double value, long step);
+
+    /// <summary>
+    /// The group's learning rate as base × scale × schedule, so a front end can tell the rate now from its base;
+    /// null (the default) for an optimizer that keeps no schedule of its own.
+    /// </summary>
+    ScheduledLr? LrOf(int group) => null;
 }

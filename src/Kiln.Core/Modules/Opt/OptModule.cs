@@ -152,6 +152,16 @@ internal sealed class OptModule() : HandleModule<IOptimizerActuator>("opt", "opt
         {
             Module = Name, Id = id, Key = dial.Name, Type = dial.DialType!, Group = group,
             Min = bounds.Min, Max = bounds.Max, Enabled = enabled, Value = dial.Current(act, g, step),
+            Info = dial == OptParam.Lr && act.LrOf(g) is { } lr ? LrInfo(lr, step) : null,
         });
     }
+
+    /// <summary>What makes the rate now: <c>value = base × scale × factor</c>, the factor being the schedule's at the step.</summary>
+    private static JsonObject LrInfo(ScheduledLr lr, long step) => new()
+    {
+        ["base"] = lr.BaseLr,
+        ["scale"] = lr.Scale,
+        ["factor"] = lr.Schedule.Factor(step),
+        ["schedule"] = lr.Schedule.ToJson(),
+    };
 }

@@ -33,6 +33,8 @@ public sealed class OptimizerDials : IOptimizerActuator
 
     public double Lr(int group, long step) => _groups[group].Lr.At(step);
 
+    public ScheduledLr? LrOf(int group) => _groups[group].Lr;
+
     /// <summary>Gradient clipping by global norm; 0 is off.</summary>
     public double ClipNorm { get; private set; }
 

@@ -156,7 +156,7 @@ class ComparePage {
       });
       this.chartHost.dataset.metric = this.metric;
       this.chartHost.dataset.series = String(lines.length);
-      this.chart.update(lines);
+      this.chart.update(lines, { y: this.metric });
       this.renderLegend(answer.runs);
       // Large runs the server is still reading are drawn from a preview: asked for again until they are whole.
       this.chartHost.dataset.partial = answer.partial ? 'true' : 'false';
@@ -206,6 +206,6 @@ class ComparePage {
     });
     this.epochHost.dataset.series = String(lines.length);
     this.epochHost.dataset.column = column;
-    this.epochChart.update(lines);
+    this.epochChart.update(lines, { y: `${column} (${mode})` });
   }
 }

@@ -54,13 +54,15 @@ const button = (label, attrs, onclick) => h('button.btn', { type: 'button', ...a
 
 /**
  * The controls panel. `send(body, feedbackEl)` queues a command; `setFreeze(body, feedbackEl)` writes the freeze state.
+ * `readOnly`, when this browser may not make changes, is what to tell the user: the controls are shown disabled under it.
  * update() rebuilds it from a new actuators document, keeping what the user was typing.
  */
 export class Controls {
-  constructor(host, { send, setFreeze }) {
+  constructor(host, { send, setFreeze, readOnly = null }) {
     this.host = host;
     this.send = send;
     this.setFreeze = setFreeze;
+    this.readOnly = readOnly;
     this.feedbacks = new Map();
     this.doc = null;
     this.freeze = null;
@@ -88,13 +90,15 @@ export class Controls {
     }
     const dials = doc?.actuators ?? [];
     fill(this.host,
-      h('div.card-head', {}, h('h2', {}, 'Controls'), doc?.step !== undefined && doc?.step !== null ? h('span.muted', {}, `as of step ${doc.step}`) : null),
+      h('div.card-head', {}, h('h2', {}, 'Controls'), this.asOf(doc, status)),
+      this.readOnly ? h('p.note', { 'data-testid': 'controls-read-only' }, this.readOnly) : null,
       status && status !== 'running' ? h('p.note', {}, `The run is ${status}: commands wait in its inbox until a kernel reads it.`) : null,
       doc ? null : h('p.muted', {}, 'No kiln.actuators.json yet: the controls appear when the run\'s kernel starts.'),
-      this.optimizer(dials.filter((d) => d.module === 'opt')),
-      this.loss(dials.filter((d) => d.module === 'loss')),
-      this.callbacks(dials.filter((d) => d.module === 'cb')),
-      this.freezeSection(),
+      h('fieldset.ctl-all', { disabled: Boolean(this.readOnly) },
+        this.optimizer(dials.filter((d) => d.module === 'opt')),
+        this.loss(dials.filter((d) => d.module === 'loss')),
+        this.callbacks(dials.filter((d) => d.module === 'cb')),
+        this.freezeSection()),
     );
     for (const el of this.host.querySelectorAll('[data-field]')) {
       const s = saved.get(el.dataset.field);
@@ -105,6 +109,16 @@ export class Controls {
       el.classList.toggle('invalid', s.invalid);
       if (s.focused) el.focus();
     }
+  }
+
+  /**
+   * When the values shown hold: a running kernel rewrites its dials whenever one moves (a command, or a schedule), so
+   * they are the run's values now; a run that stopped left them as of its last step.
+   */
+  asOf(doc, status) {
+    if (!doc) return null;
+    if (status === 'running') return h('span.muted', { 'data-testid': 'controls-as-of', title: `written at step ${doc.step ?? '—'}` }, 'current values');
+    return doc.step !== undefined && doc.step !== null ? h('span.muted', { 'data-testid': 'controls-as-of' }, `as of step ${doc.step}`) : null;
   }
 
   // ---- optimizer ----
@@ -149,7 +163,7 @@ export class Controls {
       if (v !== undefined) this.send({ module: 'opt', op: 'set_params', id, params: params(v) }, fb);
     };
     onEnter([input], apply);
-    return dialRow(d.key, num(d.value), [input], applyButton(d.key, g, apply), fb, boundsText(d));
+    return dialRow(d.key, d.key === 'lr' ? lrNow(d) : num(d.value), [input], applyButton(d.key, g, apply), fb, boundsText(d));
   }
 
   handleHead(title, module, id, enabled) {
@@ -277,7 +291,7 @@ export class Controls {
           h('label', {}, 'id', id), h('label', {}, 'kind', kind), h('label.span2', {}, 'path', path), h('label', {}, 'symbol', symbol),
           h('label.check', {}, enabled, 'start enabled'),
           h('label.span2', {}, 'init (constructor arguments, JSON)', init)),
-        h('p.hint', {}, 'Relative paths are relative to the run directory.'),
+        h('p.hint', {}, 'Relative paths are relative to the run directory; the dashboard loads files from under the directory it serves only.'),
         h('div.form-actions', {}, button('Load', { class: 'btn-primary', 'data-testid': 'apply-cb-load' }, load))),
       fb);
   }
@@ -368,6 +382,19 @@ function applyButton(key, group, onclick) {
 
 function onEnter(inputs, apply) {
   for (const el of inputs) el.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(); });
+}
+
+/**
+ * The learning rate now, and what makes it when a schedule or scale moves it away from its base
+ * (value = base × scale × schedule factor). Setting lr sets the rate now; the schedule goes on from there.
+ */
+function lrNow(d) {
+  const info = d.info;
+  const moved = info && Math.abs(info.scale * info.factor - 1) > 1e-12;
+  if (!moved) return h('span', { 'data-testid': 'lr-now', title: 'the learning rate now' }, num(d.value));
+  const parts = [`base ${num(info.base)}`, info.scale !== 1 ? `× scale ${num(info.scale)}` : null, `× ${info.schedule?.type ?? 'schedule'} ${num(info.factor)}`].filter(Boolean);
+  return h('span.lr-now', { 'data-testid': 'lr-now', title: 'the learning rate now (setting lr sets this; the schedule goes on from it)' },
+    num(d.value), h('span.dial-base', { 'data-testid': 'lr-base' }, parts.join(' ')));
 }
 
 function boundsText(d) {

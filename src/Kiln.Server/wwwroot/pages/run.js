@@ -2,7 +2,7 @@
 // The parts are in run/: the header, the metrics the page holds, the picker and the charts; this module fetches, keeps
 // them current from the run's event stream, and sends the controls' commands.
 
-import { get, post, ledgerAfter, runEvents, ApiError } from '../api.js';
+import { get, post, ledgerAfter, runEvents, ApiError, mayChange, READ_ONLY } from '../api.js';
 import { h, fill, showError, debounce, replaceRoute } from '../dom.js';
 import { Controls, setFeedback } from './controls.js';
 import { LedgerTable, isChange, marker, outcome } from './ledger.js';
@@ -52,7 +52,9 @@ class RunPage {
     const ledgerBox = h('section.card');
     this.ledgerTable = new LedgerTable(ledgerBox);
     const controlsBox = h('section.card.controls', { 'data-testid': 'controls' });
-    this.controls = new Controls(controlsBox, { send: (b, fb) => this.send(b, fb), setFreeze: (b, fb) => this.setFreeze(b, fb) });
+    this.controls = new Controls(controlsBox, {
+      send: (b, fb) => this.send(b, fb), setFreeze: (b, fb) => this.setFreeze(b, fb), readOnly: mayChange ? null : READ_ONLY,
+    });
     fill(root, h('div.run-page', {},
       this.header.el,
       h('div.run-body', {},

@@ -85,7 +85,7 @@ export function mount(root, params) {
     });
     const params = r.swept && Object.keys(r.swept).length ? r.swept : visibleParams(r.params);
     const metrics = Object.entries(r.metrics ?? {});
-    metrics.sort(([a], [b]) => (a === state.sort ? -1 : b === state.sort ? 1 : a.localeCompare(b)));
+    metrics.sort(([a], [b]) => (a === state.sort ? -1 : b === state.sort ? 1 : keyRank(a) - keyRank(b) || a.localeCompare(b)));
     for (const [n] of metrics) metricNames.add(n);
     return h('tr', { 'data-testid': 'runs-row', 'data-run': r.id },
       h('td.select', {}, box),
@@ -141,6 +141,14 @@ export function mount(root, params) {
   load();
   const timer = setInterval(() => { if (!document.hidden) load(true); }, REFRESH_MS);
   return { dispose() { disposed = true; clearInterval(timer); } };
+}
+
+/** The metrics a run is judged by come first: validation accuracy and loss, then test, then other accuracies and losses. */
+const KEY_METRICS = [/^val(idation)?_?acc/i, /^val(idation)?_?loss$/i, /^test_?acc/i, /^test_?loss$/i, /acc/i, /loss$/i];
+
+function keyRank(name) {
+  const i = KEY_METRICS.findIndex((re) => re.test(name));
+  return i < 0 ? KEY_METRICS.length : i;
 }
 
 /** The parameters worth a glance: not null, not the bookkeeping ones. */

@@ -98,7 +98,7 @@ export class ChartPanel {
         const latest = h('span.mono.latest');
         const card = h('div.chart-card', {}, h('div.chart-title', {}, h('span', {}, key), latest), host);
         const chart = new Chart(host, {
-          log: view.log, smooth: view.smooth, sync: `run:${this.id}`,
+          log: view.log, smooth: view.smooth, sync: `run:${this.id}`, y: key,
           onRange: (from, to) => this.onRange(from, to), onReset: () => this.onRange('', ''),
         });
         c = { chart, card, host, latest };

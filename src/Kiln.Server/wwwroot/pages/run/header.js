@@ -12,7 +12,9 @@ export class RunHeader {
 
   /** Draws the run's summary (`run` of /api/run, or as the status events changed it). */
   render(r, step) {
-    const params = r.swept ?? r.params ?? {};
+    // Every parameter the run recorded, the swept ones (a trial's) first and marked.
+    const swept = new Set(Object.keys(r.swept ?? {}));
+    const params = { ...(r.swept ?? {}), ...Object.fromEntries(Object.entries(r.params ?? {}).filter(([k]) => !swept.has(k))) };
     this.setStep(step);
     fill(this.el,
       h('div.title-row', {},
@@ -24,7 +26,8 @@ export class RunHeader {
       h('div.meta', {},
         meta('kind', r.kind), meta('config', r.config), meta('started', time(r.start)), r.end ? meta('ended', time(r.end)) : null,
         this.stepEl),
-      Object.keys(params).length ? h('div.meta.params', {}, Object.entries(params).filter(([, v]) => v !== null).map(([k, v]) => h('span.chip', {}, `${k}=${typeof v === 'object' ? JSON.stringify(v) : num(v)}`))) : null,
+      Object.keys(params).length ? h('div.meta.params', { 'data-testid': 'run-params' }, Object.entries(params).filter(([, v]) => v !== null).map(([k, v]) =>
+        h('span.chip', { class: swept.has(k) ? 'swept' : '', 'data-param': k, title: swept.has(k) ? 'swept' : '' }, `${k}=${typeof v === 'object' ? JSON.stringify(v) : num(v)}`))) : null,
       r.error ? h('p.err', { 'data-testid': 'run-error' }, r.error) : null);
   }
 
