@@ -275,30 +275,23 @@ public sealed class KernelRuleTests
 
     // ---- 9. Many writers ----
 
+    /// <summary>The many-writer probe, small here; <c>scripts/soak.sh</c> runs it with 100 commands a writer (KILN_SOAK=full).</summary>
     [Fact]
     public void A_hundred_concurrent_writers_lose_nothing()
     {
+        var size = ProbeSize.FromEnvironment();
         using var h = new Harness();
-        var cids = new System.Collections.Concurrent.ConcurrentBag<string>();
-        using var go = new ManualResetEventSlim();
-        var writers = Enumerable.Range(0, 100).Select(i => new Thread(() =>
-        {
-            go.Wait();
-            cids.Add(h.Run.Set("loss", $$"""{"cls_w": {{i}}}"""));
-        })).ToList();
-        writers.ForEach(t => t.Start());
-        go.Set();
         var step = 0L;
-        while (writers.Any(t => t.IsAlive)) h.Step(step++);
-        writers.ForEach(t => t.Join());
-        h.Step(step);
+        var cids = ConcurrentWriters.Write(h.Run, size.Writers, size.CommandsPerWriter, () => h.Step(step++));
+        var total = size.Writers * size.CommandsPerWriter;
 
-        var applied = h.Run.Decisions().Where(e => e.Decision == Decision.Applied).Select(e => e.Cid!).ToList();
-        Assert.Equal(100, applied.Count);
-        Assert.Equal(cids.OrderBy(c => c, StringComparer.Ordinal), applied.OrderBy(c => c, StringComparer.Ordinal));
-        var lines = File.ReadAllLines(h.Run.Files.CommandsPath);
-        Assert.Equal(100, lines.Length);
-        Assert.All(lines, l => JsonNode.Parse(l));
+        var audit = InboxAudit.Of(h.Dir);
+        Assert.True(audit.Ok, audit.ToString());
+        Assert.Equal(total, audit.Lines);
+        Assert.All(audit.Decisions, d => Assert.Equal(Decision.Applied, d.Decision));
+        Assert.Equal(cids.Order(StringComparer.Ordinal), audit.Decisions.Select(d => d.Cid!).Order(StringComparer.Ordinal));
+        var values = audit.Decisions.Select(d => (int)Math.Round((double)d.Payload!["cls_w"]! * 100)).Order();
+        Assert.Equal(Enumerable.Range(0, total), values);
     }
 
     [Fact]
