@@ -45,9 +45,7 @@ internal sealed class Cli
             TimeSpan? waitFor = null;
             if (c.Parse.GetResult(wait) is { } given)
             {
-                var seconds = c.Get(wait) ?? DefaultWait.TotalSeconds;
-                if (!(seconds > 0)) throw new UsageException($"--wait: must be > 0 seconds, got {seconds}");
-                waitFor = TimeSpan.FromSeconds(seconds);
+                waitFor = DurationOption.Get(c, wait, zeroAllowed: false) ?? DefaultWait;
             }
             return c.Queue(build(c), c.Get(json), waitFor);
         });

@@ -53,4 +53,18 @@ public sealed class SteeringCliTests
         Assert.Contains("queued", result.Stderr);
         Assert.Single(File.ReadAllLines(Path.Combine(dir.Path, "r", RunFiles.Commands)));
     }
+
+    [Theory]
+    [InlineData("1e300")]
+    [InlineData("0")]
+    [InlineData("NaN")]
+    public void A_wait_out_of_range_is_a_usage_error_that_queues_nothing(string seconds)
+    {
+        using var dir = new TempDir("steer");
+        KilnProcess.Run(dir.Path, "--dir", "r", "init");
+        var result = KilnProcess.Run(dir.Path, "--dir", "r", "set", "lr=0.1", "--wait", seconds);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"--wait: must be > 0 and at most 2000000 seconds (about 23 days), got {seconds}", result.Stderr);
+        Assert.Empty(File.ReadAllBytes(Path.Combine(dir.Path, "r", RunFiles.Commands)));
+    }
 }

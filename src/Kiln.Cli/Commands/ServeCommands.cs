@@ -56,6 +56,9 @@ internal static class ServeCommands
         cli.Handle(command, c =>
         {
             var config = c.Get(golden) ? "multitask" : "simple";
+            // The options are checked before anything starts: a bad one leaves no server and no run directory behind.
+            var maxSteps = c.Get(steps) > 0 ? c.Get(steps) : throw new UsageException("--max-steps: must be > 0");
+            var stepDelay = DurationOption.Get(c, delay, zeroAllowed: true);
             var workspace = c.Run.Files.Dir;
             var runDir = RunLauncher.NewRunDir(Path.Combine(workspace, "runs"), "demo-" + config);
             Directory.CreateDirectory(runDir);
@@ -66,8 +69,8 @@ internal static class ServeCommands
             c.Out.Line($"token: {server.Token}");
             var options = new LaunchOptions
             {
-                Function = BuiltInRuns.Get(config), RunDir = runDir, Kind = "demo", MaxSteps = c.Get(steps) > 0 ? c.Get(steps) : throw new UsageException("--max-steps: must be > 0"), Seed = c.Get(seed), DataDir = c.Get(dataDir),
-                StepDelay = TimeSpan.FromSeconds(Math.Max(0, c.Get(delay))), Kernel = LaunchCommand.KernelDefaults(),
+                Function = BuiltInRuns.Get(config), RunDir = runDir, Kind = "demo", MaxSteps = maxSteps, Seed = c.Get(seed), DataDir = c.Get(dataDir),
+                StepDelay = stepDelay, Kernel = LaunchCommand.KernelDefaults(),
             };
             var code = LaunchCommand.Launch(c.Out, options, stop.Token);
             if (!c.Get(exitWhenDone) && !stop.StopRequested)
