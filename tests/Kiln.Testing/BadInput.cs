@@ -12,7 +12,7 @@ public static class BadInput
 {
     public static readonly string[] Modules = ["opt", "loss", "cb", "core", "tune", "gauge", ""];
     public static readonly string[] Ops = ["set_params", "enable", "disable", "load", "unload", "freeze", "unfreeze", "explode"];
-    private static readonly string[] Keys = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled", "lr", "cls_w", "kind", "path", "k", "x", "parms"];
+    private static readonly string[] Keys = ["cid", "ts", "source", "module", "op", "id", "params", "target", "init", "enabled", "lr", "cls_w", "kind", "path", "k", "x", "parms", "time_budget_s"];
 
     /// <summary>One inbox line (without its newline) that a writer might produce by mistake or by malice.</summary>
     public static byte[] Line(Random r) => r.Next(10) switch
@@ -217,7 +217,7 @@ public static class BadInput
                     switch (r.Next(3))
                     {
                         case 0: sb.Append(' ').Append(V()).Append('\n'); break;
-                        case 1: sb.Append(" {poll_interval_ms: ").Append(V()).Append(", debounce_steps: ").Append(V()).Append(", params: {lr: ").Append(V()).Append("}, bounds: {lr: ").Append(V()).Append("}}\n"); break;
+                        case 1: sb.Append(" {poll_interval_ms: ").Append(V()).Append(", debounce_steps: ").Append(V()).Append(", callback_time_budget_s: ").Append(V()).Append(", params: {lr: ").Append(V()).Append("}, bounds: {lr: ").Append(V()).Append("}}\n"); break;
                         default: sb.Append("\n  ").Append(sections[r.Next(sections.Length)]).Append(": ").Append(V()).Append("\n  id: ").Append(V()).Append('\n'); break;
                     }
                 }
