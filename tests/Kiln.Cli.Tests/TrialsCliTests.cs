@@ -86,4 +86,19 @@ public sealed class TrialsCliTests
         Assert.Equal(2, force.ExitCode);
         Assert.Contains("--force sweep/synthetic/mlp/adam/trial_009: no such trial", force.Stderr);
     }
+
+    [Fact]
+    public void Expand_refuses_an_alias_bomb_and_a_recursive_alias_naming_the_file_and_line()
+    {
+        using var dir = new TempDir("trials");
+        Cfg(dir.Path, "sweep/d/m/bomb", "seed: 0\n" + BadInput.YamlProbes[4]);
+        Cfg(dir.Path, "sweep/d/m/loop", "seed: 0\nx: &a [1, *a]\n");
+        Cfg(dir.Path, "sweep/d/m/ok", "seed: 0\nlr: [0.1, 0.2]\n");
+        var result = KilnProcess.Run(dir.Path, TimeSpan.FromSeconds(60), null, "trials", "expand");
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("cfg/sweep/d/m/bomb/cfg.yaml: line 7, column 8: aliases expand to more than 100000 nodes", result.Stderr);
+        Assert.Contains("cfg/sweep/d/m/loop/cfg.yaml: line 2, column 11: alias *a refers to the node it is part of", result.Stderr);
+        Assert.Contains("cfg/sweep/d/m/ok/cfg.yaml: 2 trials", result.Stdout);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr);
+    }
 }
