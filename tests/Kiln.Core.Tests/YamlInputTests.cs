@@ -35,7 +35,7 @@ public sealed class YamlInputTests
 
     public static TheoryData<string, string> Probes() => new()
     {
-        { Malformed, "line 2, column " },
+        { Malformed, "line 2, column 1: malformed YAML (check brackets, quotes and indentation)" },
         { DeepFlow, "nesting deeper than 64 levels" },
         { DeepBlock, "nesting deeper than 64 levels" },
         { RecursiveSequence, "line 1, column 11: alias *a refers to the node it is part of" },
@@ -56,6 +56,7 @@ public sealed class YamlInputTests
     {
         var ex = Assert.Throws<ProtocolException>(() => YamlJson.Parse(yaml));
         Assert.Contains(error, ex.Message);
+        Assert.DoesNotContain("the current state of the object", ex.Message);
         var bytes = Assert.Throws<ProtocolException>(() => YamlJson.Parse(Encoding.UTF8.GetBytes(yaml)));
         Assert.Equal(ex.Message, bytes.Message);
     }

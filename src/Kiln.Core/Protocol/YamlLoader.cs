@@ -50,9 +50,11 @@ internal sealed partial class YamlLoader
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or EndOfStreamException or JsonException)
         {
             // YamlDotNet's scanner gives up on some malformed input (an unclosed flow collection before a key, a tag that is
-            // no URI) with exceptions about its own state: still the file's fault, so an error like the others.
+            // no URI) with exceptions about its own state: still the file's fault, so an error like the others. The message of
+            // an InvalidOperationException ("Operation is not valid due to the current state of the object.") tells nothing.
             var at = loader._scanner.CurrentPosition;
-            throw new ProtocolException($"line {at.Line}, column {at.Column}: malformed YAML (check brackets, quotes and indentation): {YamlJson.Clean(ex.Message)}", ex);
+            var detail = ex is InvalidOperationException ? "" : ": " + YamlJson.Clean(ex.Message);
+            throw new ProtocolException($"line {at.Line}, column {at.Column}: malformed YAML (check brackets, quotes and indentation){detail}", ex);
         }
     }
 
