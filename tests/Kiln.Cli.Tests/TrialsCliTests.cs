@@ -91,7 +91,7 @@ public sealed class TrialsCliTests
     public void Expand_refuses_an_alias_bomb_and_a_recursive_alias_naming_the_file_and_line()
     {
         using var dir = new TempDir("trials");
-        Cfg(dir.Path, "sweep/d/m/bomb", "seed: 0\n" + BadInput.YamlProbes[4]);
+        Cfg(dir.Path, "sweep/d/m/bomb", "seed: 0\n" + YamlProbes.BillionLaughs);
         Cfg(dir.Path, "sweep/d/m/loop", "seed: 0\nx: &a [1, *a]\n");
         Cfg(dir.Path, "sweep/d/m/ok", "seed: 0\nlr: [0.1, 0.2]\n");
         var result = KilnProcess.Run(dir.Path, TimeSpan.FromSeconds(60), null, "trials", "expand");

@@ -10,37 +10,14 @@ namespace Kiln.Core.Tests;
 /// </summary>
 public sealed class YamlInputTests
 {
-    public const string Malformed = "lr: [0.1, 0.2\nseed: {";
-
-    public static readonly string DeepFlow = "version: 1\nopt: {params: {lr: " + new string('[', 1000) + "0.1" + new string(']', 1000) + "}}\n";
-
-    public static readonly string DeepBlock = "version: 1\n" + string.Concat(Enumerable.Range(0, 1000).Select(i => new string(' ', i) + "k:\n")) + new string(' ', 1000) + "v\n";
-
-    public const string RecursiveSequence = "x: &a [1, *a]\n";
-
-    public const string RecursiveMapping = "&a {self: *a}\n";
-
-    // A few hundred bytes whose aliases expand to 9^9 strings.
-    public const string BillionLaughs = """
-        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-        g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-        h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-        i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-        """;
-
     public static TheoryData<string, string> Probes() => new()
     {
-        { Malformed, "line 2, column 1: malformed YAML (check brackets, quotes and indentation)" },
-        { DeepFlow, "nesting deeper than 64 levels" },
-        { DeepBlock, "nesting deeper than 64 levels" },
-        { RecursiveSequence, "line 1, column 11: alias *a refers to the node it is part of" },
-        { RecursiveMapping, "alias *a refers to the node it is part of" },
-        { BillionLaughs, "aliases expand to more than 100000 nodes" },
+        { YamlProbes.Malformed, "line 2, column 1: malformed YAML (check brackets, quotes and indentation)" },
+        { YamlProbes.DeepFlow, "nesting deeper than 64 levels" },
+        { YamlProbes.DeepBlock, "nesting deeper than 64 levels" },
+        { YamlProbes.RecursiveSequence, "line 1, column 11: alias *a refers to the node it is part of" },
+        { YamlProbes.RecursiveMapping, "alias *a refers to the node it is part of" },
+        { YamlProbes.BillionLaughs, "aliases expand to more than 100000 nodes" },
         { "a: *nothing\n", "alias *nothing refers to no anchor &nothing before it" },
         { "&k key: 1\n*k : 2\n", "mapping keys must be plain scalars, not aliases" },
         { "x: \"\\U0000D800\"\n", "line 1" },
@@ -62,7 +39,19 @@ public sealed class YamlInputTests
     }
 
     [Fact]
-    public void The_alias_bomb_is_a_few_hundred_bytes() => Assert.InRange(BillionLaughs.Length, 300, 400);
+    public void The_probes_are_refused_without_big_memory()
+    {
+        // Once: 1.77 GB for the bomb, and the recursive aliases until the process died.
+        foreach (var yaml in new[] { YamlProbes.BillionLaughs, YamlProbes.RecursiveSequence, YamlProbes.RecursiveMapping, YamlProbes.DeepFlow, YamlProbes.DeepBlock })
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Assert.Throws<ProtocolException>(() => YamlJson.Parse(yaml));
+            Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 64L << 20);
+        }
+    }
+
+    [Fact]
+    public void The_alias_bomb_is_a_few_hundred_bytes() => Assert.InRange(YamlProbes.BillionLaughs.Length, 300, 400);
 
     [Fact]
     public void Nesting_up_to_the_limit_reads_and_one_more_level_does_not()
@@ -89,7 +78,7 @@ public sealed class YamlInputTests
         Assert.Equal("[[1,1],[1,1]]", YamlJson.Parse("- &a [&a 1, *a]\n- *a\n")!.ToJsonString());
         Assert.Equal("""{"key":"v","alias":"key"}""", YamlJson.Parse("&k key: v\nalias: *k\n")!.ToJsonString());
         // 9^5 strings expand within the budget; 9^6 would not.
-        var laughs = string.Join("\n", BillionLaughs.Split('\n')[..5]);
+        var laughs = string.Join("\n", YamlProbes.BillionLaughs.Split('\n')[..5]);
         Assert.NotNull(YamlJson.Parse(laughs));
     }
 

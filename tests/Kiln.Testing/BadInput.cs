@@ -4,9 +4,9 @@ using System.Text;
 namespace Kiln.Testing;
 
 /// <summary>
-/// Hostile input for the property tests and the soak: inbox lines that are no commands or damaged ones, JSON with text
-/// that is not text, keys given twice, deep nesting and odd numbers, and YAML with the probes of issue 11. Every piece
-/// comes from a <see cref="Random"/>, so a failing case is reproduced from its seed.
+/// Hostile input for the property tests: inbox lines that are no commands or damaged ones, JSON with text
+/// that is not text, keys given twice, deep nesting and odd numbers, and YAML with the probes of issue 11
+/// (<see cref="YamlProbes"/>). Every piece comes from a <see cref="Random"/>, so a failing case is reproduced from its seed.
 /// </summary>
 public static class BadInput
 {
@@ -164,30 +164,6 @@ public static class BadInput
         _ => r.Next(-5, 100).ToString(CultureInfo.InvariantCulture),
     };
 
-    /// <summary>The YAML probes of issue 11 and their relatives: malformed, too deep, recursive, an alias bomb.</summary>
-    public static readonly string[] YamlProbes =
-    [
-        "lr: [0.1, 0.2\nseed: {",
-        "version: 1\nopt: {params: {lr: " + new string('[', 1000) + "0.1" + new string(']', 1000) + "}}\n",
-        "x: &a [1, *a]\n",
-        "&a {self: *a}\n",
-        """
-        a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-        b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-        c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-        d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-        e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-        f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-        g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-        h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-        i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-        """,
-        "version: 1\nkernel: {debounce_steps: 100000000000}\n",
-        "version: 1\nopt: {params: {lr: 1e400}}\n",
-        "!<[>\n:\\\"",
-        "x: \"\\ud800\"\n",
-    ];
-
     private const string YamlAlphabet = "ab1: -?[]{},&*!|>'\"#%@`\n\t \\.0e+~<=";
 
     /// <summary>YAML text: a probe, a near-valid kiln.yaml with odd values, or characters of YAML's syntax at random.</summary>
@@ -196,7 +172,7 @@ public static class BadInput
         switch (r.Next(4))
         {
             case 0:
-                return YamlProbes[r.Next(YamlProbes.Length)];
+                return YamlProbes.All[r.Next(YamlProbes.All.Length)];
             case 1:
             {
                 var sb = new StringBuilder();

@@ -17,7 +17,7 @@ public sealed class YamlProbeTests
         { "seed: 0\nlr: " + new string('[', 1000) + "0.1" + new string(']', 1000) + "\n", ": line 2, column 68: nesting deeper than 64 levels" },
         { "seed: 0\nx: &a [1, *a]\n", ": line 2, column 11: alias *a refers to the node it is part of" },
         { "&a {seed: 0, self: *a}\n", ": line 1, column 20: alias *a refers to the node it is part of" },
-        { "seed: 0\n" + BadInput.YamlProbes[4], ": line 7, column 8: aliases expand to more than 100000 nodes" },
+        { "seed: 0\n" + YamlProbes.BillionLaughs, ": line 7, column 8: aliases expand to more than 100000 nodes" },
         { "seed: 0\nlr: 1e400\n", ": line 2: lr: 1e400 is too large for a number" },
         { "seed: 0\nname: \"\\ud800\"\n", ": line 2, column " },
         { "seed: 0\n#" + new string('x', 1 << 20) + "\n", ": 1048586 bytes is too large for a YAML file (at most 1048576 bytes)" },
