@@ -56,6 +56,26 @@ public sealed class TrialsCliTests
     }
 
     [Fact]
+    public void A_command_trial_that_writes_only_its_batch_log_shows_its_metrics_in_status()
+    {
+        using var dir = new TempDir("trials");
+        File.WriteAllText(Path.Combine(dir.Path, "train.sh"),
+            "#!/bin/sh\nprintf 'epoch,mode,batch,loss,acc\\n0,train,0,1.2,0.4\\n0,val,0,0.9,0.6\\n1,train,0,0.7,0.7\\n1,val,0,0.5,0.8\\n' > \"$KILN_RUN_DIR/batch_log.csv\"\n");
+        Cfg(dir.Path, "", "seed: 0\n");
+        Cfg(dir.Path, "sweep/any/prog/own", "command: sh train.sh\n");
+
+        var run = KilnProcess.Run(dir.Path, "trials", "run");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(@"sweep/any/prog/own/trial_000 complete in [\d.]+ s  val_loss=0.5  val_accuracy=0.8", run.Stdout);
+
+        var status = KilnProcess.Run(dir.Path, "trials", "status");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Matches(@"sweep/any/prog/own/trial_000\s.*complete.*0\.5\s.*0\.8", status.Stdout);
+        var json = JsonNode.Parse(KilnProcess.Run(dir.Path, "trials", "status", "--json").Stdout)!["trials"]![0]!["metrics"]!;
+        Assert.Equal((0.5, 0.8, 0.7), ((double)json["val_loss"]!, (double)json["val_acc"]!, (double)json["train_loss"]!));
+    }
+
+    [Fact]
     public void Rule_errors_fail_expansion_with_the_file_and_key()
     {
         using var dir = new TempDir("trials");

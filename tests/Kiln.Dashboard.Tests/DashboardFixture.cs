@@ -62,18 +62,19 @@ public sealed class DashboardFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Starts the built-in <c>simple</c> run under runs/ in the background (small model, synthetic data, 0.02 s a step),
-    /// training until <paramref name="stop"/>; returns its id, its directory and how it ends.
+    /// Starts a built-in run (<c>simple</c> unless <paramref name="config"/> says otherwise) under runs/ in the background
+    /// (small model, synthetic data, 0.02 s a step), training until <paramref name="stop"/>; returns its id, its directory
+    /// and how it ends.
     /// </summary>
-    public (string Id, string Dir, Task<LaunchResult> Run) Launch(string name, CancellationToken stop)
+    public (string Id, string Dir, Task<LaunchResult> Run) Launch(string name, CancellationToken stop, string config = "simple", JsonObject? parameters = null, long maxSteps = 50_000)
     {
         var dir = RunLauncher.NewRunDir(Path.Combine(Root, "runs"), name);
         Directory.CreateDirectory(dir);
         var options = new LaunchOptions
         {
-            Function = BuiltInRuns.Get("simple"), RunDir = dir, Kind = "demo", MaxSteps = 50_000, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
+            Function = BuiltInRuns.Get(config), RunDir = dir, Kind = "demo", MaxSteps = maxSteps, StepDelay = TimeSpan.FromSeconds(0.02), Seed = 1,
             DataDir = Path.Combine(Root, "no-fashion-mnist"), // the synthetic fallback: small, and no dataset package needed
-            Params = new JsonObject { ["hidden1"] = 32, ["hidden2"] = 16, ["eval_every"] = 100, ["batch_size"] = 32 },
+            Params = parameters ?? new JsonObject { ["hidden1"] = 32, ["hidden2"] = 16, ["eval_every"] = 100, ["batch_size"] = 32 },
         };
         var run = Task.Run(() => RunLauncher.Run(options, cancel: stop), CancellationToken.None);
         return (Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/'), dir, run);

@@ -20,6 +20,18 @@ public sealed class RunFiles
     /// <summary>The per-epoch aggregate of <see cref="BatchLog"/>.</summary>
     public const string EpochLog = "epoch_log.csv";
 
+    // What a trainer run by `kiln train`, `kiln trial` or `kiln queue run` reports through the SDK (docs/protocol.md):
+    /// <summary>The model's architecture: its fingerprint and a readable summary.</summary>
+    public const string Model = "kiln.model.json";
+    /// <summary>The hyper-parameters the trainer registered.</summary>
+    public const string Params = "kiln.params.json";
+    /// <summary>A trial's result (accuracy, …).</summary>
+    public const string TrialResult = "kiln.result.json";
+    /// <summary>The trained weights, saved when the trainer ends.</summary>
+    public const string Weights = "weights.safetensors";
+    /// <summary>In a trial: the weights the parent chose for the child to load (or why there are none).</summary>
+    public const string Choice = "kiln.choice.json";
+
     /// <param name="dir">The run directory.</param>
     /// <param name="configPath">Another configuration file than <c>kiln.yaml</c> in the directory (the standalone controller's).</param>
     /// <param name="commandsPath">Another inbox than <c>kiln.commands.jsonl</c> in the directory.</param>

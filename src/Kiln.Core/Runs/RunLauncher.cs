@@ -50,6 +50,35 @@ public static class RunLauncher
         return dir;
     }
 
+    /// <summary>
+    /// Creates a new run directory under <paramref name="root"/> named as <see cref="NewRunDir"/> names it, holding a
+    /// <c>pending</c> record of kind <paramref name="kind"/>, and makes sure no other process took the same one: the
+    /// record is created only if absent, so two runs started in the same second by two processes get two folders.
+    /// </summary>
+    public static string ClaimRunDir(string root, string name, string kind, TimeProvider? time = null)
+    {
+        Directory.CreateDirectory(root);
+        for (var attempt = 0; ; attempt++)
+        {
+            var dir = NewRunDir(root, name, time);
+            Directory.CreateDirectory(dir);
+            try
+            {
+                using var claim = new FileStream(Path.Combine(dir, RunFiles.Run), FileMode.CreateNew, FileAccess.Write);
+                var record = new RunInfo { Id = Path.GetFileName(dir), Kind = kind, Config = name, Status = Pending };
+                claim.Write(System.Text.Encoding.UTF8.GetBytes(record.ToJson().ToJsonString()));
+                return dir;
+            }
+            catch (IOException) when (File.Exists(Path.Combine(dir, RunFiles.Run)) && attempt < 100)
+            {
+                // taken by another process a moment ago: the next name
+            }
+        }
+    }
+
+    /// <summary>The status of a claimed run directory whose run has not started.</summary>
+    public const string Pending = "pending";
+
     public static LaunchResult Run(
         LaunchOptions options,
         Action<string>? log = null,

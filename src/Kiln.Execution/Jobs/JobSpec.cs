@@ -29,6 +29,12 @@ public sealed record JobSpec
     /// <summary>Memory the job may use, in MiB (a cluster enforces it; the local pool only passes it on).</summary>
     public long? MemoryMb { get; init; }
 
+    /// <summary>
+    /// Also write the job's output, line by line, to this process's stdout and stderr after this prefix (<c>""</c>: as
+    /// is; <c>"[name] "</c> when several run at once); null keeps it in the logs only.
+    /// </summary>
+    public string? EchoPrefix { get; init; }
+
     /// <summary>A file whose existence means the job completed before: a resumed submission does not run it again.</summary>
     public string? DoneMarker { get; init; }
 

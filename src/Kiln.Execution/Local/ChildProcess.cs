@@ -21,14 +21,14 @@ internal sealed class ChildProcess : IDisposable
     private readonly Task _logs;
     private readonly Queue<string> _tail = new();
 
-    private ChildProcess(Process process, bool ownGroup, string? logFolder)
+    private ChildProcess(Process process, bool ownGroup, string? logFolder, string? echo)
     {
         _process = process;
         OwnGroup = ownGroup;
         Pid = process.Id;
         _logs = logFolder is null ? Task.CompletedTask : Task.WhenAll(
-            Copy(process.StandardOutput, Path.Combine(logFolder, "stdout.log"), null),
-            Copy(process.StandardError, Path.Combine(logFolder, "stderr.log"), _tail));
+            Copy(process.StandardOutput, Path.Combine(logFolder, "stdout.log"), null, echo is null ? null : (echo, Console.Out)),
+            Copy(process.StandardError, Path.Combine(logFolder, "stderr.log"), _tail, echo is null ? null : (echo, Console.Error)));
     }
 
     public int Pid { get; }
@@ -53,14 +53,14 @@ internal sealed class ChildProcess : IDisposable
         info.Environment["KILN_THREADS"] = spec.Threads.ToString(CultureInfo.InvariantCulture);
         if (spec.RunDirectory is { } runDir)
         {
-            info.Environment["KILN_RUN_DIR"] = Path.GetFullPath(runDir);
+            info.Environment[Kiln.Protocol.ChildEnv.RunDir] = Path.GetFullPath(runDir);
             Directory.CreateDirectory(runDir);
         }
         if (spec.LogFolder is { } logs) Directory.CreateDirectory(logs);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {argv[0]}");
         // A job reads no input: closing it means a program that asks for some gets end-of-file instead of hanging.
         process.StandardInput.Close();
-        return new ChildProcess(process, ownGroup, spec.LogFolder);
+        return new ChildProcess(process, ownGroup, spec.LogFolder, spec.EchoPrefix);
     }
 
     /// <summary>Sends a signal to the job (and, when it leads its own group, to everything it started).</summary>
@@ -85,13 +85,24 @@ internal sealed class ChildProcess : IDisposable
         lock (_tail) return string.Join(" | ", _tail);
     }
 
-    private static async Task Copy(StreamReader from, string path, Queue<string>? tail)
+    private static readonly Lock EchoGate = new();
+
+    private static async Task Copy(StreamReader from, string path, Queue<string>? tail, (string Prefix, TextWriter To)? echo)
     {
         // Flushed line by line, so `tail -f` on a job's log shows it live.
         await using var to = new StreamWriter(path, append: false) { AutoFlush = true };
         while (await from.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
             await to.WriteLineAsync(line).ConfigureAwait(false);
+            if (echo is var (prefix, writer))
+            {
+                // Whole lines, one job's at a time: jobs running side by side never cut into each other's lines.
+                lock (EchoGate)
+                {
+                    writer.WriteLine(prefix + line);
+                    writer.Flush();
+                }
+            }
             if (tail is null) continue;
             lock (tail)
             {

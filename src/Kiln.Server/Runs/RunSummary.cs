@@ -29,7 +29,7 @@ public sealed record RunSummary(
         if (Metrics is not { } all || all.Count <= most) return row;
         var names = all.Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
         var keep = (all.ContainsKey(sort) ? [sort] : Enumerable.Empty<string>())
-            .Concat(Kiln.Server.Metrics.DefaultMetrics.Names(names)).Concat(names).Distinct().Take(most).ToHashSet();
+            .Concat(Kiln.Metrics.DefaultMetrics.Names(names)).Concat(names).Distinct().Take(most).ToHashSet();
         var metrics = new JsonObject();
         foreach (var (name, value) in all) if (keep.Contains(name)) metrics[name] = value?.DeepClone();
         row["metrics"] = metrics;

@@ -42,6 +42,12 @@ const logRange = (u, min, max) => {
   return r[0] > 0 && r[1] > r[0] ? r : [min / 2, max * 2];
 };
 
+/** The x axis spans the data, no more (two epochs are drawn from 1 to 2, not from 0.5 to 2.5). */
+const fitRange = (u, min, max) => {
+  if (min === null || max === null) return [0, 1];
+  return min === max ? [min - 1, max + 1] : [min, max];
+};
+
 /** Dots on a line only where its points are far apart (a few evaluations, one epoch), as uPlot does by default. */
 const sparse = (u) => {
   const [i0, i1] = u.series[0].idxs ?? [0, 0];
@@ -99,7 +105,7 @@ export class Chart {
     this.render();
   }
 
-  /** Vertical markers: [{key, step, title, kind}]; drawn over the plot, moved on every redraw. */
+  /** Vertical markers: [{key, step, title, kind, color?, run?}]; drawn over the plot, moved on every redraw. */
   setMarkers(markers) {
     this.markers = markers;
     const keep = new Set(markers.map((m) => m.key));
@@ -108,7 +114,11 @@ export class Chart {
     }
     for (const m of markers) {
       if (this.markerEls.has(m.key)) continue;
-      const el = h('div.ledger-marker', { 'data-testid': 'ledger-marker', 'data-step': m.step, title: m.title, class: m.kind ? `marker-${m.kind}` : '' });
+      const el = h('div.ledger-marker', {
+        'data-testid': 'ledger-marker', 'data-step': m.step, 'data-run': m.run ?? '', title: m.title,
+        class: m.color ? 'marker-run' : m.kind ? `marker-${m.kind}` : '',
+      });
+      if (m.color) el.style.setProperty('--marker', m.color);
       this.markerEls.set(m.key, el);
       this.layer.append(el);
     }
@@ -166,6 +176,9 @@ export class Chart {
     const { series, bands, data } = this.build();
     const points = data[0].length;
     this.host.dataset.points = String(points);
+    // uPlot draws the axes' labels on its canvas: they are told here too, for whoever reads the page's structure.
+    this.host.dataset.xLabel = this.opts.x;
+    this.host.dataset.yLabel = this.yLabel();
     this.host.classList.toggle('is-empty', points === 0);
     const signature = JSON.stringify([series.map((s) => s.label + s.stroke), bands.length, this.opts.log, this.yLabel()]);
     if (this.u && signature === this.signature) {
@@ -180,7 +193,7 @@ export class Chart {
       height,
       series,
       bands,
-      scales: { x: { time: false }, y: log ? { distr: 3, log: 10, range: logRange } : { distr: 1 } },
+      scales: { x: { time: false, range: fitRange }, y: log ? { distr: 3, log: 10, range: logRange } : { distr: 1 } },
       axes: [
         axis({ incrs: wholeIncrs, label: this.opts.x, labelSize: 18, labelFont: '11px system-ui, sans-serif' }),
         axis({ size: 56, values: (u, splits) => splits.map((v) => num(v)), label: this.yLabel(), labelSize: 18, labelFont: '11px system-ui, sans-serif' }),
@@ -192,7 +205,7 @@ export class Chart {
         points: { size: 5 },
       },
       hooks: {
-        draw: [() => { this.placeMarkers(); markFirstChart(this.host); }],
+        draw: [(u) => { this.placeMarkers(); markFirstChart(this.host); this.host.dataset.xRange = `${u.scales.x.min},${u.scales.x.max}`; }],
         setScale: [() => this.placeMarkers()],
         setSelect: [(u) => {
           if (!onRange || u.select.width < 4) return;

@@ -36,7 +36,7 @@ public static class TrialWorker
             var command = JsonValues.GetString(commandNode, $"{cfgPath}: command");
             var env = new Dictionary<string, string>
             {
-                ["KILN_RUN_DIR"] = trialDir, ["KILN_TRIAL_DIR"] = trialDir, ["KILN_CONFIG"] = cfgPath, ["KILN_ROOT"] = root,
+                [ChildEnv.RunDir] = trialDir, ["KILN_TRIAL_DIR"] = trialDir, ["KILN_CONFIG"] = cfgPath, ["KILN_ROOT"] = root,
                 ["KILN_MODE"] = mode, ["KILN_DATASET"] = dataset, ["KILN_MODEL"] = model, ["KILN_TRAINER"] = trainer,
                 ["KILN_SEED"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };

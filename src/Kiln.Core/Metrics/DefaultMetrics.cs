@@ -1,9 +1,9 @@
 using System.Text.RegularExpressions;
 
-namespace Kiln.Server.Metrics;
+namespace Kiln.Metrics;
 
 /// <summary>Which of a run's metrics are shown when the user has not picked: on its page, and in its row of the runs list.</summary>
-internal static partial class DefaultMetrics
+public static partial class DefaultMetrics
 {
     /// <summary>How many metrics a run page draws before the user picks.</summary>
     public const int Max = 6;
