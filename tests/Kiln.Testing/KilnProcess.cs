@@ -49,6 +49,8 @@ public static class KilnProcess
         };
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["NO_COLOR"] = "1";
+        // A kiln a failed test leaves running stops when the test run ends, as it stops when any runner of its dies.
+        info.Environment[Kiln.Runs.StopSignals.ParentPidVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (env is not null) foreach (var (k, v) in env) info.Environment[k] = v;
         return Process.Start(info) ?? throw new InvalidOperationException("could not start kiln");
     }
