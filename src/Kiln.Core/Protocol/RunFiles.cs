@@ -31,7 +31,7 @@ public sealed class RunFiles
     public const string Weights = "weights.safetensors";
     /// <summary>In a trial: the weights the parent chose for the child to load (or why there are none).</summary>
     public const string Choice = "kiln.choice.json";
-    /// <summary>The run's code snapshot: a commit of the working tree kept by <c>refs/kiln/runs/&lt;id&gt;</c> (docs/snapshots.md).</summary>
+    /// <summary>The code snapshot of the run: its commit, hidden ref, HEAD, branch and whether the tree was dirty.</summary>
     public const string Snapshot = "kiln.snapshot.json";
 
     /// <param name="dir">The run directory.</param>
