@@ -75,6 +75,17 @@ public sealed class GitRevertTests
     }
 
     [Fact]
+    public void In_place_does_not_count_changes_in_excluded_folders()
+    {
+        using var repo = new TestRepo();
+        var snapshot = GitSnapshot.Take(repo.Path, "r1", "m", [repo.File("runs")]);
+        repo.Write("runs/r1/kiln.metrics.jsonl", "{}\n");
+        Assert.Throws<GitException>(() => GitRevert.InPlace(repo.Path, snapshot));
+        Assert.True(GitRevert.InPlace(repo.Path, snapshot, [repo.File("runs")]).InPlace);
+        Assert.True(File.Exists(repo.File("runs/r1/kiln.metrics.jsonl")));
+    }
+
+    [Fact]
     public void In_place_refuses_a_lone_untracked_file()
     {
         using var repo = new TestRepo();

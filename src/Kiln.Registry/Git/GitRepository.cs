@@ -106,11 +106,12 @@ internal sealed class GitRepository
 
     /// <summary>
     /// Changed, deleted and untracked (not ignored) files of the working tree against HEAD and the index, as git status
-    /// lists them; empty when the working tree is clean. Read-only: optional locks are off, so the index is not refreshed.
+    /// lists them, outside the folders in <paramref name="exclude"/>; empty when the working tree is clean. Read-only:
+    /// optional locks are off, so the index is not refreshed.
     /// </summary>
-    public IReadOnlyList<string> Changes()
+    public IReadOnlyList<string> Changes(IReadOnlyList<string>? exclude = null)
     {
-        var r = Git.Check(TopLevel, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none"]);
+        var r = Git.Check(TopLevel, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none", "--", .. WorkingTree.Pathspecs(this, exclude)]);
         var changes = new List<string>();
         var entries = r.Stdout.Split('\0', StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < entries.Length; i++)

@@ -25,10 +25,12 @@ public static class GitRevert
 
     /// <summary>
     /// Checks <paramref name="snapshot"/> out in the user's own working tree, detached — only when it is clean (no
-    /// changes, no untracked non-ignored files) and no ignored file stands where the snapshot puts one; otherwise it
+    /// changes, no untracked non-ignored files, outside the folders in <paramref name="exclude"/>: a workspace's run
+    /// directories, which a checkout leaves alone) and no ignored file stands where the snapshot puts one; otherwise it
     /// refuses, listing what is in the way.
     /// </summary>
-    public static RevertResult InPlace(string workTree, Snapshot snapshot) => InPlace(GitRunner.Default, workTree, snapshot);
+    public static RevertResult InPlace(string workTree, Snapshot snapshot, IReadOnlyList<string>? exclude = null) =>
+        InPlace(GitRunner.Default, workTree, snapshot, exclude);
 
     /// <summary>The folder <see cref="ToWorktree(string, Snapshot, string?)"/> uses when none is given.</summary>
     public static string DefaultWorktreePath(string repoTopLevel, string runId)
@@ -50,11 +52,11 @@ public static class GitRevert
         return new RevertResult(target, commit, InPlace: false, $"git worktree remove {Quote(target)}");
     }
 
-    internal static RevertResult InPlace(GitRunner git, string workTree, Snapshot snapshot)
+    internal static RevertResult InPlace(GitRunner git, string workTree, Snapshot snapshot, IReadOnlyList<string>? exclude)
     {
         var repo = GitRepository.Open(workTree, git);
         var commit = Commit(repo, snapshot);
-        var changes = repo.Changes();
+        var changes = repo.Changes(exclude);
         if (changes.Count > 0)
         {
             throw new GitException(GitFailure.Refused,
@@ -96,7 +98,7 @@ public static class GitRevert
     private static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 
     /// <summary>A word as a shell would read it back.</summary>
-    internal static string Quote(string word) =>
+    public static string Quote(string word) =>
         word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '+' or '=' or ':' or ',' or '@')
             ? word
             : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";

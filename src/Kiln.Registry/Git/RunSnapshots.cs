@@ -76,7 +76,16 @@ public sealed class RunSnapshots
     /// </summary>
     public static RunSnapshots For(string folder)
     {
-        var root = WorkspacePaths.Find(folder)?.Root ?? GitRepository.Open(folder).TopLevel;
+        var root = WorkspacePaths.Find(folder)?.Root;
+        if (root is null)
+        {
+            try { root = GitRepository.Open(folder).TopLevel; }
+            catch (GitException ex) when (ex.Failure == GitFailure.NotARepository)
+            {
+                throw new GitException(GitFailure.NotARepository,
+                    $"no kiln workspace (kiln.json) or git repository at or above {Path.GetFullPath(folder)}", ex);
+            }
+        }
         return new RunSnapshots(root, new FolderRunFinder(root));
     }
 
