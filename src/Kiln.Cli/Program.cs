@@ -29,6 +29,8 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("enable", () => [SugarCommands.Enable(cli)]),
     ("disable", () => [SugarCommands.Disable(cli)]),
     ("set", () => [SugarCommands.Set(cli)]),
+    ("revert", () => [RevertCommand.Build(cli)]),
+    ("diff", () => [DiffCommand.Build(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)
