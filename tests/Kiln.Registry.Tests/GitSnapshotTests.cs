@@ -233,6 +233,17 @@ public sealed class GitSnapshotTests
     }
 
     [Fact]
+    public void A_file_called_HEAD_does_not_confuse_the_snapshot()
+    {
+        using var repo = new TestRepo();
+        repo.Write("HEAD", "a file\n");
+        var snapshot = GitSnapshot.Take(repo.Path, "head-file", "m");
+        Assert.Equal(repo.Git("rev-parse", "--verify", "HEAD"), snapshot.Head);
+        Assert.Equal("main", snapshot.Branch);
+        Assert.Contains("HEAD", repo.Files(snapshot.Commit));
+    }
+
+    [Fact]
     public void A_repository_with_no_commits_is_snapshotted_as_a_root_commit()
     {
         using var repo = new TestRepo(commit: false);
@@ -351,6 +362,30 @@ public sealed class GitSnapshotTests
         Assert.Equal("local edit git was told to overlook", repo.Show(snapshot.Commit, "train.py"));
         Assert.Equal("layers = 99", repo.Show(snapshot.Commit, "src/model.py"));
         Assert.True(snapshot.Dirty);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void The_index_reader_finds_marked_entries_in_every_index_version(int version)
+    {
+        using var repo = new TestRepo();
+        for (var i = 0; i < 40; i++) repo.Write($"src/pkg/deeper/module_{i:000}_with_a_long_name.py", $"{i}\n");
+        repo.Git("add", "-A");
+        repo.Git("commit", "-q", "-m", "more");
+        repo.Git("update-index", "--index-version", version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        bool Marked() => IndexFile.MayHaveOverlookedEntries(File.ReadAllBytes(repo.File(".git/index")));
+        Assert.False(Marked());
+        repo.Git("update-index", "--assume-unchanged", "src/pkg/deeper/module_017_with_a_long_name.py");
+        Assert.True(Marked());
+        repo.Git("update-index", "--no-assume-unchanged", "src/pkg/deeper/module_017_with_a_long_name.py");
+        repo.Git("update-index", "--skip-worktree", "src/pkg/deeper/module_039_with_a_long_name.py");
+        Assert.True(Marked());
+        repo.Git("update-index", "--no-skip-worktree", "src/pkg/deeper/module_039_with_a_long_name.py");
+        Assert.False(Marked());
+        Assert.True(IndexFile.MayHaveOverlookedEntries("DIRC\0\0\0\u0002\0\0\0\u0005"u8));
+        Assert.True(IndexFile.MayHaveOverlookedEntries([]));
     }
 
     [Fact]

@@ -56,6 +56,34 @@ internal sealed class GitRepository
         return new GitRepository(git, Path.GetFullPath(lines[2]), Path.GetFullPath(lines[0]), dir, lines[3]);
     }
 
+    /// <summary>
+    /// The repository holding <paramref name="folder"/> with what HEAD is — commit, tree, branch — asked of git in one
+    /// process when HEAD has a commit (the common case a snapshot starts from), in three otherwise.
+    /// </summary>
+    public static (GitRepository Repo, string? Head, string? HeadTree, string? Branch) OpenAtHead(string folder, GitRunner? git = null)
+    {
+        git ??= GitRunner.Default;
+        var dir = Path.GetFullPath(folder);
+        if (Directory.Exists(dir))
+        {
+            // "--" makes every word before it a revision, even when a file is called HEAD.
+            var r = git.Run(dir, ["rev-parse", "--absolute-git-dir", "--is-inside-work-tree", "--show-toplevel", "--show-prefix",
+                "HEAD", "HEAD^{tree}", "--symbolic-full-name", "HEAD", "--"]);
+            var lines = r.Stdout.Split('\n');
+            if (r.Ok && lines.Length >= 8 && lines[1] == "true")
+            {
+                var repo = new GitRepository(git, Path.GetFullPath(lines[2]), Path.GetFullPath(lines[0]), dir, lines[3]);
+                var symbolic = lines[6];
+                string? branch = symbolic == "HEAD" ? null : symbolic.StartsWith("refs/heads/", StringComparison.Ordinal) ? symbolic["refs/heads/".Length..] : symbolic;
+                return (repo, lines[4], lines[5], branch);
+            }
+        }
+        // No commit yet, not a repository, or a folder that is missing: the careful way, which says which.
+        var opened = Open(folder, git);
+        var (head, tree) = opened.Head();
+        return (opened, head, tree, opened.Branch());
+    }
+
     public static GitException NotARepository(string dir) => new(GitFailure.NotARepository,
         $"not a git repository: {dir} (kiln train records runs without a code snapshot there; `git init` to have them)");
 

@@ -54,9 +54,7 @@ public static class GitSnapshot
     internal static Snapshot Take(GitRunner git, string workTree, string runId, string message, IndexSeed seed, IReadOnlyList<string>? exclude = null)
     {
         var refName = RefFor(runId);
-        var repo = GitRepository.Open(workTree, git);
-        var (head, headTree) = repo.Head();
-        var branch = repo.Branch();
+        var (repo, head, headTree, branch) = GitRepository.OpenAtHead(workTree, git);
         var tree = WorkingTree.WriteTree(repo, head is not null, exclude, seed);
         var dirty = head is null ? !IsEmptyTree(tree) : tree != headTree;
 

@@ -33,9 +33,9 @@ internal static class WorkingTree
         var git = repo.Git;
         try
         {
-            var copied = seed == IndexSeed.CopyIndex && CopyIndex(repo.IndexPath, temp);
-            if (copied) Unflag(repo, env);
-            else if (hasHead) git.Check(repo.TopLevel, ["read-tree", "HEAD"], env);
+            var copied = seed == IndexSeed.CopyIndex ? CopyIndex(repo.IndexPath, temp) : null;
+            if (copied is not null && IndexFile.MayHaveOverlookedEntries(copied)) Unflag(repo, env);
+            else if (copied is null && hasHead) git.Check(repo.TopLevel, ["read-tree", "HEAD"], env);
             git.Check(repo.TopLevel, ["add", "-A", "--", .. Pathspecs(repo, exclude)], env);
             return git.Check(repo.TopLevel, ["write-tree"], env).Line;
         }
@@ -58,11 +58,11 @@ internal static class WorkingTree
     }
 
     /// <summary>
-    /// Copies the user's index to <paramref name="temp"/>, false when there is none. The copy keeps the original's
+    /// Copies the user's index to <paramref name="temp"/> and returns its bytes, null when there is none. The copy keeps the original's
     /// modification time (or earlier): git trusts an entry's stat data only when the file is older than the index, so
     /// a copy that looked newer could hide a change made just after the index was written.
     /// </summary>
-    private static bool CopyIndex(string index, string temp)
+    private static byte[]? CopyIndex(string index, string temp)
     {
         byte[] bytes;
         DateTime written;
@@ -75,14 +75,14 @@ internal static class WorkingTree
         }
         catch (FileNotFoundException)
         {
-            return false;
+            return null;
         }
         using (var to = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             to.Write(bytes);
             File.SetLastWriteTimeUtc(to.SafeFileHandle, written);
         }
-        return true;
+        return bytes;
     }
 
     /// <summary>
