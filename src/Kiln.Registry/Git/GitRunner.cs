@@ -41,6 +41,14 @@ internal sealed class GitRunner
     /// <summary>Variables set (or, when null, removed) for every command, on top of this process's environment.</summary>
     public IReadOnlyDictionary<string, string?> Environment { get; }
 
+    private long _started;
+
+    /// <summary>How many git processes this runner has started (the benchmark counts them per snapshot).</summary>
+    public long Started => Interlocked.Read(ref _started);
+
+    /// <summary>Told each command's arguments and its time, start to exit (the benchmark shows where a snapshot's time goes).</summary>
+    public Action<IReadOnlyList<string>, TimeSpan>? Trace { get; set; }
+
     /// <summary>Runs git in <paramref name="directory"/>; a non-zero exit is returned, not thrown.</summary>
     public GitResult Run(string directory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null, string? stdin = null)
     {
@@ -64,6 +72,8 @@ internal sealed class GitRunner
         if (env is not null) foreach (var (k, v) in env) Set(info, k, v);
 
         Process process;
+        Interlocked.Increment(ref _started);
+        var clock = Trace is null ? null : Stopwatch.StartNew();
         try
         {
             process = Process.Start(info) ?? throw new GitException(GitFailure.GitMissing, $"could not start {Executable}");
@@ -88,6 +98,7 @@ internal sealed class GitRunner
                 // git exited without reading its input; its exit code and stderr say why.
             }
             process.WaitForExit();
+            if (clock is not null) Trace!(info.ArgumentList.ToArray(), clock.Elapsed);
             return new GitResult(process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
         }
     }
