@@ -158,6 +158,21 @@ public sealed class GitCliTests
     }
 
     [Fact]
+    public void Both_commands_have_help_and_are_listed()
+    {
+        using var tmp = new TempDir("help");
+        foreach (var cmd in new[] { "revert", "diff" })
+        {
+            var r = KilnProcess.Run(tmp.Path, cmd, "--help");
+            Assert.True(r.ExitCode == 0, cmd + ": " + r);
+            Assert.Contains("snapshot", r.Stdout, StringComparison.Ordinal);
+        }
+        var all = KilnProcess.Run(tmp.Path, "--help").Stdout;
+        Assert.Contains("revert <id>", all, StringComparison.Ordinal);
+        Assert.Contains("diff <id>", all, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Unknown_runs_and_folders_outside_any_repository_get_one_clear_error()
     {
         using var tmp = new TempDir("diff");
