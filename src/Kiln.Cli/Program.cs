@@ -24,13 +24,13 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("recipe", () => [RecipeCommands.Build(cli)]),
     ("launch", () => [LaunchCommand.Build(cli)]),
     ("trials", () => [TrialsCommands.Build(cli)]),
+    ("revert", () => [RevertCommand.Build(cli)]),
+    ("diff", () => [DiffCommand.Build(cli)]),
     ("serve", () => [ServeCommands.Serve(cli)]),
     ("demo", () => [ServeCommands.Demo(cli)]),
     ("enable", () => [SugarCommands.Enable(cli)]),
     ("disable", () => [SugarCommands.Disable(cli)]),
     ("set", () => [SugarCommands.Set(cli)]),
-    ("revert", () => [RevertCommand.Build(cli)]),
-    ("diff", () => [DiffCommand.Build(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)
