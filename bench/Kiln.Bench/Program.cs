@@ -12,6 +12,8 @@ using Kiln.Bench;
 //                                         whole processes (the published kiln, scripts/publish.sh), time and peak memory
 //   dashboard [--points N] [--runs N]     metrics answers of a 10^6-point run, downsampling, the list of 10,000 runs
 //   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
+//   snapshot [--runs N]                   a code snapshot of a 10,000-file repository with 10 changed and 2 new files (in-process,
+//                                         median), beside DVC's way (git stash push -u && git stash pop); tree and index unchanged
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -55,6 +57,9 @@ switch (suite)
         return 0;
     case "page":
         await PageLoadBench.Run(int.Parse(Option("--loads") ?? "15", System.Globalization.CultureInfo.InvariantCulture), Option("--trace"));
+        return 0;
+    case "snapshot":
+        SnapshotBench.Run(int.Parse(Option("--runs") ?? "15", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
