@@ -40,7 +40,7 @@ internal sealed class ConfigWatcher(RunFiles files, LedgerRecorder ledger, Dispa
     {
         byte[]? bytes;
         try { bytes = File.Exists(files.ConfigPath) ? File.ReadAllBytes(files.ConfigPath) : null; }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             ledger.Kernel("config", at, OpResult.Rejected($"{RunFiles.Config}: {ex.Message}"), Sources.Yaml);
             return;
