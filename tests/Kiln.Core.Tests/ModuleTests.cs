@@ -304,6 +304,7 @@ public sealed class ModuleTests
     [InlineData("opt: {params: {lr: 0.1}}\n", "version: missing")]
     [InlineData("version: 1\nopt: {parms: {lr: 0.1}}\n", "opt: unknown key 'parms'")]
     [InlineData("version: 1\nkernel: {debounce_steps: 0}\n", "kernel.debounce_steps: must be >= 1")]
+    [InlineData("version: 1\nkernel: {wait_for_disk_space: sometimes}\n", "kernel.wait_for_disk_space: ")]
     [InlineData("version: 1\ncallbacks: {x: {init: {}}}\n", "callbacks.x.target: missing")]
     [InlineData("version: 1\nopt: {bounds: {lr: [1, 0]}}\n", "opt.bounds.lr: min 1 is above max 0")]
     [InlineData("version: 1\nopt: [1\n", "kiln.yaml: line ")]
