@@ -19,7 +19,8 @@ namespace Kiln.Runs;
 /// <c>failed</c> with the exception. Whatever loop holds it, the run shows in the dashboard with its charts and status.
 /// A run file that cannot be written (a full disk, a read-only directory) is said at once (on stderr through
 /// <see cref="KernelOptions.Warn"/>, and in <see cref="RunOptions.Log"/>); the run is asked to stop and ends <c>failed</c>
-/// naming the file (or, with <see cref="RunOptions.WaitForDiskSpace"/>, training waits for space).
+/// naming the file (or, with <see cref="RunOptions.WaitForDiskSpace"/>, training waits for space). A process that exits
+/// or crashes while the run trains still records <c>failed</c>.
 /// <code>
 /// using var run = KilnRun.Start("runs/exp-001");
 /// run.AddOptimizer(optimizer);
@@ -113,6 +114,9 @@ public sealed class KilnRun : IDisposable
         _heartbeat = options.Time.CreateTimer(_ => Beat(), null, options.HeartbeatInterval, options.HeartbeatInterval);
         // A second signal exits at once: the status still says how the run ended, and the metrics so far are kept.
         _lastWords = signals?.OnForcedExit(() => Finish(RunInfo.Stopped, "stopped at once by a second signal", forced: true));
+        // Environment.Exit in a callback, or a crash: the run still says it did not finish.
+        AppDomain.CurrentDomain.ProcessExit += ProcessExiting;
+        AppDomain.CurrentDomain.UnhandledException += ProcessCrashing;
     }
 
     /// <summary>Starts a run in <paramref name="dir"/> (created when missing).</summary>
@@ -314,6 +318,8 @@ public sealed class KilnRun : IDisposable
             if (_finished) return _info.Status;
             _finished = true;
         }
+        AppDomain.CurrentDomain.ProcessExit -= ProcessExiting;
+        AppDomain.CurrentDomain.UnhandledException -= ProcessCrashing;
         _heartbeat.Dispose();
         if (!forced)
         {
@@ -399,6 +405,35 @@ public sealed class KilnRun : IDisposable
     {
         _warn(message);
         if (_ownLog) _log("kiln: " + message);
+    }
+
+    private void ProcessExiting(object? sender, EventArgs e)
+    {
+        if (_finished) return;
+        var code = Environment.ExitCode;
+        try
+        {
+            if (StopRequested && Fault is null) Finish(RunInfo.Stopped, null, forced: true);
+            else Finish(RunInfo.Failed, $"the process exited (code {code}) while the run was running", forced: true);
+        }
+        catch (Exception)
+        {
+            // The process is going; nothing here may stop it.
+        }
+    }
+
+    private void ProcessCrashing(object? sender, UnhandledExceptionEventArgs e)
+    {
+        if (_finished) return;
+        var what = e.ExceptionObject is Exception ex ? OpResult.Describe(ex) : Convert.ToString(e.ExceptionObject, System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            Finish(RunInfo.Failed, $"the process crashed while the run was running: {what}", forced: true);
+        }
+        catch (Exception)
+        {
+            // The process is going; nothing here may stop it.
+        }
     }
 
     private void Beat()
