@@ -58,6 +58,8 @@ public sealed class ConfigReconcilerTests
         Assert.Equal(new KernelSettings(5, null, false), plan.Settings);
         Assert.Empty(plan.Steps);
         Assert.Equal(KernelSettings.None, ConfigReconciler.Plan(Yaml("kernel: {debounce_steps: 2}\n"), Yaml("")).Settings);
+        Assert.Equal(new KernelSettings(null, null, null, WaitForDiskSpace: true),
+            ConfigReconciler.Plan(Yaml(""), Yaml("kernel: {wait_for_disk_space: true}\n")).Settings);
     }
 
     [Fact]

@@ -306,6 +306,7 @@ public sealed class ModuleTests
     [InlineData("version: 1\nkernel: {debounce_steps: 0}\n", "kernel.debounce_steps: must be an integer from 1 to 2147483647, got 0")]
     [InlineData("version: 1\nkernel: {debounce_steps: 100000000000}\n", "kernel.debounce_steps: must be an integer from 1 to 2147483647, got 100000000000")]
     [InlineData("version: 1\nkernel: {poll_interval_ms: 1e300}\n", "kernel.poll_interval_ms: must be from 0 to 3600000 (an hour), got 1e+300")]
+    [InlineData("version: 1\nkernel: {wait_for_disk_space: sometimes}\n", "kernel.wait_for_disk_space: ")]
     [InlineData("version: 1\ncallbacks: {x: {init: {}}}\n", "callbacks.x.target: missing")]
     [InlineData("version: 1\nopt: {bounds: {lr: [1, 0]}}\n", "opt.bounds.lr: min 1 is above max 0")]
     [InlineData("version: 1\nopt: [1\n", "kiln.yaml: line ")]

@@ -6,7 +6,8 @@ namespace Kiln.IO;
 /// <summary>
 /// Appends whole lines to a JSONL file under an advisory lock, so concurrent writers never interleave.
 /// A torn last line left by a killed writer is closed with a newline first: it then reads as one bad line
-/// (which the kernel ledgers as rejected) instead of swallowing the next good one.
+/// (which the kernel ledgers as rejected) instead of swallowing the next good one. A write that fails (a full disk, a
+/// read-only file) is taken back whole before the error is thrown.
 /// </summary>
 public static class JsonlFile
 {
@@ -50,6 +51,17 @@ public static class JsonlFile
             at += line.Length;
             buffer[at++] = (byte)'\n';
         }
-        RandomAccess.Write(handle, buffer, length);
+        try
+        {
+            RandomAccess.Write(handle, buffer, length);
+        }
+        catch
+        {
+            // A write cut short (a full disk) leaves part of a line: take it back, so the file still ends with a whole
+            // line and the next append does not glue itself to the fragment.
+            try { RandomAccess.SetLength(handle, length); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            throw;
+        }
     }
 }

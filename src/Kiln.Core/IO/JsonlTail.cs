@@ -194,7 +194,7 @@ public sealed class JsonlTail
         {
             return Math.Max(0, new FileInfo(path).Length - tail.Offset);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return 0;
         }

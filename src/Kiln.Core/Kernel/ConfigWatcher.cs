@@ -101,6 +101,7 @@ internal sealed class ConfigWatcher(RunFiles files, LedgerRecorder ledger, Dispa
                     ["debounce_steps"] = s.DebounceSteps,
                     ["auto_disable_on_error"] = s.AutoDisableOnError,
                     ["callback_time_budget_s"] = s.CallbackTimeBudgetS,
+                    ["wait_for_disk_space"] = s.WaitForDiskSpace,
                 },
             }), Sources.Yaml);
         }

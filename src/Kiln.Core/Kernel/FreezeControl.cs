@@ -60,7 +60,7 @@ internal sealed class FreezeControl(RunFiles files, LedgerRecorder ledger, Dispa
                 ? FreezeState.FromJson(JsonValues.ParseDocument(File.ReadAllBytes(files.FreezePath), "content"))
                 : FreezeState.Unfrozen;
         }
-        catch (Exception ex) when (ex is ProtocolException or IOException)
+        catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException)
         {
             ledger.Kernel("freeze", at, OpResult.Rejected($"{RunFiles.Freeze}: {ex.Message}; the freeze mode stays {State.Mode}"), Sources.FreezeFile);
             return;
@@ -81,7 +81,7 @@ internal sealed class FreezeControl(RunFiles files, LedgerRecorder ledger, Dispa
         {
             try { player = BuildPlayer(next, notes); }
             catch (ProtocolException ex) { return OpResult.Rejected(ex.Message); }
-            catch (IOException ex) { return OpResult.Rejected(ex.Message); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return OpResult.Rejected(ex.Message); }
         }
         if (writeFile)
         {

@@ -84,6 +84,18 @@ public sealed class KilnKernel : IDisposable
     /// <summary>Recipe entries not yet fired or missed; 0 when not replaying.</summary>
     public int ReplayRemaining => _freeze.Remaining;
 
+    /// <summary>
+    /// Why the ledger could not be written (a full disk, a read-only directory), or null. From then on the kernel applies
+    /// nothing: every safe point throws <see cref="LedgerUnavailableException"/>.
+    /// </summary>
+    public string? LedgerFailure => _ledger.Failure;
+
+    /// <summary>
+    /// The settings of <c>kiln.yaml</c>'s <c>kernel:</c> section as last applied (none before the kernel starts). The
+    /// run reads <see cref="KernelSettings.WaitForDiskSpace"/> from here, on its metrics writer's thread.
+    /// </summary>
+    public KernelSettings Settings { get; private set; } = KernelSettings.None;
+
     public bool IsCallbackEnabled(string id) => _cb.IsEnabled(id);
 
     public IKilnCallback? GetCallback(string id) => _cb.Get(id);
@@ -179,6 +191,8 @@ public sealed class KilnKernel : IDisposable
     {
         if (!_started) Start(env);
         else if (_ended) throw new InvalidOperationException("the kernel has ended; Apply after End is a bug in the training loop");
+        // A command applied but not ledgered would be applied again by a resumed run: the step in flight does not go on.
+        else if (_ledger.Failure is not null) throw _ledger.Refusal();
         var e = env ?? _defaultEnv;
         e.Step = step;
         e.Event = evt;
@@ -216,12 +230,14 @@ public sealed class KilnKernel : IDisposable
 
     /// <summary>
     /// Ends the run: recipe entries that never fired are ledgered as missed, modules (and so callbacks) are closed.
-    /// Under the <c>strict</c> replay policy, missed entries then raise <see cref="ReplayMissedException"/>.
+    /// Under the <c>strict</c> replay policy, missed entries then raise <see cref="ReplayMissedException"/>; when the ledger
+    /// could not be written, <see cref="LedgerUnavailableException"/> (after every module closed).
     /// </summary>
     public void End(long? step = null, KernelEnv? env = null)
     {
         if (!_started || _ended) return;
         _ended = true;
+        _ledger.Closing = true;
         var at = new Moment(step ?? _lastStep, EndEvent, env ?? _defaultEnv);
         string? strictError;
         try
@@ -235,6 +251,7 @@ public sealed class KilnKernel : IDisposable
             _kernelLock?.Dispose();
             _kernelLock = null;
         }
+        if (_ledger.Failure is not null) throw _ledger.Refusal();
         if (strictError is not null) throw new ReplayMissedException(strictError);
     }
 
@@ -247,6 +264,7 @@ public sealed class KilnKernel : IDisposable
         if (_started && !_ended)
         {
             _ended = true;
+            _ledger.Closing = true;
             _dispatch.Close(_lastStep, null);
             WriteActuators();
         }
@@ -264,6 +282,7 @@ public sealed class KilnKernel : IDisposable
 
     private void ApplySettings(KernelSettings s)
     {
+        Settings = s;
         var poll = s.PollIntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : _options.PollInterval;
         _pollTicks = (long)(poll.TotalSeconds * _time.TimestampFrequency);
         _debounce = s.DebounceSteps ?? Math.Max(1, _options.DebounceSteps);
@@ -280,6 +299,8 @@ public sealed class KilnKernel : IDisposable
     private void WriteActuators()
     {
         _dispatch.DialsChanged = false;
+        // Without a ledger the dials may hold a change no ledger line explains: the file keeps the last ledgered state.
+        if (_ledger.Failure is not null) return;
         _actuators.Write(Freeze, _lastStep);
     }
 }

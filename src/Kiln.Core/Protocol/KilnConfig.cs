@@ -2,8 +2,12 @@ using System.Text.Json.Nodes;
 
 namespace Kiln.Protocol;
 
-/// <summary>Kernel settings from <c>kiln.yaml</c>'s <c>kernel:</c> section; unset values keep the code's options.</summary>
-public sealed record KernelSettings(double? PollIntervalMs, int? DebounceSteps, bool? AutoDisableOnError, double? CallbackTimeBudgetS = null)
+/// <summary>
+/// Kernel settings from <c>kiln.yaml</c>'s <c>kernel:</c> section; unset values keep the code's options.
+/// <paramref name="WaitForDiskSpace"/> is the run's, not the kernel's: on a full disk, pause training until space returns
+/// (<see cref="Kiln.Runs.RunOptions.WaitForDiskSpace"/>).
+/// </summary>
+public sealed record KernelSettings(double? PollIntervalMs, int? DebounceSteps, bool? AutoDisableOnError, double? CallbackTimeBudgetS = null, bool? WaitForDiskSpace = null)
 {
     public static readonly KernelSettings None = new(null, null, null);
 }
@@ -72,7 +76,7 @@ public sealed record KilnConfig
     private static KernelSettings ParseKernel(JsonNode? node)
     {
         var k = JsonValues.GetObject(node, "kernel");
-        JsonValues.RejectUnknownKeys(k, ["poll_interval_ms", "debounce_steps", "auto_disable_on_error", "callback_time_budget_s"], "kernel: ");
+        JsonValues.RejectUnknownKeys(k, ["poll_interval_ms", "debounce_steps", "auto_disable_on_error", "callback_time_budget_s", "wait_for_disk_space"], "kernel: ");
         double? poll = k["poll_interval_ms"] is null ? null : JsonValues.GetDouble(k["poll_interval_ms"], "kernel.poll_interval_ms");
         if (poll is < 0 or > MaxPollIntervalMs)
             throw new ProtocolException($"kernel.poll_interval_ms: must be from 0 to {MaxPollIntervalMs} (an hour), got {JsonValues.ShowAsWritten(k["poll_interval_ms"])}");
@@ -80,7 +84,8 @@ public sealed record KilnConfig
         bool? auto = k["auto_disable_on_error"] is null ? null : JsonValues.GetBool(k["auto_disable_on_error"], "kernel.auto_disable_on_error");
         double? budget = k["callback_time_budget_s"] is null ? null
             : TimeBudget.Check(JsonValues.GetDouble(k["callback_time_budget_s"], "kernel.callback_time_budget_s"), "kernel.callback_time_budget_s");
-        return new KernelSettings(poll, debounce, auto, budget);
+        bool? waitForSpace = k["wait_for_disk_space"] is null ? null : JsonValues.GetBool(k["wait_for_disk_space"], "kernel.wait_for_disk_space");
+        return new KernelSettings(poll, debounce, auto, budget, waitForSpace);
     }
 
     private static List<(string, CallbackSpec)> ParseCallbacks(JsonNode? node)

@@ -17,6 +17,10 @@ namespace Kiln.Runs;
 /// request (<see cref="Stop"/>: SIGTERM, SIGINT, SIGHUP, or <see cref="RequestStop"/>). <see cref="End"/> records how it
 /// ended — <c>completed</c>, or <c>stopped</c> when a stop was asked for — and <see cref="Fail(Exception)"/> records
 /// <c>failed</c> with the exception. Whatever loop holds it, the run shows in the dashboard with its charts and status.
+/// A run file that cannot be written (a full disk, a read-only directory) is said at once (on stderr through
+/// <see cref="KernelOptions.Warn"/>, and in <see cref="RunOptions.Log"/>); the run is asked to stop and ends <c>failed</c>
+/// naming the file (or, with <see cref="RunOptions.WaitForDiskSpace"/>, training waits for space). A process that exits
+/// or crashes while the run trains still records <c>failed</c>.
 /// <code>
 /// using var run = KilnRun.Start("runs/exp-001");
 /// run.AddOptimizer(optimizer);
@@ -42,9 +46,15 @@ public sealed class KilnRun : IDisposable
     private readonly FileLock? _lock;
     private readonly ITimer _heartbeat;
     private readonly IDisposable? _lastWords;
+    private readonly RunRecord _record;
+    private readonly Action<string> _log;
+    private readonly Action<string> _warn;
+    private readonly bool _ownLog;
     private RunInfo _info;
     private string? _stopReason;
-    private bool _finished;
+    private string? _fault;
+    private bool _beatFailing;
+    private volatile bool _finished;
 
     private KilnRun(RunFiles files, RunOptions options, FileLock? held)
     {
@@ -66,43 +76,72 @@ public sealed class KilnRun : IDisposable
             GitCommit = options.GitDirectory is { } git ? GitHead.Of(git) : null,
         };
         Params = options.Params is null ? [] : (JsonObject)options.Params.DeepClone();
-        var log = options.Log ?? Console.WriteLine;
-        Env = new KernelEnv { Log = log };
+        _log = options.Log ?? Console.WriteLine;
+        _ownLog = options.Log is not null;
+        var kernelOptions = options.Kernel ?? new KernelOptions();
+        _warn = kernelOptions.Warn;
+        Env = new KernelEnv { Log = _log };
+        _record = new RunRecord(files.RunPath);
         var signals = options.StopOnSignals ? StopSignals.Install() : null;
         _stop = signals is null
             ? CancellationTokenSource.CreateLinkedTokenSource(options.Stop)
             : CancellationTokenSource.CreateLinkedTokenSource(options.Stop, signals.Token);
-        if (options.OwnsProtocol)
-        {
-            // The stop request also ends the wait for a callback that never returns.
-            Kernel = new KilnKernel(files, (options.Kernel ?? new KernelOptions()) with { Stop = _stop.Token });
-            Metrics = new MetricsWriter(files.MetricsPath, options.Time);
-            Env.MetricsSink = (step, values) => Metrics.Write(step, null, "callback", values.ToArray());
-        }
         _stop.Token.Register(() => _stopReason ??= signals?.Reason ?? "stop requested");
+        try
+        {
+            _record.Reserve();
+            if (options.OwnsProtocol)
+            {
+                // The stop request also ends the wait for a callback that never returns.
+                var kernel = Kernel = new KilnKernel(files, kernelOptions with { Stop = _stop.Token });
+                Metrics = new MetricsWriter(files.MetricsPath, new MetricsWriterOptions
+                {
+                    Time = options.Time, RetryInterval = options.DiskRetryInterval, GiveUp = _stop.Token, StateChanged = MetricsStateChanged,
+                    // kiln.yaml's kernel.wait_for_disk_space, read when the disk fills up, has the last word.
+                    WaitForSpace = () => kernel.Settings.WaitForDiskSpace ?? options.WaitForDiskSpace,
+                });
+                Env.MetricsSink = (step, values) => Metrics.Write(step, null, "callback", values.ToArray());
+            }
+            WriteInfo();
+        }
+        catch
+        {
+            Metrics?.Dispose();
+            _record.Release();
+            _stop.Dispose();
+            throw;
+        }
+        _heartbeat = options.Time.CreateTimer(_ => Beat(), null, options.HeartbeatInterval, options.HeartbeatInterval);
         // A second signal exits at once: the status still says how the run ended, and the metrics so far are kept.
         _lastWords = signals?.OnForcedExit(() => Finish(RunInfo.Stopped, "stopped at once by a second signal", forced: true));
-        WriteInfo();
-        _heartbeat = options.Time.CreateTimer(_ => Beat(), null, options.HeartbeatInterval, options.HeartbeatInterval);
+        // Environment.Exit in a callback, or a crash: the run still says it did not finish.
+        AppDomain.CurrentDomain.ProcessExit += ProcessExiting;
+        AppDomain.CurrentDomain.UnhandledException += ProcessCrashing;
     }
 
     /// <summary>Starts a run in <paramref name="dir"/> (created when missing).</summary>
     /// <exception cref="ProtocolException">Another process is training in this directory.</exception>
+    /// <exception cref="IOException">The directory or a run file cannot be written (read-only, full); the message names it.</exception>
     public static KilnRun Start(string dir, RunOptions? options = null)
     {
         options ??= new RunOptions();
         var files = new RunFiles(dir);
-        Directory.CreateDirectory(files.Dir);
         FileLock? held = null;
-        // A reader probing the lock holds it for an instant: a start waits that out, a second run does not get in.
-        if (options.OwnsProtocol && !FileLock.TryAcquirePatiently(Path.Combine(files.Dir, LockFile), out held))
-        {
-            var other = RunState.Read(files.Dir);
-            throw new ProtocolException($"{files.Dir}: another run is training in this directory{(other?.Pid is { } pid ? $" (pid {pid})" : "")}; give it a directory of its own");
-        }
         try
         {
+            Directory.CreateDirectory(files.Dir);
+            // A reader probing the lock holds it for an instant: a start waits that out, a second run does not get in.
+            if (options.OwnsProtocol && !FileLock.TryAcquirePatiently(Path.Combine(files.Dir, LockFile), out held))
+            {
+                var other = RunState.Read(files.Dir);
+                throw new ProtocolException($"{files.Dir}: another run is training in this directory{(other?.Pid is { } pid ? $" (pid {pid})" : "")}; give it a directory of its own");
+            }
             return new KilnRun(files, options, held);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            held?.Dispose();
+            throw new IOException($"cannot start a run in {files.Dir}: {ex.Message}", ex);
         }
         catch
         {
@@ -153,6 +192,9 @@ public sealed class KilnRun : IDisposable
         _stop.Cancel();
     }
 
+    /// <summary>Why a run file could not be written (the run then ends <c>failed</c> with it), or null.</summary>
+    public string? Fault => Volatile.Read(ref _fault);
+
     /// <summary>Exposes an optimizer's dials (lr, weight decay, …) to the kernel.</summary>
     public void AddOptimizer(IOptimizerActuator optimizer, string id = OptModule.DefaultId) => RequireKernel().AddOptimizer(optimizer, id);
 
@@ -160,7 +202,20 @@ public sealed class KilnRun : IDisposable
     public void AddLoss(ILossActuator loss, string id = LossModule.DefaultId) => RequireKernel().AddLoss(loss, id);
 
     /// <summary>Registers a callback created in code: an <see cref="IKilnCallback"/>, or any object of its shape (see <see cref="CallbackShape"/>).</summary>
-    public void AddCallback(object callback, bool enabled = true) => RequireKernel().AddCallback(CallbackShape.Adapt(callback), enabled);
+    public void AddCallback(object callback, bool enabled = true)
+    {
+        var kernel = RequireKernel();
+        var adapted = CallbackShape.Adapt(callback);
+        try
+        {
+            kernel.AddCallback(adapted, enabled);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Failing(ex.Message);
+            throw;
+        }
+    }
 
     /// <summary>Writes one metrics line at <paramref name="step"/> (never waiting for the disk) and keeps <see cref="Env"/>'s metrics current.</summary>
     public void Log(long step, ReadOnlySpan<(string Name, double Value)> metrics, string phase = "train", int? epoch = null)
@@ -169,7 +224,12 @@ public sealed class KilnRun : IDisposable
         if (!_paramsRecorded)
         {
             _paramsRecorded = true;
-            WriteInfo();
+            try { WriteInfo(); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Training goes on: the record says what it can when the run ends.
+                Say($"cannot record the run's parameters in {RunFiles.Run}: {ex.Message}");
+            }
         }
         RequireMetrics().Write(step, epoch ?? Env.Epoch, phase, metrics);
         foreach (var (name, value) in metrics)
@@ -195,7 +255,22 @@ public sealed class KilnRun : IDisposable
     }
 
     /// <summary>A safe point: the kernel applies what is due at (<paramref name="step"/>, <paramref name="evt"/>).</summary>
-    public void Apply(long step, string evt = "train_step_end") => RequireKernel().Apply(step, evt, Env);
+    /// <exception cref="LedgerUnavailableException">
+    /// The ledger cannot be written: the kernel applies nothing more, and the loop must not go on (the run ends <c>failed</c>).
+    /// </exception>
+    public void Apply(long step, string evt = "train_step_end")
+    {
+        var kernel = RequireKernel();
+        try
+        {
+            kernel.Apply(step, evt, Env);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Failing(ex.Message);
+            throw;
+        }
+    }
 
     /// <summary>
     /// Ends the run: <c>stopped</c> when a stop was asked for (recipe entries not yet due stay unfired, so a resumed run
@@ -212,6 +287,10 @@ public sealed class KilnRun : IDisposable
         catch (ReplayMissedException ex)
         {
             return Finish(RunInfo.Failed, ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Failing(ex.Message);
         }
         return Finish(RunInfo.Completed, null);
     }
@@ -239,26 +318,35 @@ public sealed class KilnRun : IDisposable
             if (_finished) return _info.Status;
             _finished = true;
         }
+        AppDomain.CurrentDomain.ProcessExit -= ProcessExiting;
+        AppDomain.CurrentDomain.UnhandledException -= ProcessCrashing;
         _heartbeat.Dispose();
         if (!forced)
         {
             _lastWords?.Dispose();
             try { Kernel?.Dispose(); }
-            catch (IOException ex) { Env.Log($"kiln: ending the kernel: {ex.Message}"); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { Say($"ending the kernel: {ex.Message}"); }
+            if (Kernel?.LedgerFailure is { } ledger) Failing(ledger);
         }
         if (Metrics is { } metrics)
         {
+            // Only a run that completes waits for disk space: closing the writer first gives a wait up.
+            if (!forced && status != RunInfo.Completed) metrics.Dispose();
             try
             {
-                metrics.Flush();
-                if (!forced) metrics.Dispose();
-                if (metrics.Dropped > 0) Env.Log($"{metrics.Dropped} metric values were dropped because the disk fell behind");
+                // Exiting at once, a writer waiting for space is not waited for: the record below says what happened.
+                if (!forced || metrics.State == MetricsWriterState.Writing) metrics.Flush();
             }
             catch (IOException ex)
             {
-                error ??= ex.Message;
+                Failing(ex.Message);
             }
+            if (!forced) metrics.Dispose();
+            if (metrics.Dropped > 0) Say($"{metrics.Dropped} metric values were dropped because the disk fell behind");
+            if (metrics.Lost > 0) Say($"{metrics.Lost} metric lines were not written to {RunFiles.Metrics}");
         }
+        // A run that lost some of its files failed, however its loop ended.
+        if (Fault is { } fault) (status, error) = (RunInfo.Failed, fault);
         var final = new JsonObject();
         if (!forced)
         {
@@ -271,14 +359,81 @@ public sealed class KilnRun : IDisposable
                 Status = status, Error = error, End = Seconds(_options.Time), Heartbeat = null,
                 Params = (JsonObject)Params.DeepClone(), Metrics = final.Count > 0 ? final : _info.Metrics,
             };
-            WriteInfoLocked();
+            try
+            {
+                _record.WriteLast(_info);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The record still says running; readers take a run whose process let go of its lock for interrupted.
+                Say($"cannot record how the run ended in {RunFiles.Run}: {ex.Message}; readers will show it as interrupted");
+                if (status != RunInfo.Failed) _info = _info with { Status = RunInfo.Failed, Error = $"{RunFiles.Run}: {ex.Message}" };
+            }
         }
         if (!forced)
         {
             _stop.Dispose();
             _lock?.Dispose();
         }
-        return status;
+        return _info.Status;
+    }
+
+    /// <summary>
+    /// A run file cannot be written: said at once, the loop is asked to stop, and the run will end <c>failed</c> with the
+    /// first such cause. Called from the metrics writer's thread too.
+    /// </summary>
+    private void Failing(string cause)
+    {
+        if (Interlocked.CompareExchange(ref _fault, cause, null) is not null) return;
+        Say($"{cause}; the run stops and ends failed");
+        if (_finished) return;
+        try { RequestStop(cause); }
+        catch (ObjectDisposedException) { /* the run ended meanwhile */ }
+    }
+
+    private void MetricsStateChanged(MetricsWriterState state, string message)
+    {
+        if (state == MetricsWriterState.Failed) Failing(message);
+        else Say(message);
+    }
+
+    /// <summary>
+    /// Tells the user of a problem with the run's files: on stderr (<see cref="KernelOptions.Warn"/>), and in the run's
+    /// log when it has one of its own (the default log is the console, which stderr reaches already).
+    /// </summary>
+    private void Say(string message)
+    {
+        _warn(message);
+        if (_ownLog) _log("kiln: " + message);
+    }
+
+    private void ProcessExiting(object? sender, EventArgs e)
+    {
+        if (_finished) return;
+        var code = Environment.ExitCode;
+        try
+        {
+            if (StopRequested && Fault is null) Finish(RunInfo.Stopped, null, forced: true);
+            else Finish(RunInfo.Failed, $"the process exited (code {code}) while the run was running", forced: true);
+        }
+        catch (Exception)
+        {
+            // The process is going; nothing here may stop it.
+        }
+    }
+
+    private void ProcessCrashing(object? sender, UnhandledExceptionEventArgs e)
+    {
+        if (_finished) return;
+        var what = e.ExceptionObject is Exception ex ? OpResult.Describe(ex) : Convert.ToString(e.ExceptionObject, System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            Finish(RunInfo.Failed, $"the process crashed while the run was running: {what}", forced: true);
+        }
+        catch (Exception)
+        {
+            // The process is going; nothing here may stop it.
+        }
     }
 
     private void Beat()
@@ -287,8 +442,18 @@ public sealed class KilnRun : IDisposable
         {
             if (_finished) return;
             _info = _info with { Heartbeat = Seconds(_options.Time) };
-            try { WriteInfoLocked(durable: false); }
-            catch (IOException) { /* the next beat tries again; a full disk is reported when the run ends */ }
+            try
+            {
+                WriteInfoLocked(durable: false);
+                if (_beatFailing) Say($"{RunFiles.Run}: the heartbeat is written again");
+                _beatFailing = false;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The next beat tries again. Said once: if it lasts, readers take the run for interrupted.
+                if (!_beatFailing) Say($"cannot refresh the heartbeat in {RunFiles.Run}: {ex.Message}; if this lasts {RunState.StaleAfter.TotalSeconds:0} s, readers show the run as interrupted");
+                _beatFailing = true;
+            }
         }
     }
 
@@ -301,7 +466,7 @@ public sealed class KilnRun : IDisposable
         }
     }
 
-    private void WriteInfoLocked(bool durable = true) => AtomicFile.WriteJson(Files.RunPath, _info.ToJson(), durable);
+    private void WriteInfoLocked(bool durable = true) => _record.Write(_info, durable);
 
     private KilnKernel RequireKernel() => Kernel ?? throw new InvalidOperationException("this run's trainer follows the protocol itself (RunOptions.OwnsProtocol is false): it has no kernel here");
 

@@ -47,6 +47,18 @@ public sealed record RunOptions
     /// <summary>Another reason to stop (a caller's own cancellation).</summary>
     public CancellationToken Stop { get; init; }
 
+    /// <summary>
+    /// On a full disk, wait for space instead of failing the run: the metrics writer tries again every
+    /// <see cref="DiskRetryInterval"/> and <see cref="KilnRun.Log(long, ReadOnlySpan{ValueTuple{string, double}}, string, int?)"/>
+    /// blocks meanwhile, so training pauses and no metrics line is lost. By default a run whose metrics cannot be written
+    /// stops and ends <c>failed</c>, naming the file. A ledger that cannot be written stops the run either way.
+    /// <c>kiln.yaml</c>'s <c>kernel.wait_for_disk_space</c>, when set, overrides this.
+    /// </summary>
+    public bool WaitForDiskSpace { get; init; }
+
+    /// <summary>How often a run waiting for disk space tries again (<see cref="WaitForDiskSpace"/>).</summary>
+    public TimeSpan DiskRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Messages for the user; callbacks' <c>env.Log</c> goes here too.</summary>
     public Action<string>? Log { get; init; }
 }

@@ -121,7 +121,7 @@ internal static class RunsEndpoints
     {
         try { return File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) : null; }
         catch (System.Text.Json.JsonException) { return null; }
-        catch (IOException) { return null; }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return null; }
     }
 
     internal static JsonObject LedgerJson(LedgerEntry e) =>

@@ -42,7 +42,7 @@ public static class TrialJobs
                 var result = TrialWorker.Run(root, job.RunDirectory!, kernel, cancel: stop);
                 return result.Status switch { RunInfo.Completed => 0, RunInfo.Stopped => 130, _ => 1 };
             }
-            catch (Exception ex) when (ex is ProtocolException or IOException or InvalidDataException)
+            catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException or InvalidDataException)
             {
                 TrialFailure.Record(job.RunDirectory!, ex.Message);
                 return 1;

@@ -23,8 +23,9 @@ public static class EpochMetrics
         var last = new Dictionary<string, double>(StringComparer.Ordinal);
         var partial = metricsPath + ".derived";
         File.Delete(partial);
-        using (var writer = new MetricsWriter(partial))
+        try
         {
+            using var writer = new MetricsWriter(partial);
             var values = new List<(string, double)>(table.Columns.Length);
             foreach (var row in table.Rows)
             {
@@ -38,6 +39,13 @@ public static class EpochMetrics
                 }
                 if (values.Count > 0) writer.Write(row.Epoch, (int)row.Epoch, row.Mode, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(values));
             }
+            // A file the writer could not finish (a full disk) never takes the metrics file's place.
+            writer.Flush();
+        }
+        catch
+        {
+            File.Delete(partial);
+            throw;
         }
         File.Move(partial, metricsPath, overwrite: true);
         return last;
