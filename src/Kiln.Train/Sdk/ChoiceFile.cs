@@ -42,7 +42,7 @@ internal sealed record ChoiceFile(string? Weights, string? Id, string? Error)
     /// </summary>
     /// <param name="parentPid">The parent (<c>KILN_PARENT_PID</c>); when null, a change of this process's parent
     /// (<paramref name="parentAtStart"/>, re-parented when it died) tells the same.</param>
-    public static ChoiceFile Wait(RunFiles files, int? parentPid, int parentAtStart, TimeSpan timeout, TimeProvider time, CancellationToken cancel = default)
+    public static ChoiceFile Wait(RunFiles files, int? parentPid, int parentAtStart, TimeSpan timeout, TimeProvider time)
     {
         var path = Path.Combine(files.Dir, RunFiles.Choice);
         var started = time.GetTimestamp();
@@ -56,7 +56,7 @@ internal sealed record ChoiceFile(string? Weights, string? Id, string? Error)
                 throw new KilnSdkException(
                     $"no choice of weights arrived in {path} within {timeout.TotalSeconds:0.###} s " +
                     $"(set {ChildEnvironment.ChoiceTimeoutVariable} to wait longer; run trials with kiln trial)");
-            Task.Delay(PollInterval, time, cancel).GetAwaiter().GetResult();
+            Task.Delay(PollInterval, time).GetAwaiter().GetResult();
         }
     }
 

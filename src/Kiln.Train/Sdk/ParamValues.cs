@@ -31,13 +31,7 @@ internal static class ParamValues
     public static JsonObject ToObject(JsonObject values, string what)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var result = new JsonObject();
-        foreach (var (key, value) in values)
-        {
-            CheckKey(key, what);
-            result[key] = ToNode(value, $"{what} '{key}'", 0);
-        }
-        return result;
+        return ToObject(values.Select(p => new KeyValuePair<string, object?>(p.Key, p.Value)), what);
     }
 
     /// <summary>Whether two values are the same for a person: numbers by value (<c>64</c> = <c>64.0</c>), the rest structurally.</summary>

@@ -18,15 +18,6 @@ internal sealed class ParamsFile(string path, string what, TextWriter log)
 
     public string Path { get; } = path;
 
-    /// <summary>A copy of what the file holds after the calls so far.</summary>
-    public JsonObject Values
-    {
-        get
-        {
-            lock (_gate) return (JsonObject)Load().DeepClone();
-        }
-    }
-
     /// <summary>Merges <paramref name="values"/> (already checked) and writes the file.</summary>
     public void Merge(JsonObject values)
     {
