@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kiln.Runs;
+using Kiln.Protocol;
 
 namespace Kiln.Train.Sdk;
 
@@ -9,11 +10,11 @@ namespace Kiln.Train.Sdk;
 /// </summary>
 public sealed record ChildEnvironment
 {
-    public const string RunDirVariable = "KILN_RUN_DIR";
-    public const string ModeVariable = "KILN_MODE";
-    public const string WorkspaceVariable = "KILN_WORKSPACE";
-    public const string QueueVariable = "KILN_QUEUE";
-    public const string ChoiceTimeoutVariable = "KILN_CHOICE_TIMEOUT";
+    public const string RunDirVariable = ChildEnv.RunDir;
+    public const string ModeVariable = ChildEnv.Mode;
+    public const string WorkspaceVariable = ChildEnv.Workspace;
+    public const string QueueVariable = ChildEnv.QueueParams;
+    public const string ChoiceTimeoutVariable = ChildEnv.ChoiceTimeout;
     public const string ParentPidVariable = StopSignals.ParentPidVariable;
 
     /// <summary>How long a trial waits for the parent's choice when <c>KILN_CHOICE_TIMEOUT</c> does not say.</summary>
@@ -57,9 +58,9 @@ public sealed record ChildEnvironment
         var mode = runDir is null ? SdkMode.None : modeName?.ToLowerInvariant() switch
         {
             // A run directory given without a mode is a training run, started by hand or by a simple parent.
-            null or "train" => SdkMode.Train,
-            "trial" => SdkMode.Trial,
-            "queue" => SdkMode.Queue,
+            null or ChildEnv.Train => SdkMode.Train,
+            ChildEnv.Trial => SdkMode.Trial,
+            ChildEnv.Queue => SdkMode.Queue,
             _ => SdkMode.Other,
         };
 
