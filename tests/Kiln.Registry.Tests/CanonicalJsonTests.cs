@@ -23,4 +23,14 @@ public sealed class CanonicalJsonTests
         Assert.Equal("{}", CanonicalJson.Params(null));
         Assert.Equal(CanonicalJson.Params(new JsonObject { ["a"] = 1.0 }), CanonicalJson.Params(new JsonObject { ["a"] = 1 }));
     }
+
+    [Fact]
+    public void Fields_read_as_a_person_reads_them()
+    {
+        Assert.Equal([("a", "x y"), ("b", "0.0001"), ("c", "[1,2]"), ("d", "{\"e\":null}"), ("f", "true"), ("g", "null")],
+            CanonicalJson.Fields(CanonicalJson.Normalize("""{"g": null, "f": true, "d": {"e": null}, "c": [1, 2], "b": 1e-4, "a": "x y"}""")));
+        Assert.Empty(CanonicalJson.Fields(null));
+        Assert.Empty(CanonicalJson.Fields("[1]"));
+        Assert.Equal([("a", "1")], CanonicalJson.Fields("""{"a": 1, "b": """));
+    }
 }

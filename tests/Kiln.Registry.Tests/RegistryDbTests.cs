@@ -101,6 +101,26 @@ public sealed class RegistryDbTests
     }
 
     [Fact]
+    public void The_json_the_database_makes_is_the_records_json()
+    {
+        using var tmp = new TempDir("registry");
+        using var db = RegistryDb.Open(tmp.File("r.db"));
+        var full = Model("a", "f1", new() { ["lr"] = 1e-3, ["name"] = "naïve \"x\"", ["layers"] = new JsonArray(1, 2) }, 100.5, new() { ["acc"] = 0.9 }) with
+        {
+            Host = "h", Config = "mlp", Swept = new() { ["lr"] = 0.001 }, GitCommit = "c0ffee", Dirty = false, SnapshotRef = "refs/kiln/runs/a", Error = "e",
+        };
+        var bare = new RunRecord { Id = "b", Kind = RunKinds.Launch, Dir = "runs/b", Status = "running" };
+        db.UpsertAll([full, bare, full with { Id = "c", Dir = "runs/c", Dirty = true }]);
+        foreach (var row in db.QueryJson(ModelQuery.AllRuns))
+        {
+            var record = db.Get(row.Id)!;
+            Assert.Equal(CanonicalJson.Of(record.ToJson()), CanonicalJson.Of(JsonNode.Parse(row.Json)));
+            Assert.Equal((record.Fingerprint, record.ArchitectureSummary, record.Start), (row.Fingerprint, row.Summary, row.Start));
+        }
+        Assert.Equal(["c", "a", "b"], db.QueryJson(ModelQuery.AllRuns).Select(r => r.Id));
+    }
+
+    [Fact]
     public void Duplicate_trainings_are_found_whatever_the_spelling_of_their_parameters()
     {
         using var tmp = new TempDir("registry");

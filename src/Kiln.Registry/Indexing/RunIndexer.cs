@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 using Kiln.Registry.Records;
+using Kiln.Registry.Store;
 using Kiln.Registry.Workspace;
 using Kiln.Runs;
 
@@ -69,10 +70,28 @@ public static class RunIndexer
         };
     }
 
+    /// <summary>
+    /// Reads every run the registry holds as <c>running</c> afresh from its folder, and records what changed: a run whose
+    /// process died since it was recorded is listed as interrupted, never as running. Returns how many changed.
+    /// </summary>
+    public static int RefreshRunning(WorkspacePaths workspace, RegistryDb db)
+    {
+        var changed = 0;
+        foreach (var record in db.Query(ModelQuery.AllRuns with { Statuses = [RunInfo.Running] }))
+        {
+            if (Read(workspace, record.Dir) is not { } now || now.Status == RunInfo.Running) continue;
+            db.Upsert(now with { Id = record.Id });
+            changed++;
+        }
+        return changed;
+    }
+
     /// <summary>A JSON object file of the run, or null when absent; unreadable or not an object: a problem, and null.</summary>
     private static JsonObject? ReadObject(RunFiles files, string name, ICollection<string> problems)
     {
         var path = Path.Combine(files.Dir, name);
+        // Most runs lack most of these files: a look is far cheaper than the exception of a failed open.
+        if (!File.Exists(path)) return null;
         byte[] bytes;
         try
         {

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Kiln.Registry.Records;
 
 namespace Kiln.Registry.Models;
@@ -8,29 +7,29 @@ namespace Kiln.Registry.Models;
 /// architecture's summary once, then each training with its hyper-parameters and trial result.
 /// </summary>
 /// <param name="Fingerprint">The architecture; null gathers runs that reported none.</param>
-public sealed record ModelGroup(string? Fingerprint, string? Summary, IReadOnlyList<RunRecord> Models)
+public sealed record ModelGroup<T>(string? Fingerprint, string? Summary, IReadOnlyList<T> Models, double? Newest)
 {
-    /// <summary>When the newest of them started (unix seconds).</summary>
-    public double? Newest => Models.Count > 0 ? Models[0].Start : null;
+    public int Count => Models.Count;
+}
 
-    /// <summary>Groups runs by architecture: groups by their newest run and runs within a group, newest first; runs without a start last.</summary>
-    public static IReadOnlyList<ModelGroup> From(IEnumerable<RunRecord> runs) =>
+/// <summary>Grouping by architecture: groups by their newest run and runs within a group, newest first; runs without a start last.</summary>
+public static class ModelGroup
+{
+    public static IReadOnlyList<ModelGroup<RunRecord>> From(IEnumerable<RunRecord> runs) =>
+        Group(runs, r => r.Fingerprint, r => r.Start, r => r.Id, r => r.ArchitectureSummary);
+
+    public static IReadOnlyList<ModelGroup<RunJson>> From(IEnumerable<RunJson> runs) =>
+        Group(runs, r => r.Fingerprint, r => r.Start, r => r.Id, r => r.Summary);
+
+    private static List<ModelGroup<T>> Group<T>(IEnumerable<T> runs, Func<T, string?> fingerprint, Func<T, double?> start, Func<T, string> id, Func<T, string?> summary) =>
         [.. runs
-            .GroupBy(r => r.Fingerprint ?? "", StringComparer.Ordinal)
+            .GroupBy(r => fingerprint(r) ?? "", StringComparer.Ordinal)
             .Select(g =>
             {
-                var models = g.OrderByDescending(r => r.Start ?? double.NegativeInfinity).ThenByDescending(r => r.Id, StringComparer.Ordinal).ToList();
-                return new ModelGroup(g.Key.Length == 0 ? null : g.Key, models.Select(m => m.ArchitectureSummary).FirstOrDefault(s => s is not null), models);
+                var models = g.OrderByDescending(r => start(r) ?? double.NegativeInfinity).ThenByDescending(id, StringComparer.Ordinal).ToList();
+                return new ModelGroup<T>(g.Key.Length == 0 ? null : g.Key, models.Select(summary).FirstOrDefault(s => s is not null), models, start(models[0]));
             })
             .OrderByDescending(g => g.Newest ?? double.NegativeInfinity)
             .ThenBy(g => g.Fingerprint, StringComparer.Ordinal)];
 
-    public JsonObject ToJson() => new()
-    {
-        ["fingerprint"] = Fingerprint,
-        ["summary"] = Summary,
-        ["newest"] = Newest,
-        ["count"] = Models.Count,
-        ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)m.ToJson())]),
-    };
 }

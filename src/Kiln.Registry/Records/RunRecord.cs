@@ -9,6 +9,11 @@ namespace Kiln.Registry.Records;
 /// </summary>
 public sealed record RunRecord
 {
+    private JsonColumn _params = JsonColumn.Empty;
+    private JsonColumn _swept = JsonColumn.Empty;
+    private JsonColumn _metrics = JsonColumn.Empty;
+    private JsonColumn _trialResult = JsonColumn.Empty;
+
     /// <summary>Unique: the folder's name for a run in <c>runs/</c>, the path below <c>out/log/</c> for a trial, else the path from the root.</summary>
     public required string Id { get; init; }
 
@@ -29,13 +34,13 @@ public sealed record RunRecord
     public string? Config { get; init; }
 
     /// <summary>The hyper-parameters: <c>kiln.params.json</c> when the trainer registered them, else <c>kiln.run.json</c>'s.</summary>
-    public JsonObject? Params { get; init; }
+    public JsonObject? Params { get => _params.Value; init => _params = JsonColumn.Of(value); }
 
     /// <summary>A cfg-tree trial's swept values (<c>kiln.trial.json</c>).</summary>
-    public JsonObject? Swept { get; init; }
+    public JsonObject? Swept { get => _swept.Value; init => _swept = JsonColumn.Of(value); }
 
     /// <summary>The final value of each metric.</summary>
-    public JsonObject? Metrics { get; init; }
+    public JsonObject? Metrics { get => _metrics.Value; init => _metrics = JsonColumn.Of(value); }
 
     /// <summary>The architecture's fingerprint (<c>kiln.model.json</c>): runs with the same one trained the same architecture.</summary>
     public string? Fingerprint { get; init; }
@@ -47,7 +52,7 @@ public sealed record RunRecord
     public string? Weights { get; init; }
 
     /// <summary>What the trial of these weights reported (<c>kiln.result.json</c>); null until trialled.</summary>
-    public JsonObject? TrialResult { get; init; }
+    public JsonObject? TrialResult { get => _trialResult.Value; init => _trialResult = JsonColumn.Of(value); }
 
     /// <summary>Unix seconds of the trial result.</summary>
     public double? TrialledAt { get; init; }
@@ -62,6 +67,27 @@ public sealed record RunRecord
     public string? SnapshotRef { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>The hyper-parameters as canonical JSON text (<see cref="CanonicalJson"/>): <c>{}</c> when there are none.</summary>
+    public string ParamsJson => _params.Text ?? CanonicalJson.EmptyObject;
+
+    /// <summary>The trial result as canonical JSON text, or null.</summary>
+    public string? TrialResultJson => _trialResult.Text;
+
+    internal string? SweptJson => _swept.Text;
+
+    internal string? MetricsJson => _metrics.Text;
+
+    /// <summary>A record read from the registry: its JSON columns as stored, parsed when first asked for.</summary>
+    internal RunRecord WithStoredJson(string? parameters, string? swept, string? metrics, string? trialResult)
+    {
+        var copy = this with { };
+        copy._params = JsonColumn.FromText(parameters);
+        copy._swept = JsonColumn.FromText(swept);
+        copy._metrics = JsonColumn.FromText(metrics);
+        copy._trialResult = JsonColumn.FromText(trialResult);
+        return copy;
+    }
 
     /// <summary>A trained model: the run reported its architecture and saved weights.</summary>
     public bool IsModel => Fingerprint is not null && Weights is not null;

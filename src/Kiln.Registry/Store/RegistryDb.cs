@@ -172,6 +172,17 @@ public sealed class RegistryDb : IDisposable
         return ReadAll(command);
     });
 
+    /// <summary>The runs <paramref name="query"/> selects, in its order and page, as JSON made by the database.</summary>
+    public IReadOnlyList<RunJson> QueryJson(ModelQuery query) => Guard(() =>
+    {
+        using var command = _connection.CreateCommand();
+        QuerySql.Build(command, query, RunRows.JsonColumns, order: true);
+        var list = new List<RunJson>();
+        using var row = command.ExecuteReader();
+        while (row.Read()) list.Add(RunRows.ReadJson(row));
+        return list;
+    });
+
     /// <summary>How many runs <paramref name="query"/> selects, paging aside.</summary>
     public int Count(ModelQuery query) => Guard(() =>
     {

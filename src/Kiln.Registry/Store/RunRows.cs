@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Kiln.Registry.Records;
 using Microsoft.Data.Sqlite;
 
@@ -14,6 +12,20 @@ internal static class RunRows
         "trial_result, trialled_at, git_commit, dirty, snapshot_ref, error";
 
     public static readonly string[] Names = Columns.Split(", ");
+
+    /// <summary>The JSON object of a row, made by SQLite: the fields and names of <see cref="RunRecord.ToJson"/>, in its order.</summary>
+    public const string JsonObject =
+        "json_object('id', id, 'kind', kind, 'dir', dir, 'status', status, 'start', started, 'end', ended, 'host', host, " +
+        "'config', config, 'params', json(params), 'swept', json(swept), 'metrics', json(metrics), 'fingerprint', fingerprint, " +
+        "'architecture_summary', summary, 'weights', weights, 'trial_result', json(trial_result), 'trialled_at', trialled_at, " +
+        "'git_commit', git_commit, 'dirty', CASE dirty WHEN 1 THEN json('true') WHEN 0 THEN json('false') END, " +
+        "'snapshot_ref', snapshot_ref, 'error', error)";
+
+    /// <summary>What <see cref="ReadJson"/> reads.</summary>
+    public const string JsonColumns = "id, fingerprint, summary, started, " + JsonObject;
+
+    public static RunJson ReadJson(SqliteDataReader row) =>
+        new(row.GetString(0), Text(row, 1), Text(row, 2), Double(row, 3), row.GetString(4));
 
     public static string UpsertSql { get; } =
         $"INSERT INTO runs ({Columns}) VALUES ({string.Join(", ", Names.Select(n => "@" + n))}) " +
@@ -41,13 +53,13 @@ internal static class RunRows
         p["@ended"].Value = Db(r.End);
         p["@host"].Value = Db(r.Host);
         p["@config"].Value = Db(r.Config);
-        p["@params"].Value = CanonicalJson.Params(r.Params);
-        p["@swept"].Value = Json(r.Swept);
-        p["@metrics"].Value = Json(r.Metrics);
+        p["@params"].Value = r.ParamsJson;
+        p["@swept"].Value = Db(r.SweptJson);
+        p["@metrics"].Value = Db(r.MetricsJson);
         p["@fingerprint"].Value = Db(r.Fingerprint);
         p["@summary"].Value = Db(r.ArchitectureSummary);
         p["@weights"].Value = Db(r.Weights);
-        p["@trial_result"].Value = Json(r.TrialResult);
+        p["@trial_result"].Value = Db(r.TrialResultJson);
         p["@trialled_at"].Value = Db(r.TrialledAt);
         p["@git_commit"].Value = Db(r.GitCommit);
         p["@dirty"].Value = r.Dirty is { } d ? (d ? 1 : 0) : DBNull.Value;
@@ -55,7 +67,7 @@ internal static class RunRows
         p["@error"].Value = Db(r.Error);
     }
 
-    public static RunRecord Read(SqliteDataReader row) => new()
+    public static RunRecord Read(SqliteDataReader row) => new RunRecord
     {
         Id = row.GetString(0),
         Kind = row.GetString(1),
@@ -65,34 +77,21 @@ internal static class RunRows
         End = Double(row, 5),
         Host = Text(row, 6),
         Config = Text(row, 7),
-        Params = Object(row, 8),
-        Swept = Object(row, 9),
-        Metrics = Object(row, 10),
         Fingerprint = Text(row, 11),
         ArchitectureSummary = Text(row, 12),
         Weights = Text(row, 13),
-        TrialResult = Object(row, 14),
         TrialledAt = Double(row, 15),
         GitCommit = Text(row, 16),
         Dirty = row.IsDBNull(17) ? null : row.GetInt64(17) != 0,
         SnapshotRef = Text(row, 18),
         Error = Text(row, 19),
-    };
+    }.WithStoredJson(Text(row, 8), Text(row, 9), Text(row, 10), Text(row, 14));
 
     private static object Db(string? s) => s is null ? DBNull.Value : s;
 
     private static object Db(double? d) => d is { } v ? v : DBNull.Value;
 
-    private static object Json(JsonObject? o) => o is null ? DBNull.Value : CanonicalJson.Of(o);
-
     private static string? Text(SqliteDataReader row, int i) => row.IsDBNull(i) ? null : row.GetString(i);
 
     private static double? Double(SqliteDataReader row, int i) => row.IsDBNull(i) ? null : row.GetDouble(i);
-
-    private static JsonObject? Object(SqliteDataReader row, int i)
-    {
-        if (row.IsDBNull(i)) return null;
-        try { return JsonNode.Parse(row.GetString(i)) as JsonObject; }
-        catch (JsonException) { return null; } // written by this code as canonical JSON; anything else is not trusted
-    }
 }
