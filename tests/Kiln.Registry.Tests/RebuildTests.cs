@@ -133,6 +133,46 @@ public sealed class RebuildTests
     }
 
     [Fact]
+    public void A_run_is_recorded_from_its_folder_and_recorded_again_as_it_changes()
+    {
+        using var tmp = new TempDir("record");
+        var ws = new WorkspacePaths(tmp.Path);
+        using var db = RegistryDb.Open(ws);
+        var dir = Runs.Run(tmp.Path, "runs/t", RunKinds.Train, 10, status: RunInfo.Running);
+        Assert.Equal(RunInfo.Interrupted, RunIndexer.Record(ws, db, dir)!.Status);   // no process holds it
+        Runs.Trained(tmp.Path, "t", "fp", new() { ["lr"] = 0.1 }, 10);
+        RunIndexer.Record(ws, db, dir);
+        Assert.Equal(["t"], db.FindTrainings("fp", """{"lr": 0.1}""").Select(r => r.Id));
+        Assert.Null(RunIndexer.Record(ws, db, tmp.Sub("empty")));
+
+        Runs.Run(tmp.Path, "t", RunKinds.Launch, 20);
+        Assert.Equal("./t", RunIndexer.Record(ws, db, Path.Combine(tmp.Path, "t"))!.Id);
+        Assert.Equal(2, db.Count(ModelQuery.AllRuns));
+    }
+
+    [Fact]
+    public void Trial_results_are_written_to_each_model_alike_and_survive_a_rebuild()
+    {
+        using var tmp = new TempDir("record");
+        var ws = new WorkspacePaths(tmp.Path);
+        Runs.Trained(tmp.Path, "a", "fp", new() { ["lr"] = 0.1, ["bs"] = 32 }, 1);
+        Runs.Trained(tmp.Path, "b", "fp", new() { ["bs"] = 32, ["lr"] = 0.1 }, 2);
+        Runs.Trained(tmp.Path, "c", "fp", new() { ["lr"] = 0.2 }, 3);
+        RegistryRebuild.Run(ws);
+        using (var db = RegistryDb.Open(ws))
+        {
+            var updated = Kiln.Registry.Models.TrialResults.Record(ws, db, "fp", new() { ["lr"] = 0.1, ["bs"] = 32.0 }, new() { ["accuracy"] = 0.8 });
+            Assert.Equal(["b", "a"], updated.Select(r => r.Id));
+            Assert.Equal(["c"], db.Untrialled("fp").Select(r => r.Id));
+        }
+        Assert.Equal("""{"accuracy":0.8}""", JsonNode.Parse(File.ReadAllText(Path.Combine(tmp.Path, "runs", "a", RunFiles.TrialResult)))!.ToJsonString());
+        RegistryRebuild.Run(ws);
+        using var rebuilt = RegistryDb.Open(ws);
+        Assert.Equal(["c"], rebuilt.Untrialled("fp").Select(r => r.Id));
+        Assert.Equal(0.8, (double)rebuilt.Get("b")!.TrialResult!["accuracy"]!);
+    }
+
+    [Fact]
     public void Ids_stay_unique_when_a_root_folder_shares_a_run_name()
     {
         using var tmp = new TempDir("rebuild");

@@ -71,6 +71,19 @@ public static class RunIndexer
     }
 
     /// <summary>
+    /// Reads the run in <paramref name="runDir"/> and records it (what <c>kiln train</c> calls when its child reported,
+    /// and when it ended); returns the record, or null when the folder holds no run. A run whose id another folder's
+    /// run holds is recorded under <see cref="RunIds.Fallback"/>.
+    /// </summary>
+    public static RunRecord? Record(WorkspacePaths workspace, RegistryDb db, string runDir, TimeProvider? time = null)
+    {
+        if (Read(workspace, runDir, time) is not { } record) return null;
+        if (db.Get(record.Id) is { } held && held.Dir != record.Dir) record = record with { Id = RunIds.Fallback(workspace, runDir) };
+        db.Upsert(record);
+        return record;
+    }
+
+    /// <summary>
     /// Reads every run the registry holds as <c>running</c> afresh from its folder, and records what changed: a run whose
     /// process died since it was recorded is listed as interrupted, never as running. Returns how many changed.
     /// </summary>
