@@ -11,6 +11,9 @@ using Kiln.Bench;
 //   trials [--kiln PATH] [--runs N]       expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas,
 //                                         whole processes (the published kiln, scripts/publish.sh), time and peak memory
 //   dashboard [--points N] [--runs N]     metrics answers of a 10^6-point run, downsampling, the list of 10,000 runs
+//   registry [--kiln PATH] [--runs N] [--records N]
+//                                         10,000 registry records: kiln models (--json) as whole processes beside DVC's
+//                                         exp show, and a rebuild of the registry from 10,000 run folders
 //   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
 //   snapshot [--runs N]                   a code snapshot of a 10,000-file repository with 10 changed and 2 new files (in-process,
 //                                         median), beside DVC's way (git stash push -u && git stash pop); tree and index unchanged
@@ -55,6 +58,11 @@ switch (suite)
             int.Parse(Option("--points") ?? "1000000", System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Option("--runs") ?? "10000", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "registry":
+        RegistryBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
+            int.Parse(Option("--runs") ?? "10", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--records") ?? "10000", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
     case "page":
         await PageLoadBench.Run(int.Parse(Option("--loads") ?? "15", System.Globalization.CultureInfo.InvariantCulture), Option("--trace"));
         return 0;
@@ -65,7 +73,7 @@ switch (suite)
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, page, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, micro)");
         return 2;
 }
 

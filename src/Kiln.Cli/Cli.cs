@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using Kiln.Cli.Output;
 using Kiln.Control;
 using Kiln.Protocol;
+using Kiln.Registry;
+using Kiln.Registry.Workspace;
 using Kiln.Runs;
 
 namespace Kiln.Cli;
@@ -78,7 +80,7 @@ internal sealed class Cli
                 Terminal.Error(ex.Message);
                 return 2;
             }
-            catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException or RegistryException)
             {
                 Terminal.Error(ex.Message);
                 return 1;
@@ -105,6 +107,10 @@ internal sealed record Context(ParseResult Parse, RunControl Run, Terminal Out)
     public T? Get<T>(Option<T> option) => Parse.GetValue(option);
 
     public T? Get<T>(Argument<T> argument) => Parse.GetValue(argument);
+
+    /// <summary>The workspace holding <c>--dir</c> (the current folder by default): the nearest folder at or above it with a kiln.json.</summary>
+    public WorkspacePaths Workspace() => WorkspacePaths.Find(Run.Files.Dir)
+        ?? throw new RegistryException($"{Run.Files.Dir}: not in a Kiln workspace (no kiln.json here or in a folder above); `kiln workspace init` creates one");
 
     /// <summary>
     /// Queues a command and says so in one line (or prints it as JSON); with <paramref name="wait"/>, waits for the

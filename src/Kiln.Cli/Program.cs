@@ -31,6 +31,13 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("enable", () => [SugarCommands.Enable(cli)]),
     ("disable", () => [SugarCommands.Disable(cli)]),
     ("set", () => [SugarCommands.Set(cli)]),
+    ("workspace", () => [WorkspaceCommands.Build(cli)]),
+    ("models", () => [ModelsCommand.Build(cli)]),
+    ("registry", () => [RegistryCommands.Build(cli)]),
+    ("train", () => [TrainCommands.Train(cli)]),
+    ("trial", () => [TrainCommands.Trial(cli)]),
+    ("queue", () => [TrainCommands.Queue(cli)]),
+    ("report", () => [ReportCommand.Build(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)

@@ -32,7 +32,16 @@ internal sealed class Terminal
 
     public void Json(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(Indented));
 
-    public void Table(IReadOnlyList<string> headers, IReadOnlyList<IReadOnlyList<string>> rows)
+    /// <summary>A large JSON document written as it is made, to standard output in large blocks.</summary>
+    public void Json(Action<TextWriter> write)
+    {
+        Console.Out.Flush();
+        using var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16);
+        write(output);
+    }
+
+    /// <param name="indent">Plain output: what each line starts with.</param>
+    public void Table(IReadOnlyList<string> headers, IReadOnlyList<IReadOnlyList<string>> rows, string indent = "  ")
     {
         if (Rich)
         {
@@ -45,7 +54,7 @@ internal sealed class Terminal
         var sb = new StringBuilder();
         void Row(IReadOnlyList<string> cells)
         {
-            sb.Clear().Append("  ");
+            sb.Clear().Append(indent);
             for (var i = 0; i < cells.Count; i++)
             {
                 sb.Append(i == cells.Count - 1 ? cells[i] : cells[i].PadRight(widths[i] + 2));
@@ -54,6 +63,33 @@ internal sealed class Terminal
         }
         Row(headers);
         foreach (var row in rows) Row(row);
+    }
+
+    /// <summary>
+    /// Until disposed, plain output is written in large blocks rather than a system call per line (a listing of
+    /// thousands of lines). Rich output, which Spectre writes, is left as it is.
+    /// </summary>
+    public IDisposable Buffered() => Rich ? NoBuffer.Instance : new OutputBuffer();
+
+    private sealed class NoBuffer : IDisposable
+    {
+        public static readonly NoBuffer Instance = new();
+
+        public void Dispose() { }
+    }
+
+    private sealed class OutputBuffer : IDisposable
+    {
+        private readonly TextWriter _previous = Console.Out;
+        private readonly StreamWriter _buffer = new(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { AutoFlush = false };
+
+        public OutputBuffer() => Console.SetOut(_buffer);
+
+        public void Dispose()
+        {
+            _buffer.Flush();
+            Console.SetOut(_previous);
+        }
     }
 
     public static void Error(string message) => Console.Error.WriteLine("kiln: error: " + message);

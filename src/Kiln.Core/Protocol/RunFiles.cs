@@ -33,6 +33,8 @@ public sealed class RunFiles
     public const string Choice = "kiln.choice.json";
     /// <summary>The code snapshot of the run: its commit, hidden ref, HEAD, branch and whether the tree was dirty.</summary>
     public const string Snapshot = "kiln.snapshot.json";
+    /// <summary>A cfg-tree trial's description (seed 002): written when the tree is expanded, before the trial runs.</summary>
+    public const string Trial = "kiln.trial.json";
 
     /// <param name="dir">The run directory.</param>
     /// <param name="configPath">Another configuration file than <c>kiln.yaml</c> in the directory (the standalone controller's).</param>

@@ -1,3 +1,4 @@
+using Kiln.Registry.Records;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 
@@ -23,8 +24,8 @@ internal sealed class DuplicateCheck(IRunRecords records, string dir, string id,
         var parameters = Read(RunFiles.Params);
         if (model?["fingerprint"] is not JsonValue fp || !fp.TryGetValue<string>(out var fingerprint) || parameters is null) return true;
         _checked = true;
-        var key = ParamsKey.Of(parameters);
-        SameAs = records.Models(fingerprint).Where(m => m.Id != id && ParamsKey.Of(m.Params) == key).Select(m => m.Id).ToList();
+        var key = CanonicalJson.Params(parameters);
+        SameAs = records.Models(fingerprint).Where(m => m.Id != id && CanonicalJson.Params(m.Params) == key).Select(m => m.Id).ToList();
         if (SameAs.Count == 0) return true;
         request.Log($"This architecture has been trained with the same hyper-parameters before: {string.Join(", ", SameAs.Take(5))}{(SameAs.Count > 5 ? ", …" : "")}");
         var again = request.Retrain switch

@@ -1,3 +1,4 @@
+using Kiln.Registry.Records;
 using Kiln.Execution.Jobs;
 using Kiln.Registry.Workspace;
 
@@ -24,7 +25,7 @@ public sealed class QueueSession(IRunRecords records, ICodeSnapshots? snapshots,
                 return;
             }
             var (index, parameters, command) = work[i];
-            log($"queue[{index}] {ParamsKey.Of(parameters)}");
+            log($"queue[{index}] {CanonicalJson.Params(parameters)}");
             outcomes[i] = session.Run(new TrainRequest
             {
                 Workspace = workspace, Command = command, Queued = parameters, Retrain = RetrainAnswer.Yes, Log = log, Stop = stop,

@@ -1,3 +1,4 @@
+using Kiln.Registry.Records;
 using System.Text.Json.Nodes;
 using Kiln.Execution.Jobs;
 using Kiln.Metrics;
@@ -40,7 +41,7 @@ public sealed class TrainSession(IRunRecords records, ICodeSnapshots? snapshots,
         records.Index(dir);
 
         var env = new Dictionary<string, string> { [ChildEnv.Mode] = mode, [ChildEnv.Workspace] = request.Workspace.Root };
-        if (request.Queued is { } queued) env[ChildEnv.QueueParams] = ParamsKey.Of(queued);
+        if (request.Queued is { } queued) env[ChildEnv.QueueParams] = CanonicalJson.Params(queued);
         var spec = new JobSpec
         {
             Name = id, Argv = request.Command, Env = env, WorkingDirectory = request.Workspace.Root, RunDirectory = dir, EchoPrefix = request.Echo,

@@ -1,3 +1,4 @@
+using Kiln.Registry.Records;
 using System.Text.Json.Nodes;
 using Kiln.Execution.Jobs;
 using Kiln.IO;
@@ -67,8 +68,8 @@ public sealed class TrialSession(IRunRecords records)
         records.Index(dir);
 
         // numb's rule: a result belongs to the (architecture, hyper-parameters), so every run of them gets it.
-        var key = ParamsKey.Of(model.Params);
-        var same = records.Models(model.Fingerprint).Where(m => ParamsKey.Of(m.Params) == key).ToList();
+        var key = CanonicalJson.Params(model.Params);
+        var same = records.Models(model.Fingerprint).Where(m => CanonicalJson.Params(m.Params) == key).ToList();
         foreach (var m in same)
         {
             AtomicFile.WriteJson(Path.Combine(m.Dir, RunFiles.TrialResult), trialResult.DeepClone());
@@ -129,7 +130,7 @@ public sealed class TrialSession(IRunRecords records)
                 return Refuse(TrialEnd.Failed, $"{chosen.Id}: its weights ({RunFiles.Weights}) are missing, so it cannot be trialled");
             Chosen = chosen;
             AtomicFile.WriteJson(Path.Combine(dir, RunFiles.Choice), new JsonObject { ["weights"] = weights, ["id"] = chosen.Id });
-            request.Log($"trialling {chosen.Id} ({ParamsKey.Of(chosen.Params)})");
+            request.Log($"trialling {chosen.Id} ({CanonicalJson.Params(chosen.Params)})");
             return true;
         }
 

@@ -8,8 +8,8 @@ using Kiln.Server.Security;
 namespace Kiln.Server.Runs;
 
 /// <summary>
-/// The run directories under the served root — launch runs, demos, trials (run or not yet) — found by walking the
-/// tree (never below a run directory, and never into .git, node_modules, bin, obj) and summarized from their
+/// The run directories under the served root — launch runs, demos, trials (run or not yet) — found by
+/// <see cref="RunDirectories.Walk"/> and summarized from their
 /// <c>kiln.run.json</c>, <c>kiln.trial.json</c> and, for live runs, the tail of <c>kiln.metrics.jsonl</c>. Summaries are cached
 /// by file stamp and the walk is repeated at most every <see cref="RescanInterval"/>, so listing 10,000 runs stays cheap.
 /// Only directories in the index can be read through the server, and only while none of the files the server reads or
@@ -17,28 +17,17 @@ namespace Kiln.Server.Runs;
 /// </summary>
 public sealed class RunIndex
 {
-    /// <summary>Files only a run directory holds: a folder with one of them is a run, and nothing below it is looked at.</summary>
-    private static readonly string[] Markers = [RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.KernelLock, RunFiles.Actuators, TrialFile];
-
-    /// <summary>
-    /// Files that can land in a folder that is not a run (a command sent with the run's name forgotten): such a folder
-    /// is listed only when no run lies beneath it, so a stray file never hides the runs it sits above.
-    /// </summary>
-    private static readonly string[] WeakMarkers = [RunFiles.Commands];
-    private static readonly HashSet<string> Skip = new(StringComparer.Ordinal) { ".git", "node_modules", "bin", "obj", ".kiln", "kiln.sources" };
-    private const int MaxDepth = 8;
     private const string Unknown = "unknown";
-    private const string TrialFile = "kiln.trial.json";
 
     /// <summary>Every file of a run directory the server reads or writes (Kiln.Core's readers included).</summary>
     private static readonly string[] ServedFiles =
     [
         RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Actuators, RunFiles.Freeze, RunFiles.Commands,
-        JsonlFile.LockPathFor(RunFiles.Commands), KilnRun.LockFile, TrialFile, RunFiles.BatchLog, RunFiles.EpochLog,
+        JsonlFile.LockPathFor(RunFiles.Commands), KilnRun.LockFile, RunFiles.Trial, RunFiles.BatchLog, RunFiles.EpochLog,
     ];
 
     /// <summary>The files a summary is read from: checked when a run is listed, the others when it is asked for.</summary>
-    private static readonly string[] SummaryFiles = [RunFiles.Run, RunFiles.Metrics, TrialFile, KilnRun.LockFile, RunFiles.KernelLock];
+    private static readonly string[] SummaryFiles = [RunFiles.Run, RunFiles.Metrics, RunFiles.Trial, KilnRun.LockFile, RunFiles.KernelLock];
 
     private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
     private readonly object _scanGate = new();
@@ -115,55 +104,12 @@ public sealed class RunIndex
         {
             var now = _time.GetTimestamp();
             if (!forceScan && _time.GetElapsedTime(_scannedAt, now) < RescanInterval && _scannedAt != long.MinValue) return _dirs;
-            var found = new Dictionary<string, string>(StringComparer.Ordinal);
-            Walk(Root, 0, found);
+            var found = RunDirectories.Walk(Root);
             _dirs = found;
             _scannedAt = now;
             foreach (var stale in _cache.Keys.Where(k => !found.ContainsKey(k)).ToList()) _cache.TryRemove(stale, out _);
             return _dirs;
         }
-    }
-
-    private void Walk(string dir, int depth, Dictionary<string, string> found)
-    {
-        var id = Path.GetRelativePath(Root, dir).Replace(Path.DirectorySeparatorChar, '/');
-        if (Has(dir, Markers))
-        {
-            found[id] = dir;
-            return;
-        }
-        var before = found.Count;
-        WalkChildren(dir, depth, found);
-        if (found.Count == before && Has(dir, WeakMarkers)) found[id] = dir;
-    }
-
-    private void WalkChildren(string dir, int depth, Dictionary<string, string> found)
-    {
-        if (depth >= MaxDepth) return;
-        IEnumerable<string> children;
-        try { children = Directory.EnumerateDirectories(dir); }
-        catch (UnauthorizedAccessException) { return; }
-        catch (DirectoryNotFoundException) { return; }
-        foreach (var child in children)
-        {
-            var name = Path.GetFileName(child);
-            if (Skip.Contains(name)) continue;
-            try
-            {
-                if ((File.GetAttributes(child) & FileAttributes.ReparsePoint) != 0) continue; // symlinks could lead outside the root
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                continue; // gone, or not ours to look into, since the listing
-            }
-            Walk(child, depth + 1, found);
-        }
-    }
-
-    private static bool Has(string dir, string[] markers)
-    {
-        foreach (var m in markers) if (File.Exists(Path.Combine(dir, m))) return true;
-        return false;
     }
 
     private RunSummary Summarize(string id, string dir)
@@ -200,7 +146,7 @@ public sealed class RunIndex
     {
         var info = RunState.Read(dir);
         JsonObject? swept = null;
-        var trialFile = Path.Combine(dir, TrialFile);
+        var trialFile = Path.Combine(dir, RunFiles.Trial);
         if (File.Exists(trialFile))
         {
             try { swept = JsonNode.Parse(File.ReadAllText(trialFile))?["swept"] as JsonObject; }

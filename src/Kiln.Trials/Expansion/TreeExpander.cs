@@ -49,7 +49,7 @@ public static class TreeExpander
     public static readonly string[] Structural = ["batch_metrics"];
 
     /// <summary>Written beside each trial's configuration: where it came from and what it sweeps.</summary>
-    public const string TrialFile = "kiln.trial.json";
+    public const string TrialFile = RunFiles.Trial;
 
     public static ExpansionResult Expand(string root, TrialFilter? filter = null, bool write = true)
     {
