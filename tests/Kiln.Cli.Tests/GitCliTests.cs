@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Kiln.Registry.Git;
 using Kiln.Registry.Workspace;
@@ -12,19 +11,7 @@ namespace Kiln.Cli.Tests;
 /// </summary>
 public sealed class GitCliTests
 {
-    private static string Git(string dir, params string[] args)
-    {
-        var info = new ProcessStartInfo("git") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        info.Environment["GIT_AUTHOR_NAME"] = info.Environment["GIT_COMMITTER_NAME"] = "tester";
-        info.Environment["GIT_AUTHOR_EMAIL"] = info.Environment["GIT_COMMITTER_EMAIL"] = "tester@example.org";
-        using var p = Process.Start(info)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"git {string.Join(' ', args)}: {error}");
-        return output.Result.TrimEnd('\n');
-    }
+    private static string Git(string dir, params string[] args) => GitCommand.Run(dir, args);
 
     /// <summary>A workspace at the root of a repository with one commit, and its paths.</summary>
     private static WorkspacePaths Workspace(TempDir tmp)

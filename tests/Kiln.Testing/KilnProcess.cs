@@ -23,9 +23,15 @@ public static class KilnProcess
 
     public static Result Run(string workingDir, params string[] args) => Run(workingDir, TimeSpan.FromSeconds(120), null, args);
 
-    public static Result Run(string workingDir, TimeSpan timeout, IDictionary<string, string>? env, params string[] args)
+    public static Result Run(string workingDir, TimeSpan timeout, IDictionary<string, string>? env, params string[] args) =>
+        RunWithInput(workingDir, "", timeout, env, args);
+
+    /// <summary>Runs kiln with <paramref name="input"/> on its standard input (then end of file: a question nobody answers gets none).</summary>
+    public static Result RunWithInput(string workingDir, string input, TimeSpan timeout, IDictionary<string, string>? env, params string[] args)
     {
         using var p = Start(workingDir, env, args);
+        p.StandardInput.Write(input);
+        p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(timeout))

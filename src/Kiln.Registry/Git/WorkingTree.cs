@@ -50,11 +50,24 @@ internal static class WorkingTree
     internal static List<string> Pathspecs(GitRepository repo, IReadOnlyList<string>? exclude)
     {
         List<string> specs = [":/"];
-        foreach (var folder in exclude ?? [])
+        var inTree = (exclude ?? []).Select(repo.InTree).OfType<string>().ToList();
+        // A folder git ignores is left out anyway, and naming it in a pathspec makes `git add` refuse.
+        var ignored = inTree.Count == 0 ? [] : Ignored(repo, inTree);
+        foreach (var rel in inTree)
         {
-            if (repo.InTree(folder) is { } rel) specs.Add(":(top,exclude,literal)" + rel);
+            if (!ignored.Contains(rel)) specs.Add(":(top,exclude,literal)" + rel);
         }
         return specs;
+    }
+
+    /// <summary>Which of these paths (relative to the top) the repository ignores, in one git call.</summary>
+    private static HashSet<string> Ignored(GitRepository repo, IReadOnlyList<string> paths)
+    {
+        var result = repo.Git.Run(repo.TopLevel, ["check-ignore", "--", .. paths]);
+        // Exit 1: none is ignored; 0: those printed are.
+        return result.ExitCode == 0
+            ? [.. result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => p.TrimEnd('/'))]
+            : [];
     }
 
     /// <summary>

@@ -17,6 +17,11 @@ public sealed class GitCodeSnapshots(WorkspacePaths workspace) : ICodeSnapshots
         {
             return e.Message;
         }
+        catch (GitException e)
+        {
+            // The run trains all the same; the user is told it has no snapshot, and why.
+            return $"no code snapshot: {e.Message}";
+        }
     }
 
     public void Drop(string runId)
