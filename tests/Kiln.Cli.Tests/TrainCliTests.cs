@@ -149,4 +149,63 @@ public sealed class TrainCliTests
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("no-such-run: no such run", missing.Stderr);
     }
+
+    [Fact]
+    public async Task Two_trainings_at_once_get_two_runs_and_a_killed_one_reads_interrupted_without_weights()
+    {
+        using var tmp = new TempDir("train");
+        var w = Workspace(tmp);
+        var a = KilnProcess.Start(w.Root, null, "--plain", "train", "--yes", "--silent");
+        var b = KilnProcess.Start(w.Root, null, "--plain", "train", "--yes", "--silent");
+        a.StandardInput.Close();
+        b.StandardInput.Close();
+        var outputs = await Task.WhenAll(a.StandardOutput.ReadToEndAsync(), b.StandardOutput.ReadToEndAsync());
+        await Task.WhenAll(a.WaitForExitAsync(), b.WaitForExitAsync());
+        Assert.True(a.ExitCode == 0 && b.ExitCode == 0, string.Join("\n---\n", outputs));
+        var both = Models(w);
+        Assert.Equal(2, both.Count);
+        Assert.Equal(2, both.Select(m => (string)m!["id"]!).Distinct().Count());
+
+        // A training whose kiln is killed outright: no half record — interrupted, and no weights.
+        var config = JsonNode.Parse(File.ReadAllText(w.Config))!.AsObject();
+        config["train"] = new JsonArray(new JsonArray("sh", "-c",
+            "printf '{\"fingerprint\":\"sha256:slow\",\"summary\":\"s\"}' > \"$KILN_RUN_DIR/kiln.model.json\"; echo '{\"lr\":1}' > \"$KILN_RUN_DIR/kiln.params.json\"; sleep 4; echo w > \"$KILN_RUN_DIR/weights.safetensors\""));
+        File.WriteAllText(w.Config, config.ToJsonString());
+        var killed = KilnProcess.Start(w.Root, null, "--plain", "train", "--silent");
+        killed.StandardInput.Close();
+        var runs = Directory.GetDirectories(w.Runs).ToHashSet();
+        string? dir = null;
+        await Wait.UntilAsync(() => (dir = Directory.GetDirectories(w.Runs).FirstOrDefault(d => !runs.Contains(d) && File.Exists(Path.Combine(d, RunFiles.Model)))) is not null, "the slow training to start");
+        killed.Kill();
+        await killed.WaitForExitAsync();
+        // Not a model (no weights), and listed as interrupted once a listing has looked at it again.
+        Assert.DoesNotContain(Models(w), m => (string?)m!["fingerprint"] == "sha256:slow");
+        using (var db = global::Kiln.Registry.Store.RegistryDb.Open(w))
+        {
+            var record = db.Get(Path.GetFileName(dir!))!;
+            Assert.Equal(("interrupted", "sha256:slow"), (record.Status, record.Fingerprint));
+            Assert.Null(record.Weights);
+        }
+        // The program outlives its kiln and writes weights after all: still no model of an interrupted run.
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(dir!, RunFiles.Weights)), "the orphaned program to end");
+        Assert.Equal(0, Kiln(w, "registry", "rebuild").ExitCode);
+        Assert.DoesNotContain(Models(w), m => (string?)m!["fingerprint"] == "sha256:slow");
+        Assert.Contains("interrupted", Kiln(w, "--dir", dir!, "status").Stdout);
+    }
+
+    [Fact]
+    public void A_launch_inside_a_workspace_is_recorded_in_its_registry()
+    {
+        using var tmp = new TempDir("train");
+        var w = Workspace(tmp);
+        var launch = KilnProcess.Run(w.Root, Slow, null, "--plain", "launch", "--config", "simple", "--max-steps", "20", "--no-serve", "--data-dir", tmp.Sub("empty"));
+        Assert.True(launch.ExitCode == 0, launch.ToString());
+        var all = Kiln(w, "models", "--json", "--kind", "launch");
+        Assert.True(all.ExitCode == 0, all.ToString());
+        var registry = Path.Combine(w.State, "registry.db");
+        Assert.True(File.Exists(registry));
+        using var db = global::Kiln.Registry.Store.RegistryDb.Open(w);
+        var launched = db.Query(global::Kiln.Registry.Store.ModelQuery.AllRuns).Single(r => r.Kind == "launch");
+        Assert.Equal(("completed", "simple"), (launched.Status, launched.Config));
+    }
 }

@@ -139,6 +139,7 @@ internal static class LaunchCommand
         var result = terminal.Rich
             ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel))
             : PlainProgress(terminal, name, steps, options, cancel);
+        RegistryHook.Record([result.RunDir]);
         Report(terminal, result);
         return ExitCode(result.Status);
     }

@@ -107,6 +107,7 @@ internal static class TrialsCommands
                 var summary = TrialRunner.RunAsync(root, Filter(c, mode, dataset), pool,
                         t => TrialJobs.Worker(Environment.ProcessPath!, root, t, threads), e => Report(c.Out, root, e), stop.Token, Rerun)
                     .GetAwaiter().GetResult();
+                RegistryHook.Record(summary.Outcomes.Select(o => o.Trial.Dir));
                 foreach (var e in summary.Expansion.Errors) Terminal.Error(e);
                 c.Out.Line($"{summary.Completed} completed, {summary.Failed} failed, {summary.Stopped} stopped, {summary.AlreadyComplete} already complete");
                 return stop.StopRequested ? stop.ExitCode : summary.Succeeded ? 0 : 1;

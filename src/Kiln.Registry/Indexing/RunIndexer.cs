@@ -60,7 +60,9 @@ public static class RunIndexer
             Metrics = info?.Metrics,
             Fingerprint = Text(model, "fingerprint", files, RunFiles.Model, problems),
             ArchitectureSummary = Text(model, "summary", files, RunFiles.Model, problems),
-            Weights = File.Exists(weights) ? RunIds.RelativeDir(workspace, weights) : null,
+            // A model is what a run that completed saved: weights beside a run that failed, stopped or was killed (a
+            // program that outlived its kiln may still write them) are not a model.
+            Weights = File.Exists(weights) && (info is null || info.Status == RunInfo.Completed) ? RunIds.RelativeDir(workspace, weights) : null,
             TrialResult = result,
             TrialledAt = result is null ? null : new DateTimeOffset(File.GetLastWriteTimeUtc(resultPath)).ToUnixTimeMilliseconds() / 1000.0,
             GitCommit = Text(snapshot, "commit", files, RunFiles.Snapshot, problems) ?? info?.GitCommit,
