@@ -27,6 +27,11 @@ public sealed class RegistryRecords(WorkspacePaths workspace, RegistryDb db) : I
         lock (_gate) RunIndexer.Record(workspace, db, runDir);
     }
 
+    public int ShareResult(ModelEntry model, System.Text.Json.Nodes.JsonObject result)
+    {
+        lock (_gate) return Kiln.Registry.Models.TrialResults.Record(workspace, db, model.Fingerprint, model.Params, result).Count;
+    }
+
     public void Forget(string runId)
     {
         lock (_gate) db.Delete(runId);

@@ -68,15 +68,9 @@ public sealed class TrialSession(IRunRecords records)
         records.Index(dir);
 
         // numb's rule: a result belongs to the (architecture, hyper-parameters), so every run of them gets it.
-        var key = CanonicalJson.Params(model.Params);
-        var same = records.Models(model.Fingerprint).Where(m => CanonicalJson.Params(m.Params) == key).ToList();
-        foreach (var m in same)
-        {
-            AtomicFile.WriteJson(Path.Combine(m.Dir, RunFiles.TrialResult), trialResult.DeepClone());
-            records.Index(m.Dir);
-        }
-        return new TrialOutcome(TrialEnd.Recorded, dir, model, trialResult, same.Count,
-            $"{model.Id}: {trialResult.ToJsonString()} recorded on {same.Count} run{(same.Count == 1 ? "" : "s")}");
+        var shared = records.ShareResult(model, trialResult);
+        return new TrialOutcome(TrialEnd.Recorded, dir, model, trialResult, shared,
+            $"{model.Id}: {trialResult.ToJsonString()} recorded on {shared} run{(shared == 1 ? "" : "s")}");
     }
 
     /// <summary>Chooses the model once the program says its architecture, and tells it which.</summary>
