@@ -69,11 +69,15 @@ switch (suite)
     case "snapshot":
         SnapshotBench.Run(int.Parse(Option("--runs") ?? "15", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "train":
+        TrainOverheadBench.Run(root, Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
+            int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, micro)");
         return 2;
 }
 
