@@ -67,6 +67,7 @@ public sealed class KilnServer : IAsyncDisposable
         app.Use(access.Guard);
         app.Use(ApiErrors.Handle);
         RunsEndpoints.Map(app, runs);
+        ModelsEndpoints.Map(app, runs);
         MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);
         EventsEndpoint.Map(app, runs, watchers);

@@ -4,10 +4,11 @@ import { h, fill, routeParams, clearErrors, showError } from './dom.js';
 import * as runs from './pages/runs.js';
 import * as run from './pages/run.js';
 import * as compare from './pages/compare.js';
+import * as models from './pages/models.js';
 import { mayChange, READ_ONLY } from './api.js';
 
 performance.mark('kiln:app'); // the page's scripts run (the benchmark reads the marks)
-const pages = { runs, run, compare };
+const pages = { runs, run, compare, models };
 let current = null;
 
 function route() {
