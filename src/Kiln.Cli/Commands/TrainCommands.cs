@@ -31,14 +31,14 @@ internal static class TrainCommands
             var (workspace, config) = Open(c);
             using var db = RegistryDb.Open(workspace);
             var session = new TrainSession(new RegistryRecords(workspace, db), new GitCodeSnapshots(workspace));
-            using var stop = StopOnSignals();
+            var stop = StopSignals.Install().Token;
             var failed = 0;
             foreach (var argv in config.Train)
             {
                 var outcome = session.Run(new TrainRequest
                 {
                     Workspace = workspace, Command = argv, Retrain = c.Get(yes) ? RetrainAnswer.Yes : c.Get(no) ? RetrainAnswer.No : RetrainAnswer.Ask,
-                    Ask = Ask, Log = c.Out.Line, Echo = c.Get(silent) ? null : "", Stop = stop.Token,
+                    Ask = Terminal.Confirm, Log = c.Out.Line, Echo = c.Get(silent) ? null : "", Stop = stop,
                 });
                 Say(c, outcome);
                 if (outcome.Status is not (RunInfo.Completed or TrainOutcome.Declined)) failed++;
@@ -61,12 +61,12 @@ internal static class TrainCommands
             var (workspace, config) = Open(c);
             using var db = RegistryDb.Open(workspace);
             var session = new TrialSession(new RegistryRecords(workspace, db));
-            using var stop = StopOnSignals();
+            var stop = StopSignals.Install().Token;
             var argv = config.Trial.FirstOrDefault() ?? throw new ProtocolException($"{workspace.Config}: trial: no command to run");
             TrialRequest Request(bool next) => new()
             {
                 Workspace = workspace, Command = argv, Model = c.Get(model), NextUntrialled = next, Choose = m => Choose(c.Out, m),
-                Log = c.Out.Line, Echo = c.Get(silent) ? null : "", Stop = stop.Token,
+                Log = c.Out.Line, Echo = c.Get(silent) ? null : "", Stop = stop,
             };
             if (!c.Get(all))
             {
@@ -117,12 +117,12 @@ internal static class TrainCommands
             if (config.Executor != WorkspaceConfig.LocalExecutor)
                 throw new ProtocolException($"{workspace.Config}: executor: {config.Executor} is not available in this version; use local");
             using var db = RegistryDb.Open(workspace);
-            using var stop = StopOnSignals();
+            var stop = StopSignals.Install().Token;
             var executor = new LocalProcessPool(new LocalPoolOptions { Parallelism = c.Get(jobs) });
             try
             {
                 var outcomes = new QueueSession(new RegistryRecords(workspace, db), new GitCodeSnapshots(workspace), executor)
-                    .Run(workspace, queue, config.Train, c.Get(jobs), c.Out.Line, stop.Token);
+                    .Run(workspace, queue, config.Train, c.Get(jobs), c.Out.Line, stop);
                 foreach (var o in outcomes) Say(c, o);
                 var done = outcomes.Count(o => o.Succeeded);
                 c.Out.Line($"{outcomes.Count} run{(outcomes.Count == 1 ? "" : "s")}: {done} completed, {outcomes.Count - done} not");
@@ -150,16 +150,6 @@ internal static class TrainCommands
         c.Out.Line($"{id} ", outcome.Status, style, outcome.Error is null ? "" : $": {outcome.Error}");
     }
 
-    /// <summary>A yes/no question on the terminal; anything but yes (or no answer at all) is No.</summary>
-    private static bool Ask(string question)
-    {
-        Console.Out.Write($"{question} [y/N] ");
-        Console.Out.Flush();
-        var answer = Console.In.ReadLine();
-        if (answer is null) Console.Out.WriteLine();
-        return answer?.Trim().ToLowerInvariant() is "y" or "yes";
-    }
-
     /// <summary>The models of the architecture as a table, newest first; the index typed (empty: 0, the newest), or null when none is given.</summary>
     private static ModelEntry? Choose(Terminal t, IReadOnlyList<ModelEntry> models)
     {
@@ -181,7 +171,4 @@ internal static class TrainCommands
         }
         return null;
     }
-
-    /// <summary>SIGTERM, SIGINT or SIGHUP stops the program being run (and the queue); the run ends stopped.</summary>
-    private static CancellationTokenSource StopOnSignals() => CancellationTokenSource.CreateLinkedTokenSource(StopSignals.Install().Token);
 }

@@ -58,9 +58,7 @@ internal static class WorkspaceCommands
                     Terminal.Error("nothing removed: there is no terminal to ask on; run `kiln workspace deinit --yes` to remove the files listed");
                     return 1;
                 }
-                Console.Out.Write($"Remove {plan.Remove.Count} item{(plan.Remove.Count == 1 ? "" : "s")} listed above? [y/N] ");
-                var answer = Console.In.ReadLine()?.Trim();
-                if (answer is not ("y" or "Y" or "yes" or "Yes"))
+                if (!Terminal.Confirm($"Remove {plan.Remove.Count} item{(plan.Remove.Count == 1 ? "" : "s")} listed above?"))
                 {
                     c.Out.Line("nothing removed");
                     return 1;

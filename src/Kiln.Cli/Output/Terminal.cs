@@ -92,6 +92,16 @@ internal sealed class Terminal
         }
     }
 
+    /// <summary>A yes/no question on the terminal; anything but y or yes (or no answer at all: end of input) is No.</summary>
+    public static bool Confirm(string question)
+    {
+        Console.Out.Write($"{question} [y/N] ");
+        Console.Out.Flush();
+        var answer = Console.In.ReadLine();
+        if (answer is null) Console.Out.WriteLine();
+        return answer?.Trim().ToLowerInvariant() is "y" or "yes";
+    }
+
     public static void Error(string message) => Console.Error.WriteLine("kiln: error: " + message);
 
     public static void Warn(string message) => Console.Error.WriteLine("kiln: warning: " + message);

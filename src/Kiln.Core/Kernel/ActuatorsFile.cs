@@ -20,10 +20,33 @@ internal sealed class ActuatorsFile(RunFiles files, ModuleTable modules, TimePro
     /// <summary>Writes the dials as they stand at <paramref name="step"/>.</summary>
     public void Write(FreezeState freeze, long? step)
     {
-        _nextDriftCheck = time.GetTimestamp() + (long)(DriftInterval.TotalSeconds * time.TimestampFrequency);
+        var list = Dials(step);
+        Write(freeze, step, list, list.ToJsonString());
+    }
+
+    /// <summary>Rewrites the file when, a <see cref="DriftInterval"/> after the last look, some value is not what it says.</summary>
+    public void WriteIfDrifted(FreezeState freeze, long? step)
+    {
+        if (time.GetTimestamp() < _nextDriftCheck) return;
+        var list = Dials(step);
+        var text = list.ToJsonString();
+        if (text != _written) Write(freeze, step, list, text);
+        else _nextDriftCheck = NextCheck();
+    }
+
+    private JsonArray Dials(long? step)
+    {
         var list = new JsonArray();
         foreach (var d in modules.Describe(step ?? 0)) list.Add(d.ToJson());
-        _written = list.ToJsonString();
+        return list;
+    }
+
+    private long NextCheck() => time.GetTimestamp() + (long)(DriftInterval.TotalSeconds * time.TimestampFrequency);
+
+    private void Write(FreezeState freeze, long? step, JsonArray list, string text)
+    {
+        _nextDriftCheck = NextCheck();
+        _written = text;
         var doc = new JsonObject
         {
             ["step"] = step,
@@ -39,16 +62,5 @@ internal sealed class ActuatorsFile(RunFiles files, ModuleTable modules, TimePro
         {
             warn($"{RunFiles.Actuators}: {ex.Message}");
         }
-    }
-
-    /// <summary>Rewrites the file when, a <see cref="DriftInterval"/> after the last look, some value is not what it says.</summary>
-    public void WriteIfDrifted(FreezeState freeze, long? step)
-    {
-        var now = time.GetTimestamp();
-        if (now < _nextDriftCheck) return;
-        _nextDriftCheck = now + (long)(DriftInterval.TotalSeconds * time.TimestampFrequency);
-        var list = new JsonArray();
-        foreach (var d in modules.Describe(step ?? 0)) list.Add(d.ToJson());
-        if (list.ToJsonString() != _written) Write(freeze, step);
     }
 }

@@ -148,7 +148,7 @@ public static class RunLauncher
     }
 
     /// <summary>A trainer of its own that wrote only a batch log: its per-epoch metrics are derived for charts and the record.</summary>
-    private static void ReportBatchLog(KilnRun run, Action<string> log)
+    public static void ReportBatchLog(KilnRun run, Action<string> log)
     {
         try
         {

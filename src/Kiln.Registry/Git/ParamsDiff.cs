@@ -1,3 +1,4 @@
+using Kiln.IO;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 
@@ -56,7 +57,7 @@ public sealed record ParamsDiff(IReadOnlyList<ParamChange> Added, IReadOnlyList<
     {
         try
         {
-            return JsonValues.ParseDocument(File.ReadAllBytes(path), path) as JsonObject;
+            return JsonObjectFile.Read(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ProtocolException)
         {

@@ -1,3 +1,4 @@
+using Kiln.IO;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 using Kiln.Registry.Records;
@@ -102,35 +103,8 @@ public static class RunIndexer
     }
 
     /// <summary>A JSON object file of the run, or null when absent; unreadable or not an object: a problem, and null.</summary>
-    private static JsonObject? ReadObject(RunFiles files, string name, ICollection<string> problems)
-    {
-        var path = Path.Combine(files.Dir, name);
-        // Most runs lack most of these files: a look is far cheaper than the exception of a failed open.
-        if (!File.Exists(path)) return null;
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            problems.Add($"{path}: {ex.Message}");
-            return null;
-        }
-        try
-        {
-            return JsonValues.GetObject(JsonValues.ParseDocument(bytes, "content"), "content");
-        }
-        catch (ProtocolException ex)
-        {
-            problems.Add($"{path}: {ex.Message}");
-            return null;
-        }
-    }
+    private static JsonObject? ReadObject(RunFiles files, string name, ICollection<string> problems) =>
+        JsonObjectFile.TryRead(Path.Combine(files.Dir, name), problems);
 
     private static string? Text(JsonObject? o, string key, RunFiles files, string file, ICollection<string> problems)
     {

@@ -5,12 +5,13 @@ public static class RunKinds
 {
     public const string Launch = "launch";
     public const string Demo = "demo";
-    /// <summary>A cfg-tree trial (seed 002), or a run of the workspace's trial command.</summary>
+    /// <summary>A cfg-tree trial (seed 002).</summary>
     public const string Trial = "trial";
+    /// <summary>A run of the workspace's trial command (<c>kiln trial</c>) evaluating a trained model.</summary>
+    public const string ModelTrial = "model-trial";
     public const string Train = "train";
     /// <summary>A training started by <c>kiln queue run</c>, with one entry of the queue file as its hyper-parameters.</summary>
     public const string Queue = "queue";
     public const string Experiment = "experiment";
 
-    public static readonly IReadOnlyList<string> All = [Launch, Demo, Trial, Train, Queue, Experiment];
 }

@@ -79,21 +79,8 @@ public static class RunReport
         return new RunReportResult(outDir, html, weights, problems);
     }
 
-    private static JsonObject? ReadObject(string dir, string name, List<string> problems)
-    {
-        var path = Path.Combine(dir, name);
-        if (!File.Exists(path)) return null;
-        try
-        {
-            return JsonValues.ParseDocument(File.ReadAllBytes(path), name) as JsonObject
-                ?? throw new ProtocolException($"{name}: expected a JSON object");
-        }
-        catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException)
-        {
-            problems.Add($"{path}: {ex.Message}");
-            return null;
-        }
-    }
+    private static JsonObject? ReadObject(string dir, string name, List<string> problems) =>
+        JsonObjectFile.TryRead(Path.Combine(dir, name), problems);
 
     private static string Charts(string runDir, List<string> problems)
     {

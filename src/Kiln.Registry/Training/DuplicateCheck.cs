@@ -1,3 +1,4 @@
+using Kiln.IO;
 using Kiln.Registry.Records;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
@@ -46,11 +47,9 @@ internal sealed class DuplicateCheck(IRunRecords records, string dir, string id,
 
     private JsonObject? Read(string name)
     {
-        var path = Path.Combine(dir, name);
-        if (!File.Exists(path)) return null;
         try
         {
-            return JsonValues.ParseDocument(File.ReadAllBytes(path), name) as JsonObject;
+            return JsonObjectFile.Read(Path.Combine(dir, name));
         }
         catch (Exception ex) when (ex is ProtocolException or IOException)
         {

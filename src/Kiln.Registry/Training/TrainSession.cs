@@ -1,8 +1,9 @@
+using Kiln.Execution.Local;
+using Kiln.IO;
 using Kiln.Registry.Records;
 using System.Text.Json.Nodes;
 using Kiln.Execution.Jobs;
 using Kiln.Metrics;
-using Kiln.Metrics.Epochs;
 using Kiln.Protocol;
 using Kiln.Runs;
 
@@ -18,9 +19,9 @@ public sealed class TrainSession(IRunRecords records, ICodeSnapshots? snapshots,
 {
     public TrainOutcome Run(TrainRequest request)
     {
-        var mode = request.Queued is null ? ChildEnv.Train : ChildEnv.Queue;
+        var (mode, kind) = request.Queued is null ? (ChildEnv.Train, RunKinds.Train) : (ChildEnv.Queue, RunKinds.Queue);
         var name = ProgramName(request.Command);
-        var dir = RunLauncher.ClaimRunDir(request.Workspace.Runs, name, mode);
+        var dir = RunLauncher.ClaimRunDir(request.Workspace.Runs, name, kind);
         var id = Path.GetFileName(dir);
         if (snapshots is not null)
         {
@@ -35,7 +36,7 @@ public sealed class TrainSession(IRunRecords records, ICodeSnapshots? snapshots,
         }
         using var run = KilnRun.Start(dir, new RunOptions
         {
-            Kind = mode, Config = name, Params = request.Queued?.DeepClone().AsObject(), OwnsProtocol = false,
+            Kind = kind, Config = name, Params = request.Queued?.DeepClone().AsObject(), OwnsProtocol = false,
             GitDirectory = request.Workspace.Root, Log = request.Log, Stop = request.Stop,
         });
         records.Index(dir);
@@ -47,7 +48,7 @@ public sealed class TrainSession(IRunRecords records, ICodeSnapshots? snapshots,
             Name = id, Argv = request.Command, Env = env, WorkingDirectory = request.Workspace.Root, RunDirectory = dir, EchoPrefix = request.Echo,
         };
         var duplicate = mode == ChildEnv.Train ? new DuplicateCheck(records, dir, id, request) : null;
-        var result = ChildJob.Run(spec, () => duplicate?.KeepGoing() ?? true, run.Stop, executor);
+        var result = SingleJob.Run(spec, run.Stop, duplicate is null ? null : duplicate.KeepGoing, executor);
 
         if (duplicate?.Declined == true)
         {
@@ -59,7 +60,7 @@ public sealed class TrainSession(IRunRecords records, ICodeSnapshots? snapshots,
             return new TrainOutcome(null, TrainOutcome.Declined, null, duplicate.SameAs);
         }
 
-        Collect(run, dir);
+        Collect(run, dir, request.Log);
         var status = result.State switch
         {
             JobState.Completed => run.End(),
@@ -72,26 +73,22 @@ public sealed class TrainSession(IRunRecords records, ICodeSnapshots? snapshots,
     }
 
     /// <summary>What the program reported into the run's record: its hyper-parameters and final metrics.</summary>
-    private static void Collect(KilnRun run, string dir)
+    private static void Collect(KilnRun run, string dir, Action<string> log)
     {
         var paramsPath = Path.Combine(dir, RunFiles.Params);
-        if (File.Exists(paramsPath))
+        try
         {
-            try
-            {
-                if (JsonValues.ParseDocument(File.ReadAllBytes(paramsPath), RunFiles.Params) is JsonObject reported)
-                    foreach (var (k, v) in reported) run.Params[k] = v?.DeepClone();
-            }
-            catch (ProtocolException ex)
-            {
-                run.Fail($"{paramsPath}: {ex.Message}");
-            }
+            foreach (var (k, v) in JsonObjectFile.Read(paramsPath) ?? []) run.Params[k] = v?.DeepClone();
+        }
+        catch (ProtocolException ex)
+        {
+            run.Fail($"{paramsPath}: {ex.Message}");
         }
         var metrics = new MetricsReader(Path.Combine(dir, RunFiles.Metrics));
         metrics.Read();
         var last = metrics.Series.Where(kv => kv.Value.Count > 0).ToDictionary(kv => kv.Key, kv => kv.Value.Values[^1], StringComparer.Ordinal);
-        if (last.Count == 0 && EpochMetrics.Derive(dir) is { } derived) last = derived;
         run.Report(last);
+        if (last.Count == 0) RunLauncher.ReportBatchLog(run, log);
     }
 
     /// <summary>A short name for the run's folder: the program (a script's name rather than its interpreter's).</summary>

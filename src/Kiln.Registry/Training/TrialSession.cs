@@ -1,3 +1,4 @@
+using Kiln.Execution.Local;
 using Kiln.Registry.Records;
 using System.Text.Json.Nodes;
 using Kiln.Execution.Jobs;
@@ -16,14 +17,12 @@ namespace Kiln.Registry.Training;
 /// </summary>
 public sealed class TrialSession(IRunRecords records)
 {
-    public const string Kind = "model-trial";
-
     public TrialOutcome Run(TrialRequest request)
     {
-        var dir = RunLauncher.ClaimRunDir(request.Workspace.Runs, "trial", Kind);
+        var dir = RunLauncher.ClaimRunDir(request.Workspace.Runs, "trial", RunKinds.ModelTrial);
         using var run = KilnRun.Start(dir, new RunOptions
         {
-            Kind = Kind, Config = TrainSession.ProgramName(request.Command), OwnsProtocol = false, GitDirectory = request.Workspace.Root,
+            Kind = RunKinds.ModelTrial, Config = TrainSession.ProgramName(request.Command), OwnsProtocol = false, GitDirectory = request.Workspace.Root,
             Log = request.Log, Stop = request.Stop,
         });
         var spec = new JobSpec
@@ -32,7 +31,7 @@ public sealed class TrialSession(IRunRecords records)
             Env = new Dictionary<string, string> { [ChildEnv.Mode] = ChildEnv.Trial, [ChildEnv.Workspace] = request.Workspace.Root },
         };
         var choice = new Choice(records, dir, request);
-        var result = ChildJob.Run(spec, choice.KeepGoing, run.Stop);
+        var result = SingleJob.Run(spec, run.Stop, choice.KeepGoing);
 
         if (choice.End is { } end)
         {
@@ -59,8 +58,7 @@ public sealed class TrialSession(IRunRecords records)
             records.Index(dir);
             return new TrialOutcome(TrialEnd.NoResult, dir, model, null, 0, hint);
         }
-        var trialResult = JsonValues.ParseDocument(File.ReadAllBytes(resultPath), RunFiles.TrialResult) as JsonObject
-            ?? throw new ProtocolException($"{resultPath}: expected a JSON object");
+        var trialResult = JsonObjectFile.Read(resultPath)!;
         run.Params["model"] = model.Id;
         run.Report(trialResult.Where(kv => JsonValues.TryGetDouble(kv.Value, out _))
             .ToDictionary(kv => kv.Key, kv => { JsonValues.TryGetDouble(kv.Value, out var d); return d; }, StringComparer.Ordinal));
@@ -85,16 +83,14 @@ public sealed class TrialSession(IRunRecords records)
         public bool KeepGoing()
         {
             if (_told) return true;
-            var path = Path.Combine(dir, RunFiles.Model);
-            if (!File.Exists(path)) return true;
             string fingerprint;
             try
             {
-                if (JsonValues.ParseDocument(File.ReadAllBytes(path), RunFiles.Model)["fingerprint"] is not JsonValue fp || !fp.TryGetValue(out fingerprint!)) return true;
+                if (JsonObjectFile.Read(Path.Combine(dir, RunFiles.Model))?["fingerprint"] is not JsonValue fp || !fp.TryGetValue(out fingerprint!)) return true;
             }
             catch (ProtocolException)
             {
-                return true;
+                return true; // being written: looked at again at the next tick
             }
             _told = true;
             var models = records.Models(fingerprint);

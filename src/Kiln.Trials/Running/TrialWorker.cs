@@ -84,21 +84,9 @@ public static class TrialWorker
             Threads = int.TryParse(Environment.GetEnvironmentVariable("KILN_THREADS"), out var threads) && threads > 0 ? threads : 1,
         };
         // Its output goes where this worker's goes (the trial's logs); stopping the worker stops the command and its children.
-        var pool = new LocalProcessPool(new LocalPoolOptions { Parallelism = 1, FollowSignals = false });
-        try
-        {
-            var handle = pool.Submit([job])[0];
-            using (stop.Register(() => pool.Cancel(handle)))
-            {
-                var result = pool.WaitAsync(handle, CancellationToken.None).GetAwaiter().GetResult();
-                if (stop.IsCancellationRequested) return;
-                if (result.State != JobState.Completed) throw new InvalidOperationException($"command {result.Error ?? "did not finish"}: {command}");
-            }
-        }
-        finally
-        {
-            pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
+        var result = SingleJob.Run(job, stop, pool: new LocalPoolOptions { FollowSignals = false });
+        if (stop.IsCancellationRequested) return;
+        if (result.State != JobState.Completed) throw new InvalidOperationException($"command {result.Error ?? "did not finish"}: {command}");
         if (!TrialState.IsComplete(trialDir))
             throw new InvalidOperationException($"command exited 0 but wrote no {TrialPaths.BatchLog} in the trial directory (KILN_RUN_DIR)");
     }
