@@ -11,6 +11,7 @@ namespace Kiln.Server.Runs;
 /// <summary>
 /// <c>/api/models</c>: the workspace's trained models from its registry, grouped by architecture (newest first), each
 /// with its hyper-parameters, trial result, code snapshot and the run it links to — what <c>kiln models --json</c> says.
+/// Served only when the served folder is the workspace's root.
 /// </summary>
 internal static class ModelsEndpoints
 {
@@ -18,8 +19,10 @@ internal static class ModelsEndpoints
     {
         app.MapGet("/api/models", Results<Ok<JsonObject>, JsonHttpResult<ApiError>> (string? architecture, string? trialled) =>
         {
-            var workspace = WorkspacePaths.Find(runs.Root);
-            if (workspace is null || !File.Exists(workspace.Registry))
+            // Only the served folder's own registry: a workspace above it, or a registry reached through a link out of it,
+            // is not the server's to show.
+            var workspace = new WorkspacePaths(runs.Root);
+            if (!File.Exists(workspace.Config) || !File.Exists(workspace.Registry) || !runs.Confinement.Holds(workspace.Registry))
                 return TypedResults.Ok(new JsonObject { ["workspace"] = null, ["groups"] = new JsonArray() });
             try
             {
@@ -35,8 +38,7 @@ internal static class ModelsEndpoints
                         models.Add(new JsonObject
                         {
                             ["id"] = m.Id, ["kind"] = m.Kind, ["status"] = m.Status, ["start"] = m.Start,
-                            // The run's id on the dashboard (its path under the served folder), when it is served.
-                            ["run"] = RunPath(runs.Root, dir),
+                                                        ["run"] = RunPath(runs, dir),
                             ["params"] = m.Params?.DeepClone(), ["trial_result"] = m.TrialResult?.DeepClone(),
                             ["snapshot_ref"] = m.SnapshotRef, ["git_commit"] = m.GitCommit, ["dirty"] = m.Dirty,
                         });
@@ -52,9 +54,10 @@ internal static class ModelsEndpoints
         });
     }
 
-    private static string? RunPath(string root, string dir)
+    /// <summary>The run's id on the dashboard, when its folder is one the server serves; else null (no link).</summary>
+    private static string? RunPath(RunIndex runs, string dir)
     {
-        var rel = Path.GetRelativePath(root, dir);
-        return rel.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(rel) ? null : rel.Replace(Path.DirectorySeparatorChar, '/');
+        var id = Path.GetRelativePath(runs.Root, dir).Replace(Path.DirectorySeparatorChar, '/');
+        return runs.TryResolve(id, out _) ? id : null;
     }
 }
