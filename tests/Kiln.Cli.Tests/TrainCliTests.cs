@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
 using Kiln.Registry.Workspace;
+using Kiln.Runs;
 using Kiln.Testing;
 
 namespace Kiln.Cli.Tests;
@@ -207,5 +208,27 @@ public sealed class TrainCliTests
         using var db = global::Kiln.Registry.Store.RegistryDb.Open(w);
         var launched = db.Query(global::Kiln.Registry.Store.ModelQuery.AllRuns).Single(r => r.Kind == "launch");
         Assert.Equal(("completed", "simple"), (launched.Status, launched.Config));
+    }
+
+    [Fact]
+    public async Task A_launch_is_in_the_registry_as_running_while_it_trains_and_with_its_end_once_stopped()
+    {
+        using var tmp = new TempDir("train");
+        var w = Workspace(tmp);
+        using var process = KilnProcess.Start(w.Root, null, "--plain", "launch", "--config", "simple", "--max-steps", "100000000",
+            "--step-delay", "0.005", "--no-serve", "--data-dir", tmp.Sub("empty"));
+        global::Kiln.Registry.Records.RunRecord? Launched()
+        {
+            if (!File.Exists(w.Registry)) return null;
+            using var db = global::Kiln.Registry.Store.RegistryDb.Open(w);
+            return db.Query(global::Kiln.Registry.Store.ModelQuery.AllRuns).SingleOrDefault(r => r.Kind == "launch");
+        }
+        await Wait.UntilAsync(() => Launched()?.Status == RunInfo.Running, "the launch to be recorded as running");
+        Assert.True(Processes.Signal(process.Id, Processes.SigTerm));
+        await process.WaitForExitAsync();
+        Assert.Equal(143, process.ExitCode);
+        var ended = Launched()!;
+        Assert.Equal(RunInfo.Stopped, ended.Status);
+        Assert.NotNull(ended.End);
     }
 }

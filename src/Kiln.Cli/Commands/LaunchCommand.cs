@@ -136,6 +136,8 @@ internal static class LaunchCommand
     {
         var name = options.Function.Name;
         var steps = options.MaxSteps ?? options.Function.DefaultSteps;
+        // Indexed as it starts (the dashboard and `kiln models` see it running) and again when it ends.
+        options = options with { Started = dir => RegistryHook.Record([dir]) };
         var result = terminal.Rich
             ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel))
             : PlainProgress(terminal, name, steps, options, cancel);

@@ -29,6 +29,9 @@ public sealed record LaunchOptions
 
     /// <summary>More entries for <c>kiln.run.json</c>'s params (a trial's configuration hash, say).</summary>
     public JsonObject? RunParams { get; init; }
+
+    /// <summary>Called with the run directory once <c>kiln.run.json</c> says the run is running (to index it as it starts).</summary>
+    public Action<string>? Started { get; init; }
 }
 
 /// <summary>How a launched run ended.</summary>
@@ -103,6 +106,7 @@ public static class RunLauncher
             Kind = options.Kind, Config = fn.Name, Seed = options.Seed, Params = parameters, Kernel = options.Kernel,
             OwnsProtocol = !fn.OwnsProtocol, Stop = cancel, Log = log,
         });
+        options.Started?.Invoke(dir);
         // The function stops at a stop request or at the time limit; only the first makes the run "stopped".
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(run.Stop);
         if (options.MaxTime is { } limit) stop.CancelAfter(limit);

@@ -19,10 +19,7 @@ internal static class ModelsEndpoints
     {
         app.MapGet("/api/models", Results<Ok<JsonObject>, JsonHttpResult<ApiError>> (string? architecture, string? trialled) =>
         {
-            // Only the served folder's own registry: a workspace above it, or a registry reached through a link out of it,
-            // is not the server's to show.
-            var workspace = new WorkspacePaths(runs.Root);
-            if (!File.Exists(workspace.Config) || !File.Exists(workspace.Registry) || !runs.Confinement.Holds(workspace.Registry))
+            if (RegistryRuns.Served(runs.Root, runs.Confinement) is not { } workspace)
                 return TypedResults.Ok(new JsonObject { ["workspace"] = null, ["groups"] = new JsonArray() });
             try
             {
@@ -38,7 +35,7 @@ internal static class ModelsEndpoints
                         models.Add(new JsonObject
                         {
                             ["id"] = m.Id, ["kind"] = m.Kind, ["status"] = m.Status, ["start"] = m.Start,
-                                                        ["run"] = RunPath(runs, dir),
+                            ["run"] = RunPath(runs, dir),
                             ["params"] = m.Params?.DeepClone(), ["trial_result"] = m.TrialResult?.DeepClone(),
                             ["snapshot_ref"] = m.SnapshotRef, ["git_commit"] = m.GitCommit, ["dirty"] = m.Dirty,
                         });

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Kiln.IO;
 using Kiln.Protocol;
+using Kiln.Registry.Records;
 using Kiln.Runs;
 using Kiln.Server.Security;
 
@@ -9,9 +10,11 @@ namespace Kiln.Server.Runs;
 
 /// <summary>
 /// The run directories under the served root — launch runs, demos, trials (run or not yet) — found by
-/// <see cref="RunDirectories.Walk"/> and summarized from their
-/// <c>kiln.run.json</c>, <c>kiln.trial.json</c> and, for live runs, the tail of <c>kiln.metrics.jsonl</c>. Summaries are cached
-/// by file stamp and the walk is repeated at most every <see cref="RescanInterval"/>, so listing 10,000 runs stays cheap.
+/// <see cref="RunDirectories.Walk"/>. In a workspace, a run that has ended is summarized from the registry's record of it
+/// (<see cref="RegistryRuns"/>); a running, pending or unrecorded run — or one whose files changed since it was
+/// recorded — from its <c>kiln.run.json</c>, <c>kiln.trial.json</c> and, for live runs, the tail of
+/// <c>kiln.metrics.jsonl</c>. Summaries are cached by file stamp and the walk is repeated at most every
+/// <see cref="RescanInterval"/>, so listing 10,000 runs stays cheap.
 /// Only directories in the index can be read through the server, and only while none of the files the server reads or
 /// writes in them is a symbolic link leading out of the root (<see cref="Refusal"/>).
 /// </summary>
@@ -29,13 +32,14 @@ public sealed class RunIndex
     /// <summary>The files a summary is read from: checked when a run is listed, the others when it is asked for.</summary>
     private static readonly string[] SummaryFiles = [RunFiles.Run, RunFiles.Metrics, RunFiles.Trial, KilnRun.LockFile, RunFiles.KernelLock];
 
-    private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (FileStamp Run, FileStamp Metrics, int Registry, RunSummary Summary)> _cache = new(StringComparer.Ordinal);
     private readonly object _scanGate = new();
     private readonly object _listGate = new();
     private List<RunSummary>? _list;
     private Dictionary<string, string>? _listDirs;
     private long _listedAt;
     private readonly TimeProvider _time;
+    private readonly RegistryRuns _registry;
     private Dictionary<string, string> _dirs = new(StringComparer.Ordinal);
     private long _scannedAt = long.MinValue;
 
@@ -44,6 +48,7 @@ public sealed class RunIndex
         Root = Path.GetFullPath(root);
         Confinement = new Confinement(Root);
         _time = time ?? TimeProvider.System;
+        _registry = new RegistryRuns(Root, Confinement);
     }
 
     public string Root { get; }
@@ -65,13 +70,14 @@ public sealed class RunIndex
             var now = _time.GetTimestamp();
             if (_list is not null && ReferenceEquals(_listDirs, dirs) && _time.GetElapsedTime(_listedAt, now) < RescanInterval) return _list;
             var list = new List<RunSummary>(dirs.Count);
-            foreach (var (id, dir) in dirs) list.Add(Summarize(id, dir));
+            var recorded = _registry.ByDir();
+            foreach (var (id, dir) in dirs) list.Add(Summarize(id, dir, recorded));
             (_list, _listDirs, _listedAt) = (list, dirs, now);
             return list;
         }
     }
 
-    public RunSummary? Get(string id) => TryResolve(id, out var dir) ? Summarize(id, dir) : null;
+    public RunSummary? Get(string id) => TryResolve(id, out var dir) ? Summarize(id, dir, _registry.ByDir()) : null;
 
     /// <summary>The directory of a run id (its path under the root, with '/'), if it is an indexed run directory.</summary>
     public bool TryResolve(string? id, out string dir)
@@ -112,13 +118,23 @@ public sealed class RunIndex
         }
     }
 
-    private RunSummary Summarize(string id, string dir)
+    private RunSummary Summarize(string id, string dir, IReadOnlyDictionary<string, RunRecord> recorded)
     {
         var runStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Run));
+        var registry = _registry.Version;
+        // An ended run whose record is newer than its files is listed from the record: none of its files is read.
+        if (recorded.TryGetValue(id, out var record) && RegistryRuns.Current(record, runStamp))
+        {
+            if (_cache.TryGetValue(id, out var held) && held.Run == runStamp && held.Registry == registry) return held.Summary;
+            var listed = new RunSummary(id, dir, record.Kind, record.Config, record.Status, record.Start, record.End,
+                record.Params, record.Swept, record.Metrics, record.Error);
+            _cache[id] = (runStamp, default, registry, listed);
+            return listed;
+        }
         var metricsStamp = FileStamp.Of(Path.Combine(dir, RunFiles.Metrics));
         // A running run's process can die without touching its files, and a loop's kernel can start or stop without
         // writing any: their liveness is checked again on every look.
-        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp
+        if (_cache.TryGetValue(id, out var c) && c.Run == runStamp && c.Metrics == metricsStamp && c.Registry == NotFromRegistry
             && (c.Summary.Status switch
             {
                 RunInfo.Running => RunState.Read(dir)?.Status == RunInfo.Running,
@@ -138,9 +154,12 @@ public sealed class RunIndex
             // One run that cannot be read is listed as such; the others are listed as ever.
             summary = new RunSummary(id, dir, "run", null, Unknown, null, null, null, null, null, $"cannot read the run's files: {ex.Message}");
         }
-        _cache[id] = (runStamp, metricsStamp, summary);
+        _cache[id] = (runStamp, metricsStamp, NotFromRegistry, summary);
         return summary;
     }
+
+    /// <summary>The registry version of a cached summary read from the run's files.</summary>
+    private const int NotFromRegistry = -1;
 
     private static RunSummary Read(string id, string dir)
     {
