@@ -120,6 +120,24 @@ public sealed class SdkProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_trial_waiting_for_its_choice_of_weights_stops_on_SIGTERM()
+    {
+        var trial = _dir.Sub("waiting");
+        using var p = Start(trial, "trial");
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        // The architecture is written before the wait for the parent's choice (never written here) begins.
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(trial, RunFiles.Model)) || p.HasExited, "the trial to report its architecture");
+        Assert.False(p.HasExited, "the trial ended before it waited");
+        Assert.True(Processes.Signal(p.Id, Processes.SigTerm));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await p.WaitForExitAsync(timeout.Token);
+        Assert.True(p.ExitCode != 0, await stderr + await stdout);
+        Assert.DoesNotContain("test_accuracy", await stdout, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(trial, RunFiles.TrialResult)));
+    }
+
+    [Fact]
     public async Task A_trial_evaluates_the_weights_its_parent_chose()
     {
         var trained = _dir.Sub("train");

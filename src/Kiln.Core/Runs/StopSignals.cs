@@ -57,6 +57,9 @@ public sealed class StopSignals
         }
     }
 
+    /// <summary>The process-wide instance when a part of the process installed it (a run, a command); else null.</summary>
+    public static StopSignals? Installed => Volatile.Read(ref _installed);
+
     /// <summary>Cancelled by the first stop request.</summary>
     public CancellationToken Token => _stop.Token;
 

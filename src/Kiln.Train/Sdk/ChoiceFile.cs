@@ -37,8 +37,8 @@ internal sealed record ChoiceFile(string? Weights, string? Id, string? Error)
     }
 
     /// <summary>
-    /// Waits for the parent's choice, looking every 20 ms, and gives up when the parent is gone or after
-    /// <paramref name="timeout"/>, each with a message that says so.
+    /// Waits for the parent's choice, looking every 20 ms, and gives up when the parent is gone, when the process is asked
+    /// to stop, or after <paramref name="timeout"/>, each with a message that says so.
     /// </summary>
     /// <param name="parentPid">The parent (<c>KILN_PARENT_PID</c>); when null, a change of this process's parent
     /// (<paramref name="parentAtStart"/>, re-parented when it died) tells the same.</param>
@@ -50,6 +50,9 @@ internal sealed record ChoiceFile(string? Weights, string? Id, string? Error)
         {
             // The file first: a parent that wrote its choice and then ended still chose.
             if (TryRead(path) is { } bytes) return Parse(bytes, files);
+            // A program that handles stop signals itself (it holds a KilnRun) is not left waiting by them.
+            if (StopSignals.Installed is { StopRequested: true } stop)
+                throw new KilnSdkException($"stopped ({stop.Reason}) while waiting for the choice of weights in {path}");
             if (ParentGone(parentPid, parentAtStart) is { } gone)
                 throw new KilnSdkException($"{gone}, so no weights will be chosen for this trial ({path} was never written)");
             if (time.GetElapsedTime(started) >= timeout)
