@@ -38,6 +38,7 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("trial", () => [TrainCommands.Trial(cli)]),
     ("queue", () => [TrainCommands.Queue(cli)]),
     ("report", () => [ReportCommand.Build(cli)]),
+    ("autopilot", () => [AutopilotCommands.Build(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)

@@ -38,12 +38,15 @@ internal static class LaunchCommand
         var replay = new Option<string>("--replay") { Description = "Replay a recipe (kiln recipe export) in the new run: its changes at their steps, outside changes ignored" };
         var replayPolicy = new Option<string>("--replay-policy") { Description = "What a missed or failed recipe entry does: best_effort goes on, strict fails the run", DefaultValueFactory = _ => FreezeState.BestEffort };
         replayPolicy.AcceptOnlyFromAmong(FreezeState.Policies);
+        var autopilot = AutopilotPlan.Options();
         var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable, with the dashboard")
         {
             config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe, keepServing, replay, replayPolicy,
         };
+        foreach (var option in autopilot.All) command.Options.Add(option);
         cli.Handle(command, c =>
         {
+            var pilot = AutopilotPlan.From(c, autopilot);
             var options = new LaunchOptions
             {
                 Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => ScriptTrainFunctions.Resolve(spec)) : BuiltInRuns.Get(c.Get(config)!),
@@ -68,7 +71,7 @@ internal static class LaunchCommand
                 c.Out.Line($"replaying {recipe} ({state.Policy})");
             }
             var stop = StopSignals.Install();
-            if (c.Get(noServe)) return Launch(c.Out, options, stop.Token);
+            if (c.Get(noServe)) return Launch(c.Out, options, stop.Token, pilot);
             // The dashboard serves the current directory when the run is inside it, else the run directory alone.
             Directory.CreateDirectory(dir);
             var cwd = Directory.GetCurrentDirectory();
@@ -86,7 +89,7 @@ internal static class LaunchCommand
             }
             try
             {
-                var code = Launch(c.Out, options, stop.Token);
+                var code = Launch(c.Out, options, stop.Token, pilot);
                 if (server is not null && c.Get(keepServing) && !stop.StopRequested)
                 {
                     c.Out.Line($"training ended; the dashboard stays at {server.Url} until Ctrl-C");
@@ -131,16 +134,35 @@ internal static class LaunchCommand
     /// <summary>Kernel options for runs the command line starts: callbacks also load from C# source files.</summary>
     public static KernelOptions KernelDefaults() => new() { CallbackLoaders = [new SourceCallbackLoader()] };
 
-    /// <summary>Runs and reports; exit 0 when completed, 1 when failed, 128 + the signal (130 for Ctrl-C, 143 for SIGTERM) when stopped.</summary>
-    public static int Launch(Terminal terminal, LaunchOptions options, CancellationToken cancel)
+    /// <summary>
+    /// Runs and reports; exit 0 when completed, 1 when failed, 128 + the signal (130 for Ctrl-C, 143 for SIGTERM) when
+    /// stopped. With <paramref name="autopilot"/>, the autopilot follows the run from its start to its end.
+    /// </summary>
+    public static int Launch(Terminal terminal, LaunchOptions options, CancellationToken cancel, AutopilotPlan? autopilot = null)
     {
         var name = options.Function.Name;
         var steps = options.MaxSteps ?? options.Function.DefaultSteps;
+        IDisposable? following = null;
         // Indexed as it starts (the dashboard and `kiln models` see it running) and again when it ends.
-        options = options with { Started = dir => RegistryHook.Record([dir]) };
-        var result = terminal.Rich
-            ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel))
-            : PlainProgress(terminal, name, steps, options, cancel);
+        options = options with
+        {
+            Started = dir =>
+            {
+                RegistryHook.Record([dir]);
+                following = autopilot?.Follow(dir, terminal);
+            },
+        };
+        LaunchResult result;
+        try
+        {
+            result = terminal.Rich
+                ? RichProgress.Run(name, steps, (log, progress) => RunLauncher.Run(options, log, progress, cancel))
+                : PlainProgress(terminal, name, steps, options, cancel);
+        }
+        finally
+        {
+            following?.Dispose();
+        }
         RegistryHook.Record([result.RunDir]);
         Report(terminal, result);
         return ExitCode(result.Status);

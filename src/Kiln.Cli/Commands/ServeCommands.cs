@@ -19,13 +19,19 @@ internal static class ServeCommands
     public static Command Serve(Cli cli)
     {
         var (host, port, token) = ServerOptions();
+        var autopilot = AutopilotPlan.Options();
         var command = new Command("serve", "Serve the dashboard for a run directory or a workspace (--dir)") { host, port, token };
+        foreach (var option in autopilot.All) command.Options.Add(option);
         cli.Handle(command, c =>
         {
+            var pilot = AutopilotPlan.From(c, autopilot);
+            if (pilot is not null && !Kiln.Control.RunControl.IsRunDirectory(c.Run.Files.Dir))
+                throw new UsageException($"--autopilot follows one run: {c.Run.Files.Dir} is not a run directory (give --dir <run>)");
             var stop = StopSignals.Install();
             var server = Start(c, c.Run.Files.Dir, c.Get(host)!, c.Get(port), c.Get(token));
             c.Out.Line("dashboard ", server.PageUrl(), "cyan", $"  (serving {c.Run.Files.Dir}; Ctrl-C to stop)");
             c.Out.Line($"token: {server.Token}");
+            using var following = pilot?.Follow(c.Run.Files.Dir, c.Out);
             server.WaitAsync(stop.Token).GetAwaiter().GetResult();
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return stop.StopRequested ? stop.ExitCode : 0;
@@ -49,12 +55,15 @@ internal static class ServeCommands
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 42, Description = "Seed of the run" };
         var dataDir = new Option<string>("--data-dir") { Description = "Where Fashion-MNIST is (default /usr/share/datasets/fashion-mnist)" };
         var exitWhenDone = new Option<bool>("--exit-when-done") { Description = "Stop serving when training ends" };
+        var autopilot = AutopilotPlan.Options();
         var command = new Command("demo", "Train a built-in run under runs/ and serve the dashboard on it")
         {
             golden, host, port, token, steps, delay, seed, dataDir, exitWhenDone,
         };
+        foreach (var option in autopilot.All) command.Options.Add(option);
         cli.Handle(command, c =>
         {
+            var pilot = AutopilotPlan.From(c, autopilot);
             var config = c.Get(golden) ? "multitask" : "simple";
             // The options are checked before anything starts: a bad one leaves no server and no run directory behind.
             var maxSteps = c.Get(steps) > 0 ? c.Get(steps) : throw new UsageException("--max-steps: must be > 0");
@@ -72,7 +81,7 @@ internal static class ServeCommands
                 Function = BuiltInRuns.Get(config), RunDir = runDir, Kind = "demo", MaxSteps = maxSteps, Seed = c.Get(seed), DataDir = c.Get(dataDir),
                 StepDelay = stepDelay, Kernel = LaunchCommand.KernelDefaults(),
             };
-            var code = LaunchCommand.Launch(c.Out, options, stop.Token);
+            var code = LaunchCommand.Launch(c.Out, options, stop.Token, pilot);
             if (!c.Get(exitWhenDone) && !stop.StopRequested)
             {
                 c.Out.Line($"training ended; the dashboard stays at {server.Url} until Ctrl-C");

@@ -36,6 +36,12 @@ public sealed class RunFiles
     /// <summary>A cfg-tree trial's description (seed 002): written when the tree is expanded, before the trial runs.</summary>
     public const string Trial = "kiln.trial.json";
 
+    // What the autopilot following a run writes (docs/autopilot.md):
+    /// <summary>Its proposals and what became of each, one line per change of state.</summary>
+    public const string Autopilot = "kiln.autopilot.jsonl";
+    /// <summary>Its mode, rules and process while it follows the run.</summary>
+    public const string AutopilotState = "kiln.autopilot.json";
+
     /// <param name="dir">The run directory.</param>
     /// <param name="configPath">Another configuration file than <c>kiln.yaml</c> in the directory (the standalone controller's).</param>
     /// <param name="commandsPath">Another inbox than <c>kiln.commands.jsonl</c> in the directory.</param>

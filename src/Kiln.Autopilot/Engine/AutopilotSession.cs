@@ -1,0 +1,122 @@
+using System.Text.Json.Nodes;
+using Kiln.Autopilot.Rules;
+using Kiln.Control;
+using Kiln.Metrics;
+using Kiln.Protocol;
+
+namespace Kiln.Autopilot.Engine;
+
+/// <summary>
+/// The autopilot on one run directory: each <see cref="Poll"/> reads what the run reported since the last one (through
+/// Core's <see cref="MetricsReader"/>), lets the rules fire, and — by the mode — sends their actions to the run's inbox
+/// with source <c>autopilot</c> or leaves them as suggestions; either way each one is a line of
+/// <see cref="AutopilotLog"/> with its rationale. It never touches the run otherwise: the kernel validates, applies and
+/// records every action, so a run the autopilot steered replays exactly from its recipe.
+/// </summary>
+public sealed class AutopilotSession
+{
+    private readonly MetricsReader _reader;
+    private readonly AutopilotEngine _engine;
+    private readonly RunControl _control;
+    private readonly TimeProvider _time;
+
+    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null)
+    {
+        if (!AutopilotMode.All.Contains(mode)) throw new ProtocolException($"--autopilot: unknown mode \"{mode}\" (known: {string.Join(", ", AutopilotMode.All)})");
+        Dir = Path.GetFullPath(runDir);
+        Mode = mode;
+        _time = time ?? TimeProvider.System;
+        _reader = new MetricsReader(Path.Combine(Dir, RunFiles.Metrics));
+        _engine = new AutopilotEngine(rules);
+        _control = new RunControl(Dir, Sources.Autopilot, _time);
+        Log = new AutopilotLog(Dir);
+    }
+
+    public string Dir { get; }
+    public string Mode { get; }
+    public AutopilotLog Log { get; }
+    public IReadOnlyList<Rule> Rules => _engine.Rules;
+
+    /// <summary>Reads the new metrics and acts on the rules that fire; returns the proposals made.</summary>
+    public IReadOnlyList<Proposal> Poll()
+    {
+        _reader.Read();
+        foreach (var (name, series) in _reader.Series)
+        {
+            var steps = series.Steps;
+            var values = series.Values;
+            for (var i = 0; i < series.Count; i++) _engine.Observe(steps[i], name, values[i]);
+        }
+        _reader.Forget();
+        if (Mode == AutopilotMode.Off) return [];
+        var made = new List<Proposal>();
+        foreach (var (rule, why) in _engine.Fire())
+        {
+            var proposal = new Proposal
+            {
+                Id = Command.NewCid(), Rule = rule.Id, Step = _engine.History.Step, Ts = Now(), Rationale = why, Action = rule.Action,
+                Confidence = rule.Confidence, Status = StatusFor(rule),
+            };
+            if (proposal.Status == ProposalStatus.Applied) proposal = Send(proposal, ProposalStatus.Applied, note: null);
+            Log.Append(proposal);
+            made.Add(proposal);
+        }
+        return made;
+    }
+
+    /// <summary>What a rule's firing becomes in this mode: the AI modes hear of it, suggest asks, auto applies what it is sure of.</summary>
+    private string StatusFor(Rule rule) => Mode switch
+    {
+        AutopilotMode.Auto when rule.Confidence is Confidences.High or Confidences.Medium => ProposalStatus.Applied,
+        AutopilotMode.AiSuggest or AutopilotMode.AiAuto => ProposalStatus.Alert,
+        _ => ProposalStatus.Suggested,
+    };
+
+    /// <summary>
+    /// Accepts a waiting suggestion of the run in <paramref name="runDir"/>: its action is sent now (against the dials
+    /// the run has now) and the log says who accepted it. Refused when there is no such suggestion or it was decided.
+    /// </summary>
+    public static Proposal Accept(string runDir, string id, string by, TimeProvider? time = null) =>
+        Decide(runDir, id, by, accept: true, time);
+
+    /// <summary>Rejects a waiting suggestion: nothing is sent, and the log says who rejected it.</summary>
+    public static Proposal Reject(string runDir, string id, string by, TimeProvider? time = null) =>
+        Decide(runDir, id, by, accept: false, time);
+
+    private static Proposal Decide(string runDir, string id, string by, bool accept, TimeProvider? time)
+    {
+        var log = new AutopilotLog(runDir);
+        var proposal = log.Read().FirstOrDefault(p => p.Id == id)
+            ?? throw new ProtocolException($"{log.Path}: no proposal {id}");
+        if (proposal.Status != ProposalStatus.Suggested)
+            throw new ProtocolException($"proposal {id} ({proposal.Action}) is {proposal.Status}, not waiting for a decision");
+        var clock = time ?? TimeProvider.System;
+        var control = new RunControl(runDir, Sources.Autopilot, clock);
+        var decided = accept
+            ? Send(proposal, ProposalStatus.Accepted, $"accepted by {by}", control)
+            : proposal with { Status = ProposalStatus.Rejected, Note = $"rejected by {by}" };
+        log.Append(decided with { Ts = clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0 });
+        return decided;
+    }
+
+    private Proposal Send(Proposal proposal, string status, string? note) => Send(proposal, status, note, _control);
+
+    private static Proposal Send(Proposal proposal, string status, string? note, RunControl control)
+    {
+        IReadOnlyList<JsonObject> dials = control.Dials();
+        var (command, skipped) = proposal.Action.ToCommand(dials);
+        if (command is null) return proposal with { Status = ProposalStatus.Skipped, Note = skipped };
+        try
+        {
+            var sent = control.Send(command);
+            return proposal with { Status = status, Cid = sent.Cid, Note = note };
+        }
+        catch (ProtocolException ex)
+        {
+            // A value the prompt can check (a bound) is refused before it reaches the inbox; the run goes on untouched.
+            return proposal with { Status = ProposalStatus.Skipped, Note = ex.Message };
+        }
+    }
+
+    private double Now() => _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+}
