@@ -10,6 +10,7 @@ import { RunHeader } from './run/header.js';
 import { RunMetrics } from './run/metrics.js';
 import { MetricPicker } from './run/picker.js';
 import { ChartPanel } from './run/chart-panel.js';
+import { AutopilotPanel } from './run/autopilot-panel.js';
 
 const POINTS = 1000; // asked of the server per series
 const CAP = 4 * POINTS; // live appends beyond this many points re-fetch the downsampled series
@@ -55,15 +56,14 @@ class RunPage {
     this.controls = new Controls(controlsBox, {
       send: (b, fb) => this.send(b, fb), setFreeze: (b, fb) => this.setFreeze(b, fb), readOnly: mayChange ? null : READ_ONLY,
     });
+    this.autopilot = new AutopilotPanel(id);
     fill(root, h('div.run-page', {},
       this.header.el,
       h('div.run-body', {},
         h('div.run-main', {}, this.charts.el, ledgerBox),
         h('aside.run-side', {},
           controlsBox,
-          h('section.card.autopilot', { 'data-testid': 'autopilot-panel' },
-            h('div.card-head', {}, h('h2', {}, 'Autopilot')),
-            h('p.muted', {}, 'Not configured: no autopilot is watching this run.'))))));
+          this.autopilot.el))));
   }
 
   async start() {
@@ -98,6 +98,7 @@ class RunPage {
       state: (s) => this.header.setLive(s),
     }, (e) => showError(e, 'live updates'));
     if (metrics.partial) this.awaitWhole();
+    this.autopilot.start();
   }
 
   /** The server answered from a preview of a large file it is still reading: asks again until it has read it whole. */
@@ -130,6 +131,7 @@ class RunPage {
   dispose() {
     this.disposed = true;
     this.closeEvents?.();
+    this.autopilot.dispose();
     this.refetchSoon.cancel();
     this.refreshDefaultsSoon.cancel();
     this.charts.dispose();
