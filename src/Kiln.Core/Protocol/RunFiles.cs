@@ -41,6 +41,8 @@ public sealed class RunFiles
     public const string Autopilot = "kiln.autopilot.jsonl";
     /// <summary>Its mode, rules and process while it follows the run.</summary>
     public const string AutopilotState = "kiln.autopilot.json";
+    /// <summary>The AI autopilot's calls: prompt, reply, reasoning, tokens and cost of each.</summary>
+    public const string AutopilotAi = "kiln.autopilot.ai.jsonl";
 
     /// <param name="dir">The run directory.</param>
     /// <param name="configPath">Another configuration file than <c>kiln.yaml</c> in the directory (the standalone controller's).</param>
