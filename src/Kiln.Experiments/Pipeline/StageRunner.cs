@@ -305,7 +305,7 @@ internal sealed class StageRunner(ExperimentManager manager)
     {
         var slot = node.Outputs[index];
         if (slot.HasValue) return slot.Value;
-        if (node.Status is StageStatus.Cached or StageStatus.Known && node.Cachers[index] is { } cacher && slot.Metadata is { } meta)
+        if (node.Status == StageStatus.Cached && node.Cachers[index] is { } cacher && slot.Metadata is { } meta)
         {
             try
             {
