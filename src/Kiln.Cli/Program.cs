@@ -38,6 +38,8 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("trial", () => [TrainCommands.Trial(cli)]),
     ("queue", () => [TrainCommands.Queue(cli)]),
     ("report", () => [ReportCommand.Build(cli)]),
+    ("experiment", () => [ExperimentCommands.Experiment(cli)]),
+    ("reports", () => [ExperimentCommands.Reports(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)

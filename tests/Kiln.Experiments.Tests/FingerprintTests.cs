@@ -90,3 +90,38 @@ public class FingerprintTests
         Assert.Contains("cyclic", ex.Message, StringComparison.Ordinal);
     }
 }
+
+public class ParamSelectionTests
+{
+    private static readonly IReadOnlyList<(string, IReadOnlyList<ExperimentParams>)> Files =
+    [
+        ("params1", [new P { Name = "a" }]),
+        ("params2", [new P { Name = "b", A = 1 }, new P { Name = "c", A = 2 }]),
+    ];
+
+    private static string Names(IReadOnlyList<ExperimentParams> sets) => string.Join(",", sets.Select(s => s.Name));
+
+    [Fact]
+    public void Indices_select_per_file_and_global_indices_over_the_whole_list()
+    {
+        Assert.Equal("a,b,c", Names(Runs.ParamSelection.Select(Files, [], ["0-2"], [])));
+        Assert.Equal("a,b", Names(Runs.ParamSelection.Select(Files, [], ["0"], [])));
+        Assert.Equal("b,c", Names(Runs.ParamSelection.Select(Files, [], [], ["1-3"])));
+        Assert.Equal("c", Names(Runs.ParamSelection.Select(Files, ["b", "c"], [], ["1"])));
+    }
+
+    [Fact]
+    public void An_unknown_name_or_a_bad_range_is_an_error_naming_it()
+    {
+        Assert.Contains("'zz'", Assert.Throws<Loading.ExperimentException>(() => Runs.ParamSelection.Select(Files, ["zz"], [], [])).Message, StringComparison.Ordinal);
+        Assert.Contains("'3-1'", Assert.Throws<Loading.ExperimentException>(() => Runs.ParamSelection.Select(Files, [], ["3-1"], [])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parallel_ranges_split_like_curifactory()
+    {
+        Assert.Equal([(0, 1), (1, 2), (2, 3)], Runs.ParamSelection.ParallelRanges(3, 3));
+        Assert.Equal([(0, 1), (1, 2), (2, 3)], Runs.ParamSelection.ParallelRanges(3, 4));
+        Assert.Equal([(0, 3), (3, 6), (6, 8)], Runs.ParamSelection.ParallelRanges(8, 3));
+    }
+}
