@@ -17,6 +17,8 @@ using Kiln.Bench;
 //   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
 //   snapshot [--runs N]                   a code snapshot of a 10,000-file repository with 10 changed and 2 new files (in-process,
 //                                         median), beside DVC's way (git stash push -u && git stash pop); tree and index unchanged
+//   experiments [--kiln PATH] [--runs N]  100 parameter sets x 5 JSON-cached stages, fully cached re-run: in-process, and the
+//                                         published kiln as a whole process without and with its report (curifactory quoted)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -73,11 +75,15 @@ switch (suite)
         TrainOverheadBench.Run(root, Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
             int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "experiments":
+        ExperimentsBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
+            int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, micro)");
         return 2;
 }
 

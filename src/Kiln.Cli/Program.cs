@@ -39,6 +39,8 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("queue", () => [TrainCommands.Queue(cli)]),
     ("report", () => [ReportCommand.Build(cli)]),
     ("autopilot", () => [AutopilotCommands.Build(cli)]),
+    ("experiment", () => [ExperimentCommands.Experiment(cli)]),
+    ("reports", () => [ExperimentCommands.Reports(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)

@@ -42,6 +42,31 @@ public static class Migrations
         CREATE INDEX runs_kind ON runs (kind, started DESC);
         CREATE INDEX runs_status ON runs (status);
         """,
+        // 2: experiment runs (kiln experiment, seed 004): numbered per experiment, in one transaction so that two
+        // processes never take the same number (curifactory wrote store.json unlocked).
+        """
+        CREATE TABLE experiment_runs (
+            reference    TEXT NOT NULL PRIMARY KEY,
+            experiment   TEXT NOT NULL,
+            run_number   INTEGER NOT NULL,
+            started      REAL NOT NULL,
+            ended        REAL,
+            status       TEXT NOT NULL,
+            params       TEXT NOT NULL DEFAULT '{}',
+            git_commit   TEXT,
+            dirty        INTEGER,
+            snapshot_ref TEXT,
+            cli          TEXT,
+            host         TEXT,
+            notes        TEXT,
+            reproduce    TEXT,
+            error        TEXT,
+            full_store   TEXT,
+            report       TEXT,
+            UNIQUE (experiment, run_number)
+        ) STRICT;
+        CREATE INDEX experiment_runs_started ON experiment_runs (started DESC);
+        """,
     ];
 
     public static int Latest => Steps.Count;

@@ -12,7 +12,7 @@ namespace Kiln.Registry.Store;
 /// the database is in WAL mode and a writer waits for another's transaction rather than failing. One instance is one
 /// connection: use it from one thread at a time.
 /// </summary>
-public sealed class RegistryDb : IDisposable
+public sealed partial class RegistryDb : IDisposable
 {
     /// <summary>How long a statement waits for another process's write to finish before it fails.</summary>
     public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(30);

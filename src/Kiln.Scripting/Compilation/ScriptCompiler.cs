@@ -101,6 +101,37 @@ public static class ScriptCompiler
         return compiled;
     }
 
+    /// <summary>
+    /// Compiles several sources into one assembly (an experiment with its parameter files, which share types), or
+    /// returns the cached result. The key covers every source's path and bytes, in order.
+    /// </summary>
+    public static CompiledScript Compile(IReadOnlyList<(byte[] Source, string DisplayPath)> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (sources.Count == 1) return Compile(sources[0].Source, sources[0].DisplayPath);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (source, path) in sources)
+        {
+            var name = Encoding.UTF8.GetBytes(path);
+            sha.AppendData(BitConverter.GetBytes(name.Length));
+            sha.AppendData(name);
+            sha.AppendData(BitConverter.GetBytes(source.Length));
+            sha.AppendData(source);
+        }
+        var key = Key(sha.GetHashAndReset());
+        if (Memory.TryGetValue(key, out var cached)) return cached with { FromCache = true };
+        if (ReadDisk(key) is { } fromDisk)
+        {
+            Memory[key] = fromDisk;
+            return fromDisk;
+        }
+        var (image, pdb) = Emit(sources, "kiln-script-" + key[..16]);
+        var compiled = new CompiledScript(key, image, pdb, FromCache: false);
+        Memory[key] = compiled;
+        WriteDisk(compiled);
+        return compiled;
+    }
+
     /// <summary>The cache key: the source's bytes, the compiler, and the exact assemblies it compiles against.</summary>
     public static string Key(byte[] source)
     {
@@ -110,11 +141,15 @@ public static class ScriptCompiler
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    private static (byte[] Image, byte[] Pdb) Emit(byte[] source, string displayPath, string assemblyName)
+    private static (byte[] Image, byte[] Pdb) Emit(byte[] source, string displayPath, string assemblyName) =>
+        Emit([(source, displayPath)], assemblyName);
+
+    private static (byte[] Image, byte[] Pdb) Emit(IReadOnlyList<(byte[] Source, string DisplayPath)> sources, string assemblyName)
     {
-        var text = Microsoft.CodeAnalysis.Text.SourceText.From(source, source.Length, Encoding.UTF8, canBeEmbedded: true);
-        var tree = CSharpSyntaxTree.ParseText(text, ParseOptions, path: displayPath);
-        var compilation = CSharpCompilation.Create(assemblyName, [tree, GlobalUsings], References.Value,
+        var trees = sources.Select(s => CSharpSyntaxTree.ParseText(
+            Microsoft.CodeAnalysis.Text.SourceText.From(s.Source, s.Source.Length, Encoding.UTF8, canBeEmbedded: true), ParseOptions, path: s.DisplayPath));
+        var displayPath = string.Join(", ", sources.Select(s => s.DisplayPath));
+        var compilation = CSharpCompilation.Create(assemblyName, [.. trees, GlobalUsings], References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary,
                 optimizationLevel: OptimizationLevel.Release,
                 nullableContextOptions: NullableContextOptions.Enable,

@@ -1,0 +1,146 @@
+using Kiln.Testing;
+
+namespace Kiln.Experiments.Tests;
+
+/// <summary>The published kiln running experiments in a real workspace: compile, cache, code edits, failures, the registry.</summary>
+public class ExperimentCliTests : IDisposable
+{
+    private readonly TempDir _dir = new("experiment-cli");
+
+    private const string Params = """
+        /// Two parameter sets
+        using Kiln.Experiments;
+        public sealed record Knobs : ExperimentParams { public int A { get; init; } }
+        public static class BasicParams
+        {
+            public static IEnumerable<Knobs> GetParams() => [new Knobs { Name = "small", A = 2 }, new Knobs { Name = "big", A = 5 }];
+        }
+        """;
+
+    private const string Experiment = """
+        /// Load then scale
+        using Kiln.Experiments;
+        using Kiln.Experiments.Caching;
+        using Kiln.Experiments.Pipeline;
+        public static class Demo
+        {
+            [Stage("data", Cachers = [typeof(JsonCacher)])]
+            public static int[] Load(Record r) { File.AppendAllText("calls.txt", "load\n"); return [.. Enumerable.Range(0, ((Knobs)r.Params!).A)]; }
+            [Stage("scaled", Cachers = [typeof(JsonCacher)])]
+            public static double[] Scale(Record r, int[] data) { File.AppendAllText("calls.txt", "scale\n"); return [.. data.Select(Helper)]; }
+            static double Helper(int x) => x + 0.5;
+            public static void Run(IReadOnlyList<Knobs> ps, ExperimentManager manager)
+            {
+                foreach (var p in ps) new Record(manager, p).Run(Load).Run(Scale);
+            }
+        }
+        """;
+
+    public ExperimentCliTests()
+    {
+        File.WriteAllText(_dir.File("kiln.json"), "{}");
+        Directory.CreateDirectory(_dir.File("experiments"));
+        Directory.CreateDirectory(_dir.File("params"));
+        File.WriteAllText(_dir.File("params/basic.cs"), Params);
+        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private KilnProcess.Result Kiln(params string[] args) => KilnProcess.Run(_dir.Path, TimeSpan.FromMinutes(5), null, args);
+
+    private string[] Calls()
+    {
+        var path = _dir.File("calls.txt");
+        var calls = File.Exists(path) ? File.ReadAllLines(path) : [];
+        File.Delete(path);
+        return calls;
+    }
+
+    [Fact]
+    public void A_run_a_cached_rerun_a_helper_edit_and_a_comment_edit()
+    {
+        var first = Kiln("experiment", "demo", "-p", "basic");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Equal(4, Calls().Length);
+        Assert.True(File.Exists(_dir.File("reports/index.html")));
+        var report = Directory.GetDirectories(_dir.File("reports")).Single();
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(report, "index.html")), StringComparison.Ordinal);
+
+        Assert.Equal(0, Kiln("experiment", "demo", "-p", "basic").ExitCode);
+        Assert.Empty(Calls());
+
+        // A comment and white space change no IL: nothing re-runs.
+        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("    static double Helper", "    // the helper\n\n    static double Helper", StringComparison.Ordinal));
+        Assert.Equal(0, Kiln("experiment", "demo", "-p", "basic").ExitCode);
+        Assert.Empty(Calls());
+
+        // A called helper's edit re-runs the stage that calls it, and only it.
+        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("x + 0.5", "x + 0.25", StringComparison.Ordinal));
+        var map = Kiln("experiment", "demo", "-p", "basic", "--map");
+        Assert.Contains("Stage: Scale (leaf) [runs: code changed]", map.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, Kiln("experiment", "demo", "-p", "basic").ExitCode);
+        Assert.Equal(["scale", "scale"], Calls());
+
+        var ls = Kiln("experiment", "ls");
+        Assert.Contains("demo - Load then scale", ls.Stdout, StringComparison.Ordinal);
+        Assert.Contains("basic - Two parameter sets", ls.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failing_stage_exits_1_with_its_cause_in_the_registry_and_the_report()
+    {
+        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("x + 0.5", "x / (x - x)", StringComparison.Ordinal).Replace("double[] Scale", "int[] Scale").Replace("double Helper", "int Helper"));
+        var run = Kiln("experiment", "demo", "-p", "basic");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("divide by zero", run.Stderr, StringComparison.OrdinalIgnoreCase);
+        var info = File.ReadAllText(Directory.GetFiles(_dir.File("reports"), "run_info.json", SearchOption.AllDirectories).Single());
+        Assert.Contains("\"failed\"", info, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_compile_error_names_file_line_and_column()
+    {
+        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("=> x + 0.5;", "=> x + ;", StringComparison.Ordinal));
+        var run = Kiln("experiment", "demo", "-p", "basic");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Matches(@"experiments/demo\.cs\(\d+,\d+\): error CS\d+", run.Stderr);
+    }
+
+    [Fact]
+    public void Bad_input_is_one_clear_line()
+    {
+        var missing = Kiln("experiment", "nope", "-p", "basic");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("no such experiment file (there are: demo)", missing.Stderr, StringComparison.Ordinal);
+        var name = Kiln("experiment", "demo", "-p", "basic", "-n", "huge");
+        Assert.Equal(1, name.ExitCode);
+        Assert.Contains("'huge'", name.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, Kiln("experiment", "demo", "--lazy", "--ignore-lazy", "-p", "basic").ExitCode);
+    }
+
+    [Fact]
+    public void A_full_store_reproduces_the_run_from_its_artifacts_alone()
+    {
+        var run = Kiln("experiment", "demo", "-p", "basic", "--store-full");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Calls();
+        var store = Directory.GetDirectories(_dir.File(".kiln/stores")).Single();
+        Assert.True(File.Exists(Path.Combine(store, "environment.json")));
+        Directory.Delete(_dir.File(".kiln/cache"), recursive: true);
+        var again = Kiln("experiment", "demo", "-p", "basic", "--cache", Path.Combine(store, "artifacts"), "--dry-cache");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Empty(Calls());
+        Assert.False(Directory.Exists(_dir.File(".kiln/cache")));
+    }
+
+    [Fact]
+    public void Parallel_workers_fill_the_cache_and_the_final_run_finds_it()
+    {
+        var run = Kiln("experiment", "demo", "-p", "basic", "--parallel", "2");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        // Two workers computed each record's two stages once; the final run found them cached.
+        Assert.Equal(4, Calls().Length);
+        Assert.Single(Directory.GetDirectories(_dir.File("reports")));
+    }
+}
