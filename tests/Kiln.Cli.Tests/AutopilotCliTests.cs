@@ -74,12 +74,37 @@ public sealed class AutopilotCliTests : IDisposable
     }
 
     [Fact]
+    public void The_AI_autopilot_steers_a_launch_through_a_local_OpenAI_compatible_server()
+    {
+        using var server = new FakeOpenAi();
+        server.Reply("{\"reasoning\": \"Early and stable: lower the rate for the long run.\", \"actions\": [{\"action\": \"set_lr\", \"value\": 0.0005}]}");
+        var run = Path.Combine(_dir.Path, "run");
+        // Long enough for the first call (at step 20) to be answered and applied while the run trains.
+        var launch = KilnProcess.Run(_dir.Path, ["--plain", "launch", "--config", "simple", "--max-steps", "400", "--step-delay", "0.01", "--no-serve",
+            "--run-dir", run, "--data-dir", _dir.Sub("empty"), "--autopilot", "ai_auto", "--ai-base-url", server.BaseUrl, "--ai-model", "local-model", "--key-metric", "train_loss"]);
+        Assert.True(launch.ExitCode == 0, launch.ToString());
+        Assert.Contains("autopilot: ai_auto, 6 rules, local-model at " + server.BaseUrl, launch.Stdout);
+
+        var call = Lines(Path.Combine(run, RunFiles.AutopilotAi)).First();
+        Assert.Equal(("ok", "local-model"), ((string)call["status"]!, (string)call["model"]!));
+        var proposal = Lines(Path.Combine(run, RunFiles.Autopilot)).Single(p => (string)p["rule"]! == "ai");
+        Assert.Equal(("applied", "Early and stable: lower the rate for the long run."), ((string)proposal["status"]!, (string)proposal["rationale"]!));
+        var ledger = Lines(Path.Combine(run, RunFiles.Ledger)).Single(l => (string?)l["cid"] == (string?)proposal["cid"]);
+        Assert.Equal(("autopilot", "applied", 0.0005), ((string)ledger["source"]!, (string)ledger["decision"]!, (double)ledger["params"]!["lr"]!));
+        Assert.Contains("`train_loss` as low as possible", server.Requests.First()["messages"]![0]!["content"]!.GetValue<string>());
+        // The key never reaches the run's files.
+        Assert.Equal("local-model", (string)JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFiles.AutopilotState)))!["ai"]!["model"]!);
+    }
+
+    [Fact]
     public void Bad_autopilot_flags_and_rules_are_refused_before_anything_starts()
     {
         var run = Path.Combine(_dir.Path, "run");
-        var ai = Launch(run, "--autopilot", "ai_suggest");
+        var ai = KilnProcess.Run(_dir.Path, TimeSpan.FromSeconds(120), new Dictionary<string, string> { ["KILN_AI_KEY"] = "", ["OPENAI_API_KEY"] = "" },
+            "launch", "--config", "simple", "--no-serve", "--run-dir", run, "--autopilot", "ai_suggest");
         Assert.Equal(2, ai.ExitCode);
-        Assert.Contains("the AI autopilot is not part of this version", ai.Stderr);
+        Assert.Contains("the AI autopilot needs a key for https://api.openai.com/v1: set KILN_AI_KEY", ai.Stderr);
+        Assert.Equal(2, Launch(run, "--autopilot", "ai_auto", "--ai-base-url", "http://127.0.0.1:1/v1", "--ai-budget", "0").ExitCode);
         Assert.Equal(2, Launch(run, "--autopilot", "sideways").ExitCode);
         Assert.Equal(2, Launch(run, "--autopilot-rules", Rules("rules: []")).ExitCode);
 

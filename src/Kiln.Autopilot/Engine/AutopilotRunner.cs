@@ -53,5 +53,9 @@ public static class AutopilotRunner
             ["pid"] = Environment.ProcessId,
             ["started"] = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0,
             ["rules"] = new JsonArray([.. session.Rules.Select(r => (JsonNode)r.ToJson())]),
+            // The key stays out of the run's files.
+            ["ai"] = session.Ai?.Settings is { } ai
+                ? new JsonObject { ["model"] = ai.Model, ["base_url"] = ai.BaseUrl, ["budget_usd"] = ai.BudgetUsd, ["cadence"] = ai.Cadence, ["key_metric"] = ai.KeyMetric }
+                : null,
         }, durable: false);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kiln.Autopilot.Ai;
 using Kiln.Autopilot.Rules;
 using Kiln.Control;
 using Kiln.Metrics;
@@ -20,9 +21,13 @@ public sealed class AutopilotSession
     private readonly RunControl _control;
     private readonly TimeProvider _time;
 
-    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null)
+    /// <param name="ai">The AI autopilot, for the <c>ai_suggest</c> and <c>ai_auto</c> modes (and only for them).</param>
+    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null)
     {
         if (!AutopilotMode.All.Contains(mode)) throw new ProtocolException($"--autopilot: unknown mode \"{mode}\" (known: {string.Join(", ", AutopilotMode.All)})");
+        if (AutopilotMode.IsAi(mode) != ai is not null)
+            throw new ProtocolException(ai is null ? $"--autopilot {mode}: the AI autopilot needs its model's settings" : $"--autopilot {mode}: the AI settings apply to ai_suggest and ai_auto only");
+        Ai = ai;
         Dir = Path.GetFullPath(runDir);
         Mode = mode;
         _time = time ?? TimeProvider.System;
@@ -37,6 +42,12 @@ public sealed class AutopilotSession
     public AutopilotLog Log { get; }
     public IReadOnlyList<Rule> Rules => _engine.Rules;
 
+    /// <summary>The AI autopilot in the <c>ai_*</c> modes; else null.</summary>
+    public AiPilot? Ai { get; }
+
+    /// <summary>How many proposals of the log the AI's prompt recalls.</summary>
+    private const int RecalledDecisions = 5;
+
     /// <summary>Reads the new metrics and acts on the rules that fire; returns the proposals made.</summary>
     public IReadOnlyList<Proposal> Poll()
     {
@@ -50,19 +61,53 @@ public sealed class AutopilotSession
         _reader.Forget();
         if (Mode == AutopilotMode.Off) return [];
         var made = new List<Proposal>();
+        var alerts = new List<(string, string)>();
         foreach (var (rule, why) in _engine.Fire())
         {
-            var proposal = new Proposal
-            {
-                Id = Command.NewCid(), Rule = rule.Id, Step = _engine.History.Step, Ts = Now(), Rationale = why, Action = rule.Action,
-                Confidence = rule.Confidence, Status = StatusFor(rule),
-            };
-            if (proposal.Status == ProposalStatus.Applied) proposal = Send(proposal, ProposalStatus.Applied, note: null);
-            Log.Append(proposal);
-            made.Add(proposal);
+            made.Add(Propose(rule.Id, why, rule.Action, rule.Confidence, StatusFor(rule)));
+            alerts.Add((rule.Id, why));
+        }
+        if (Ai is not null) made.AddRange(Consult(alerts));
+        return made;
+    }
+
+    private Proposal Propose(string rule, string why, Actions.AutopilotAction action, string confidence, string status)
+    {
+        var proposal = new Proposal
+        {
+            Id = Command.NewCid(), Rule = rule, Step = _engine.History.Step, Ts = Now(), Rationale = why, Action = action,
+            Confidence = confidence, Status = status,
+        };
+        if (proposal.Status == ProposalStatus.Applied) proposal = Send(proposal, ProposalStatus.Applied, note: null);
+        Log.Append(proposal);
+        return proposal;
+    }
+
+    /// <summary>
+    /// The AI autopilot's turn: a finished call's actions become proposals (applied in <c>ai_auto</c>, suggested in
+    /// <c>ai_suggest</c>) with the model's reasoning as their rationale; then, when it is time, the next call starts in
+    /// the background. Nothing here waits for the model.
+    /// </summary>
+    private IEnumerable<Proposal> Consult(List<(string Rule, string Why)> alerts)
+    {
+        var made = new List<Proposal>();
+        if (Ai!.Collect() is { } reply)
+        {
+            var status = Mode == AutopilotMode.AiAuto ? ProposalStatus.Applied : ProposalStatus.Suggested;
+            foreach (var action in reply.Actions) made.Add(Propose(AiRule, reply.Reasoning, action, Confidences.High, status));
+        }
+        var step = _engine.History.Step;
+        if (Ai.ShouldCall(step, alerts.Count > 0))
+        {
+            var dials = _control.Dials();
+            var recent = Log.Read().TakeLast(RecalledDecisions).ToList();
+            Ai.Start(step, AiPrompt.System(Ai.Settings), AiPrompt.User(_engine.History, alerts, recent, dials, Ai.Settings), dials);
         }
         return made;
     }
+
+    /// <summary>The rule name of the AI autopilot's proposals.</summary>
+    public const string AiRule = "ai";
 
     /// <summary>What a rule's firing becomes in this mode: the AI modes hear of it, suggest asks, auto applies what it is sure of.</summary>
     private string StatusFor(Rule rule) => Mode switch

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kiln.Autopilot.Ai;
 using Kiln.Autopilot.Engine;
 using Kiln.IO;
 using Kiln.Protocol;
@@ -9,11 +10,14 @@ namespace Kiln.Server.Control;
 
 /// <summary>
 /// The autopilot panel: what the autopilot following a run is set to (<c>kiln.autopilot.json</c>), its proposals with
-/// their rationale (<c>kiln.autopilot.jsonl</c>), and a person's answer to a waiting suggestion — accepted, its action
+/// their rationale (<c>kiln.autopilot.jsonl</c>), the AI autopilot's last calls and what they cost, and a person's answer to a waiting suggestion — accepted, its action
 /// goes to the inbox as the autopilot's (<see cref="AutopilotSession.Accept"/>); rejected, nothing is sent.
 /// </summary>
 internal static class AutopilotEndpoints
 {
+    /// <summary>The AI autopilot's calls the panel shows, newest last.</summary>
+    private const int ShownCalls = 10;
+
     public static void Map(IEndpointRouteBuilder app, RunIndex runs)
     {
         var group = app.MapGroup("/api/run/autopilot");
@@ -23,9 +27,12 @@ internal static class AutopilotEndpoints
         {
             if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             JsonArray proposals;
+            JsonObject ai;
             try
             {
                 proposals = new JsonArray([.. new AutopilotLog(dir).Read().Select(p => (JsonNode)p.ToJson())]);
+                var (calls, spent, total) = AiCalls.Tail(dir, ShownCalls);
+                ai = new JsonObject { ["spent_usd"] = spent, ["calls"] = total, ["last"] = new JsonArray([.. calls.Select(c => (JsonNode)c)]) };
             }
             catch (ProtocolException ex)
             {
@@ -35,6 +42,7 @@ internal static class AutopilotEndpoints
             {
                 ["state"] = RunsEndpoints.ReadJson(Path.Combine(dir, RunFiles.AutopilotState)),
                 ["proposals"] = proposals,
+                ["ai"] = ai,
             });
         });
 

@@ -27,7 +27,7 @@ public sealed class RunIndex
     [
         RunFiles.Run, RunFiles.Metrics, RunFiles.Ledger, RunFiles.Actuators, RunFiles.Freeze, RunFiles.Commands,
         JsonlFile.LockPathFor(RunFiles.Commands), KilnRun.LockFile, RunFiles.Trial, RunFiles.BatchLog, RunFiles.EpochLog,
-        RunFiles.Autopilot, JsonlFile.LockPathFor(RunFiles.Autopilot), RunFiles.AutopilotState,
+        RunFiles.Autopilot, JsonlFile.LockPathFor(RunFiles.Autopilot), RunFiles.AutopilotState, RunFiles.AutopilotAi,
     ];
 
     /// <summary>The files a summary is read from: checked when a run is listed, the others when it is asked for.</summary>

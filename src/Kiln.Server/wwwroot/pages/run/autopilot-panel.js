@@ -34,7 +34,7 @@ export class AutopilotPanel {
   async refresh() {
     try {
       const answer = await get('/api/run/autopilot', { run: this.run });
-      if (!this.disposed) this.render(answer.state, answer.proposals);
+      if (!this.disposed) this.render(answer.state, answer.proposals, answer.ai);
     } catch (e) {
       showError(e, 'autopilot');
     }
@@ -49,7 +49,7 @@ export class AutopilotPanel {
     await this.refresh();
   }
 
-  render(state, proposals) {
+  render(state, proposals, ai = null) {
     const head = h('div.card-head', {}, h('h2', {}, 'Autopilot'),
       state ? h('span.badge', { 'data-testid': 'autopilot-mode' }, state.mode) : null);
     if (!state && !proposals.length) {
@@ -66,7 +66,15 @@ export class AutopilotPanel {
           h('button', { type: 'button', disabled: !mayChange, title: mayChange ? null : READ_ONLY, onclick: () => this.decide(p.id, 'accept'), 'data-testid': 'accept' }, 'Accept'),
           h('button', { type: 'button', disabled: !mayChange, title: mayChange ? null : READ_ONLY, onclick: () => this.decide(p.id, 'reject'), 'data-testid': 'reject' }, 'Reject'))
         : null));
+    const calls = ai?.last ?? [];
+    const latest = [...calls].reverse().find((c) => c.reasoning || c.error);
+    const aiLine = state?.ai || ai?.calls
+      ? h('div.ai', { 'data-testid': 'autopilot-ai' },
+        h('p.muted', {}, `AI: ${state?.ai?.model ?? 'model'} · ${ai?.calls ?? 0} calls · $${(ai?.spent_usd ?? 0).toFixed(4)} of $${state?.ai?.budget_usd ?? '?'}`),
+        latest ? h('p', { 'data-testid': 'autopilot-ai-reasoning' }, `step ${num(latest.step)}: ${latest.reasoning ?? `${latest.status}: ${latest.error}`}`) : null)
+      : null;
     fill(this.el, head,
+      aiLine,
       rules.length ? h('p.muted', {}, `${rules.filter((r) => r.enabled).length} rules: ${rules.filter((r) => r.enabled).map((r) => r.id).join(', ')}`) : null,
       list.length ? h('ul.proposals', {}, list) : h('p.muted', {}, 'No proposals yet.'));
   }
