@@ -17,6 +17,8 @@ using Kiln.Bench;
 //   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
 //   snapshot [--runs N]                   a code snapshot of a 10,000-file repository with 10 changed and 2 new files (in-process,
 //                                         median), beside DVC's way (git stash push -u && git stash pop); tree and index unchanged
+//   slurm [--tasks N] [--runs N]          submitting a 1,000-task job array (held) and reading its 1,000 tasks' status in one call,
+//                                         beside one squeue call per task (needs a cluster: scripts/slurm-up.sh)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -73,11 +75,14 @@ switch (suite)
         TrainOverheadBench.Run(root, Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
             int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "slurm":
+        return SlurmBench.Run(int.Parse(Option("--tasks") ?? "1000", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--runs") ?? "5", System.Globalization.CultureInfo.InvariantCulture));
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, slurm, micro)");
         return 2;
 }
 
