@@ -19,6 +19,8 @@ using Kiln.Bench;
 //                                         median), beside DVC's way (git stash push -u && git stash pop); tree and index unchanged
 //   experiments [--kiln PATH] [--runs N]  100 parameter sets x 5 JSON-cached stages, fully cached re-run: in-process, and the
 //                                         published kiln as a whole process without and with its report (curifactory quoted)
+//   slurm [--tasks N] [--runs N]          submitting a 1,000-task job array (held) and reading its 1,000 tasks' status in one call,
+//                                         beside one squeue call per task (needs a cluster: scripts/slurm-up.sh)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -79,11 +81,14 @@ switch (suite)
         ExperimentsBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
             int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "slurm":
+        return SlurmBench.Run(int.Parse(Option("--tasks") ?? "1000", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--runs") ?? "5", System.Globalization.CultureInfo.InvariantCulture));
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, slurm, micro)");
         return 2;
 }
 

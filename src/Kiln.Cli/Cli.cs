@@ -80,7 +80,7 @@ internal sealed class Cli
                 Terminal.Error(ex.Message);
                 return 2;
             }
-            catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException or RegistryException)
+            catch (Exception ex) when (ex is ProtocolException or IOException or UnauthorizedAccessException or RegistryException or Kiln.Execution.Slurm.SlurmException)
             {
                 Terminal.Error(ex.Message);
                 return 1;

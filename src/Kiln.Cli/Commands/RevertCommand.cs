@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Kiln.Cli.Output;
 using Kiln.Registry.Git;
 using Kiln.Registry.Workspace;
+using Kiln.Execution.Jobs;
 
 namespace Kiln.Cli.Commands;
 
@@ -53,7 +54,7 @@ internal static class RevertCommand
             else
             {
                 c.Out.Line($"{what} is in {result.Path}");
-                c.Out.Line($"  cd {GitRevert.Quote(result.Path)}");
+                c.Out.Line($"  cd {ShellWord.Quote(result.Path)}");
                 c.Out.Line($"  remove it with: {result.GoBack}");
             }
             return 0;

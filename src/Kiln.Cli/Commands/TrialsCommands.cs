@@ -5,6 +5,7 @@ using Kiln.Cli.Output;
 using Kiln.Execution.Local;
 using Kiln.IO;
 using Kiln.Metrics.Epochs;
+using Kiln.Registry.Workspace;
 using Kiln.Runs;
 using Kiln.Protocol;
 using Kiln.Trials;
@@ -13,7 +14,7 @@ using Kiln.Trials.Running;
 
 namespace Kiln.Cli.Commands;
 
-/// <summary><c>kiln trials expand|run|status|epochs</c>: config-tree sweeps (docs/trials.md). <c>--dir</c> is the project root.</summary>
+/// <summary><c>kiln trials expand|run|status|cancel|epochs</c>: config-tree sweeps (docs/trials.md, docs/slurm.md). <c>--dir</c> is the project root.</summary>
 internal static class TrialsCommands
 {
     public static Command Build(Cli cli)
@@ -22,6 +23,8 @@ internal static class TrialsCommands
         trials.Subcommands.Add(Expand(cli));
         trials.Subcommands.Add(Run(cli));
         trials.Subcommands.Add(Status(cli));
+        var (mode, dataset) = Filters();
+        trials.Subcommands.Add(TrialsOnSlurm.Cancel(cli, mode, dataset));
         trials.Subcommands.Add(Epochs(cli));
         trials.Subcommands.Add(Worker(cli));
         return trials;
@@ -87,7 +90,10 @@ internal static class TrialsCommands
             Description = "Also run again, from scratch, these complete trials (sweep/<dataset>/<model>/<trainer>/trial_###, or their folders)",
             AllowMultipleArgumentsPerToken = true,
         };
-        var command = new Command("run", "Expand, then run every incomplete trial in a local process pool; a re-run resumes") { mode, dataset, jobs, rerunStale, force };
+        var slurm = TrialsOnSlurm.Options();
+        var command = new Command("run", "Expand, then run every incomplete trial in a local process pool, or submit them to Slurm (--executor slurm); a re-run resumes")
+            { mode, dataset, jobs, rerunStale, force };
+        foreach (var option in slurm.All) command.Options.Add(option);
         cli.Handle(command, c =>
         {
             var n = c.Get(jobs);
@@ -98,6 +104,9 @@ internal static class TrialsCommands
             var stale = c.Get(rerunStale);
             bool Rerun(TrialSpec t) => forced.Contains(Path.GetFullPath(t.Dir))
                 || (stale && TrialState.IsStale(t.Dir, TreeExpander.Hash(TreeExpander.Render(t))));
+            if (TrialsOnSlurm.ExecutorKind(c, slurm, root) == WorkspaceConfig.SlurmExecutor)
+                return TrialsOnSlurm.Run(c, slurm, root, Filter(c, mode, dataset), Rerun);
+            if (c.Get(slurm.Wait)) throw new UsageException("--wait: only with --executor slurm (a local run always follows its trials)");
             var stop = StopSignals.Install();
             // The pool follows the signals too: its workers are asked to stop, and killed before a forced exit.
             var pool = new LocalProcessPool(new LocalPoolOptions { Parallelism = n });
@@ -136,7 +145,7 @@ internal static class TrialsCommands
         return forced;
     }
 
-    private static void Report(Terminal t, string root, TrialEvent e)
+    internal static void Report(Terminal t, string root, TrialEvent e)
     {
         switch (e)
         {
@@ -169,7 +178,11 @@ internal static class TrialsCommands
         cli.Handle(command, c =>
         {
             var result = TreeExpander.Expand(Root(c), Filter(c, mode, dataset), write: false);
+            // Trials submitted to Slurm: each one's task as Slurm sees it, beside Kiln's own record (one Slurm call).
+            var cluster = TrialsOnSlurm.Latest(Root(c), out var problems);
+            foreach (var p in problems) Terminal.Warn(p);
             var rows = new List<JsonObject>();
+            var slurmShown = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var trial in result.Trials)
             {
                 var status = TrialState.Of(trial.Dir);
@@ -183,6 +196,11 @@ internal static class TrialsCommands
                     ["metrics"] = info?.Metrics?.DeepClone(),
                     ["error"] = info?.Error,
                 });
+                if (cluster.TryGetValue(Path.GetFullPath(trial.Dir), out var task))
+                {
+                    rows[^1]["slurm"] = TrialsOnSlurm.Json(task);
+                    slurmShown[trial.Name] = TrialsOnSlurm.Shown(task);
+                }
             }
             if (c.Get(json))
             {
@@ -190,9 +208,11 @@ internal static class TrialsCommands
             }
             else
             {
-                c.Out.Table(["trial", "status", "swept", "val_loss", "val_accuracy"], rows.Select(r => (IReadOnlyList<string>)
+                var slurmColumn = slurmShown.Count > 0;
+                c.Out.Table(["trial", "status", .. slurmColumn ? new[] { "slurm" } : [], "swept", "val_loss", "val_accuracy"], rows.Select(r => (IReadOnlyList<string>)
                 [
                     (string)r["trial"]!, (string)r["status"]!,
+                    .. slurmColumn ? new[] { slurmShown.GetValueOrDefault((string)r["trial"]!, "") } : [],
                     string.Join(" ", r["swept"]!.AsObject().Select(kv => $"{kv.Key}={YamlWriter.Flow(kv.Value)}")),
                     Metric(r, "val_loss"), Metric(r, "val_accuracy"),
                 ]).ToList());

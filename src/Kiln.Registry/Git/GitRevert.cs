@@ -1,3 +1,5 @@
+using Kiln.Execution.Jobs;
+
 namespace Kiln.Registry.Git;
 
 /// <summary>Where a run's code was put back, and how to return from it.</summary>
@@ -49,7 +51,7 @@ public static class GitRevert
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             throw new GitException(GitFailure.Refused, $"{target} exists and is not empty; give another --path or remove it");
         git.Check(repo.TopLevel, ["worktree", "add", "--detach", "--end-of-options", target, commit]);
-        return new RevertResult(target, commit, InPlace: false, $"git worktree remove {Quote(target)}");
+        return new RevertResult(target, commit, InPlace: false, $"git worktree remove {ShellWord.Quote(target)}");
     }
 
     internal static RevertResult InPlace(GitRunner git, string workTree, Snapshot snapshot, IReadOnlyList<string>? exclude)
@@ -81,9 +83,9 @@ public static class GitRevert
         }
         var branch = repo.Branch();
         git.Check(repo.TopLevel, ["checkout", "-q", "--detach", commit]);
-        var back = branch is not null && head is not null ? $"git switch {Quote(branch)}"
+        var back = branch is not null && head is not null ? $"git switch {ShellWord.Quote(branch)}"
             : head is not null ? $"git switch --detach {head}"
-            : branch is not null ? $"git switch --orphan {Quote(branch)}" : "git switch -";
+            : branch is not null ? $"git switch --orphan {ShellWord.Quote(branch)}" : "git switch -";
         return new RevertResult(repo.TopLevel, commit, InPlace: true, back);
     }
 
@@ -96,10 +98,4 @@ public static class GitRevert
         string.Join(", ", items.Take(ListedChanges)) + (items.Count > ListedChanges ? $", and {items.Count - ListedChanges} more" : "");
 
     private static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
-
-    /// <summary>A word as a shell would read it back.</summary>
-    public static string Quote(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '+' or '=' or ':' or ',' or '@')
-            ? word
-            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Kiln.Execution.Slurm;
 using Kiln.IO;
 using Kiln.Protocol;
 
@@ -39,6 +40,12 @@ public sealed record WorkspaceConfig
     /// <summary>Where jobs run: <c>local</c> (a process pool on this machine) or <c>slurm</c>.</summary>
     public string Executor { get; init; } = LocalExecutor;
 
+    /// <summary>
+    /// The cluster settings when <c>executor</c> is an object (<c>{"kind": "slurm", "partition": "gpu", …}</c>, see
+    /// <see cref="SlurmOptions"/>); null when it is just a name.
+    /// </summary>
+    public SlurmOptions? Slurm { get; init; }
+
     /// <summary>Default values of command options, by option name; each command checks the ones it reads.</summary>
     public JsonObject Defaults { get; init; } = [];
 
@@ -74,17 +81,38 @@ public sealed record WorkspaceConfig
         JsonValues.RejectUnknownKeys(o, Known, "");
         var name = JsonValues.GetString(o["name"], "name");
         if (string.IsNullOrWhiteSpace(name)) throw new ProtocolException("name: must not be empty");
-        var executor = JsonValues.GetOptionalString(o, "executor") ?? LocalExecutor;
-        if (!Executors.Contains(executor))
-            throw new ProtocolException($"executor: unknown executor '{executor}' (known: {string.Join(", ", Executors)})");
+        var (executor, slurm) = ExecutorSection(o["executor"]);
         return new WorkspaceConfig
         {
             Name = name,
             Train = o.ContainsKey("train") ? Commands(o["train"], "train") : DefaultTrain,
             Trial = o.ContainsKey("trial") ? Commands(o["trial"], "trial") : DefaultTrial,
             Executor = executor,
+            Slurm = slurm,
             Defaults = o["defaults"] is null ? [] : (JsonObject)JsonValues.GetObject(o["defaults"], "defaults").DeepClone(),
         };
+    }
+
+    /// <summary><c>"local"</c>, <c>"slurm"</c>, or an object naming its <c>kind</c> with the executor's settings.</summary>
+    private static (string Kind, SlurmOptions? Slurm) ExecutorSection(JsonNode? node)
+    {
+        if (node is null) return (LocalExecutor, null);
+        string kind;
+        if (node is JsonObject section)
+        {
+            kind = JsonValues.GetOptionalString(section, "kind", "executor.")
+                ?? throw new ProtocolException($"executor.kind: missing (one of {string.Join(", ", Executors)})");
+        }
+        else kind = JsonValues.GetString(node, "executor");
+        if (!Executors.Contains(kind))
+            throw new ProtocolException($"executor{(node is JsonObject ? ".kind" : "")}: unknown executor '{kind}' (known: {string.Join(", ", Executors)})");
+        if (node is not JsonObject settings) return (kind, null);
+        if (kind == LocalExecutor)
+        {
+            JsonValues.RejectUnknownKeys(settings, ["kind"], "executor: ");
+            return (kind, null);
+        }
+        return (kind, SlurmOptions.FromJson(settings));
     }
 
     /// <summary>A list of commands, each a non-empty array of strings whose first names the program.</summary>
@@ -116,7 +144,7 @@ public sealed record WorkspaceConfig
         ["name"] = Name,
         ["train"] = CommandsJson(Train),
         ["trial"] = CommandsJson(Trial),
-        ["executor"] = Executor,
+        ["executor"] = Slurm is null ? Executor : Slurm.ToJson(),
         ["defaults"] = Defaults.DeepClone(),
     };
 
@@ -137,7 +165,7 @@ public sealed record WorkspaceConfig
                 sb.Append(i == 0 ? "\n" : ",\n").Append("    [").AppendJoin(", ", commands[i].Select(Json)).Append(']');
             sb.Append(commands.Count == 0 ? "],\n" : "\n  ],\n");
         }
-        sb.Append("  \"executor\": ").Append(Json(Executor)).Append(",\n");
+        sb.Append("  \"executor\": ").Append(Slurm is null ? Json(Executor) : Slurm.ToJson().ToJsonString(Relaxed)).Append(",\n");
         sb.Append("  \"defaults\": ").Append(Defaults.ToJsonString(Indented).Replace("\n", "\n  ", StringComparison.Ordinal)).Append('\n');
         return sb.Append("}\n").ToString();
     }

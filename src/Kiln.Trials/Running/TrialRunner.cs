@@ -11,6 +11,18 @@ public abstract record TrialEvent
     public sealed record Finished(TrialOutcome Outcome) : TrialEvent;
 }
 
+/// <summary>
+/// The trials a run will start: the expansion, the trials to run (with the state each was in), how many are complete
+/// already, and how many are busy elsewhere (running, or queued on a cluster).
+/// </summary>
+public sealed record TrialPlan(ExpansionResult Expansion, IReadOnlyList<TrialSpec> Pending, int AlreadyComplete, int Busy, IReadOnlyDictionary<TrialSpec, TrialStatus> States);
+
+/// <summary>A trial and the job that runs it.</summary>
+public sealed record TrialJob(TrialSpec Trial, JobHandle Job)
+{
+    public JobSpec Spec => Job.Spec;
+}
+
 /// <summary>How a run of the tree went.</summary>
 public sealed record RunSummary(ExpansionResult Expansion, int AlreadyComplete, IReadOnlyList<TrialOutcome> Outcomes)
 {
@@ -34,42 +46,64 @@ public static class TrialRunner
     public static async Task<RunSummary> RunAsync(string root, TrialFilter filter, IJobExecutor executor, Func<TrialSpec, JobSpec> job,
         Action<TrialEvent>? onEvent = null, CancellationToken stop = default, Func<TrialSpec, bool>? rerun = null)
     {
-        var expansion = TreeExpander.Expand(root, filter);
-        var trials = expansion.Trials.ToList();
-        var states = trials.ToDictionary(t => t, t => TrialState.Of(t.Dir));
-        var pending = trials.Where(t => states[t] switch
-        {
-            TrialStatus.Running => false,
-            TrialStatus.Complete => rerun?.Invoke(t) == true,
-            _ => true,
-        }).ToList();
-        onEvent?.Invoke(new TrialEvent.Planned(pending.Count, trials.Count - pending.Count));
-        if (pending.Count == 0 || stop.IsCancellationRequested)
-            return new RunSummary(expansion, trials.Count - pending.Count, []);
-        foreach (var trial in pending) TrialAttempts.Archive(trial.Dir, continuePrevious: states[trial] != TrialStatus.Complete);
-        var bySpec = new Dictionary<JobSpec, TrialSpec>(ReferenceEqualityComparer.Instance);
-        var specs = pending.Select(t => { var spec = job(t); bySpec[spec] = t; return spec; }).ToList();
+        var plan = Plan(root, filter, rerun);
+        onEvent?.Invoke(new TrialEvent.Planned(plan.Pending.Count, plan.AlreadyComplete));
+        if (plan.Pending.Count == 0 || stop.IsCancellationRequested) return new RunSummary(plan.Expansion, plan.AlreadyComplete, []);
         var started = new HashSet<JobSpec>(ReferenceEqualityComparer.Instance);
-        var handles = executor.Submit(specs, started: h =>
+        var submitted = Submit(plan, executor, job, h =>
         {
             lock (started) started.Add(h.Spec);
-            onEvent?.Invoke(new TrialEvent.Started(bySpec[h.Spec]));
+            onEvent?.Invoke(new TrialEvent.Started(h.Trial));
         });
         var outcomes = new List<TrialOutcome>();
-        using (stop.Register(() => { foreach (var h in handles) executor.Cancel(h); }))
+        using (stop.Register(() => { foreach (var h in submitted) executor.Cancel(h.Job); }))
         {
-            await Task.WhenAll(handles.Select(async h =>
+            await Task.WhenAll(submitted.Select(async h =>
             {
-                var result = await executor.WaitAsync(h).ConfigureAwait(false);
+                var result = await executor.WaitAsync(h.Job).ConfigureAwait(false);
                 // A trial cancelled before it started has no outcome: it simply stays pending.
-                lock (started) if (!started.Contains(h.Spec)) return;
-                var outcome = Outcome(bySpec[h.Spec], result);
+                lock (started) if (!started.Contains(h.Job.Spec)) return;
+                var outcome = Outcome(h.Trial, result);
                 lock (outcomes) outcomes.Add(outcome);
                 onEvent?.Invoke(new TrialEvent.Finished(outcome));
             })).ConfigureAwait(false);
         }
-        return new RunSummary(expansion, trials.Count - pending.Count,
+        return new RunSummary(plan.Expansion, plan.AlreadyComplete,
             outcomes.OrderBy(o => o.Trial.Leaf, StringComparer.Ordinal).ThenBy(o => o.Trial.Index).ToList());
+    }
+
+    /// <summary>
+    /// Expands the tree and picks the trials to run: incomplete ones not running (nor <paramref name="inFlight"/>, such
+    /// as queued on a cluster), and complete ones <paramref name="rerun"/> names.
+    /// </summary>
+    public static TrialPlan Plan(string root, TrialFilter filter, Func<TrialSpec, bool>? rerun = null, Func<TrialSpec, bool>? inFlight = null)
+    {
+        var expansion = TreeExpander.Expand(root, filter);
+        var trials = expansion.Trials.ToList();
+        var states = trials.ToDictionary(t => t, t => TrialState.Of(t.Dir));
+        var flying = inFlight is null ? [] : trials.Where(t => states[t] is TrialStatus.Pending or TrialStatus.Failed && inFlight(t)).ToHashSet();
+        var pending = trials.Where(t => states[t] switch
+        {
+            TrialStatus.Running => false,
+            TrialStatus.Complete => rerun?.Invoke(t) == true,
+            _ => !flying.Contains(t),
+        }).ToList();
+        var pendingSet = pending.ToHashSet();
+        var complete = trials.Count(t => states[t] == TrialStatus.Complete && !pendingSet.Contains(t));
+        return new TrialPlan(expansion, pending, complete, trials.Count - pending.Count - complete, pending.ToDictionary(t => t, t => states[t]));
+    }
+
+    /// <summary>
+    /// Submits the plan's trials as one batch, after moving what an earlier attempt of each left to <c>attempts/&lt;n&gt;/</c>;
+    /// returns each trial's job.
+    /// </summary>
+    public static IReadOnlyList<TrialJob> Submit(TrialPlan plan, IJobExecutor executor, Func<TrialSpec, JobSpec> job, Action<TrialJob>? started = null)
+    {
+        foreach (var trial in plan.Pending) TrialAttempts.Archive(trial.Dir, continuePrevious: plan.States[trial] != TrialStatus.Complete);
+        var bySpec = new Dictionary<JobSpec, TrialSpec>(ReferenceEqualityComparer.Instance);
+        var specs = plan.Pending.Select(t => { var spec = job(t); bySpec[spec] = t; return spec; }).ToList();
+        var handles = executor.Submit(specs, started is null ? null : h => started(new TrialJob(bySpec[h.Spec], h)));
+        return handles.Select(h => new TrialJob(bySpec[h.Spec], h)).ToList();
     }
 
     /// <summary>
@@ -89,7 +123,7 @@ public static class TrialRunner
     }
 
     /// <summary>The trial's own record decides; a worker that died without writing one is recorded failed with its stderr's tail.</summary>
-    private static TrialOutcome Outcome(TrialSpec trial, JobResult result)
+    public static TrialOutcome Outcome(TrialSpec trial, JobResult result)
     {
         var status = TrialState.Of(trial.Dir);
         string? error = null;
