@@ -25,14 +25,21 @@ class Run:
     """
 
     def __init__(self, run_dir=None, kind="run", id=None, config=None, seed=None, params=None, poll_interval=0.005,
-                 heartbeat=10.0, stop_on_signals=True, max_steps=None, git_dir=None, warn=None):
+                 heartbeat=10.0, stop_on_signals=True, max_steps=None, git_dir=None, warn=None, owns_status=None):
         run_dir = run_dir or os.environ.get("KILN_RUN_DIR")
         if not run_dir:
             raise ValueError("kiln.Run needs a run directory (or KILN_RUN_DIR in the environment)")
         self.files = _files.RunFiles(run_dir)
         os.makedirs(self.files.dir, exist_ok=True)
-        self._lock = _files.FileLock.try_acquire(self.files.path(_files.RUN_LOCK), patience=0.5)
-        if self._lock is None:
+        if owns_status is None:
+            # Under `kiln train` / `trial` / `queue run` the parent holds the run's record (kiln.run.json, its lock);
+            # the program speaks the rest of the protocol: the kernel and the metrics.
+            parent_dir = os.environ.get("KILN_RUN_DIR")
+            owns_status = not (parent_dir and os.environ.get("KILN_PARENT_PID")
+                               and os.path.abspath(parent_dir) == self.files.dir)
+        self.owns_status = owns_status
+        self._lock = _files.FileLock.try_acquire(self.files.path(_files.RUN_LOCK), patience=0.5) if owns_status else None
+        if owns_status and self._lock is None:
             raise RuntimeError(f"{self.files.dir}: another training process holds this run directory")
         self.kernel = Kernel(self.files.dir, poll_interval=poll_interval, warn=warn)
         self.env = KernelEnv(max_steps=max_steps, log=print)
@@ -51,7 +58,8 @@ class Run:
         self._write_info()
         self._beat_stop = threading.Event()
         self._beat = threading.Thread(target=self._beat_loop, args=(heartbeat,), name="kiln-heartbeat", daemon=True)
-        self._beat.start()
+        if owns_status:
+            self._beat.start()
         self._old_handlers = {}
         if stop_on_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -203,6 +211,8 @@ class Run:
     _info_lock = threading.Lock()
 
     def _write_info(self):
+        if not self.owns_status:
+            return
         with self._info_lock:
             try:
                 _files.write_json_atomic(self.files.path(_files.RUN), self._info)
