@@ -2,7 +2,7 @@
 
     python mlp.py runs/mlp --steps 300                 # then, while it trains:
     kiln --dir runs/mlp set lr=0.003                  # the optimizer changes at the next step
-    kiln --dir runs/mlp loss set l1_w=0.5             # so does the loss mix
+    kiln --dir runs/mlp loss set_params l1_w=0.5            # so does the loss mix
 
 Under `kiln train` (KILN_RUN_DIR set by the parent) it also records its architecture, hyper-parameters and weights.
 """

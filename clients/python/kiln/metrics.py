@@ -53,6 +53,7 @@ class MetricsWriter:
         self._queue.append({"step": int(step), "epoch": epoch, "phase": phase, "wall_time": round(time.time(), 6), "metrics": clean})
         if len(self._queue) >= 4096:
             self._wake.set()
+        return clean
 
     def flush(self):
         self._drain()

@@ -91,7 +91,7 @@ class TorchOptimizer:
 
 class WeightedLoss(LossDials):
     """A weighted multi-term loss: ``combine(step, {"cls": l1, "aux": l2})`` is Σ weight × ramp(step) × term, each
-    weight steerable (``kiln --dir … loss set aux_w=0.2``), each term switchable and rampable."""
+    weight steerable (``kiln --dir … loss set_params aux_w=0.2``), each term switchable and rampable."""
 
     def weight(self, term, step):
         return self.effective(term, step)

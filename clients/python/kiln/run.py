@@ -97,9 +97,9 @@ class Run:
 
     def log(self, step, metrics, epoch=None, phase="train"):
         """Queues one line of ``kiln.metrics.jsonl``; never waits for the disk."""
-        self.metrics.write(step, metrics, epoch, phase)
-        self._metrics_last.update(metrics)
-        self.env["metrics"].update(metrics)
+        clean = self.metrics.write(step, metrics, epoch, phase)
+        self._metrics_last.update(clean)
+        self.env["metrics"].update(clean)
         if epoch is not None:
             self.env["epoch"] = epoch
         if phase is not None:
