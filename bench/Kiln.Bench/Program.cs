@@ -17,6 +17,9 @@ using Kiln.Bench;
 //   page [--loads N] [--trace FILE]       the run page of a 100-step run in chromium: the browser's own floor, by phase
 //   snapshot [--runs N]                   a code snapshot of a 10,000-file repository with 10 changed and 2 new files (in-process,
 //                                         median), beside DVC's way (git stash push -u && git stash pop); tree and index unchanged
+//   python [--applies N] [--commands N] [--steps N] [--rounds N]
+//                                         the Python client: idle apply beside hotcb, command->applied latency at 1 kHz,
+//                                         overhead on a PyTorch training step (bench/python/kiln_client_bench.py)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -73,11 +76,13 @@ switch (suite)
         TrainOverheadBench.Run(root, Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
             int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
+    case "python":
+        return PythonClientBench.Run(root, rest);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, python, micro)");
         return 2;
 }
 

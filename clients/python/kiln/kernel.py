@@ -21,6 +21,7 @@ from .modules.loss import LossModule
 from .modules.opt import OptModule
 from .replay import FreezeState, RecipePlayer, ReplayMissed, read_recipe
 
+_monotonic = time.monotonic
 START_EVENT = "kernel_start"
 END_EVENT = "run_end"
 _NEVER = float("inf")
@@ -72,6 +73,7 @@ class Kernel:
         self._modules = {}
         self._ended = False
         self._started = False
+        self._ready = False
         self._listening = []
         for m in (self._core, self.opt, self.loss, self.cb):
             self.add_module(m)
@@ -192,22 +194,19 @@ class Kernel:
             self._record("cb", "load", getattr(callback, "id", None), "code", None, at, result)
         self._registrations.clear()
         self._write_actuators()
-        self._next_poll = time.monotonic()
+        self._next_poll = _monotonic()
 
     def apply(self, step, event, env=None):
         """A safe point: ``step`` is the trainer's step (0 included); ``event`` names the moment (``train_step_end``…)."""
-        if not self._started:
-            self.start(env)
-        elif self._ended:
-            raise RuntimeError("the kernel has ended; apply after end is a bug in the training loop")
-        elif self._ledger.failure is not None:
-            raise self._ledger.refusal()
+        if not self._ready:
+            self._check_ready(env)
         e = self._default_env if env is None else env
         e["step"] = step
         e["event"] = event
+        # Cheap when idle: a counter and a clock read, then three flags; everything else waits for the poll interval.
         self._calls += 1
         if self._calls >= self._debounce:
-            now = time.monotonic()
+            now = _monotonic()
             if now >= self._next_poll:
                 self._calls = 0
                 self._next_poll = now + self._poll
@@ -221,12 +220,22 @@ class Kernel:
             self._write_actuators()
         self._last_step = step
 
+    def _check_ready(self, env):
+        if not self._started:
+            self.start(env)
+        elif self._ended:
+            raise RuntimeError("the kernel has ended; apply after end is a bug in the training loop")
+        elif self._ledger.failure is not None:
+            raise self._ledger.refusal()
+        self._ready = self._started and not self._ended and self._ledger.failure is None
+
     def end(self, step=None, env=None):
         """Training finished: unfired replay entries are missed, callbacks closed. A strict replay that missed raises
         ReplayMissed; a ledger that could not be written, LedgerUnavailable."""
         if not self._started or self._ended:
             return
         self._ended = True
+        self._ready = False
         self._ledger.closing = True
         at = Moment(self._last_step if step is None else step, END_EVENT, self._default_env if env is None else env)
         try:
@@ -242,6 +251,7 @@ class Kernel:
 
     def close(self):
         """Releases the run without ending it (an interrupted run): replay entries not yet due stay for a resumed run."""
+        self._ready = False
         if self._started and not self._ended:
             self._ended = True
             self._ledger.closing = True
@@ -327,7 +337,7 @@ class Kernel:
         readable = c if isinstance(c, str) and len(c) <= 256 else None
         cid = self._decided(readable or f"inbox@{line.offset}", line, fields.get("module"), fields.get("op"), fields.get("id"), at)
         if cid is not None:
-            self._ledger.record(fields.get("module"), fields.get("op"), fields.get("id"), "external", cid, at, OpResult.rejected(error))
+            self._record(fields.get("module"), fields.get("op"), fields.get("id"), "external", cid, at, OpResult.rejected(error))
 
     def _decided(self, cid, line, module, op, id_, at):
         """The cid to decide the line under now, or None when it was decided before; a reused cid is answered once."""
@@ -339,7 +349,7 @@ class Kernel:
             return None
         again = f"{cid}#{line.offset}"
         if not self._ledger.contains(again):
-            self._ledger.record(module, op, id_, "external", again, at, OpResult.rejected(
+            self._record(module, op, id_, "external", again, at, OpResult.rejected(
                 f"{_files.COMMANDS} line {line.number}: duplicate cid {cid} (first at byte {first}); not applied again"))
         return None
 
@@ -388,7 +398,11 @@ class Kernel:
                     env.get("step"), event, env)
 
     def _record(self, module, op, id_, source, cid, at, result, params=None):
-        return self._ledger.record(module, op, id_, source, cid, at, result, params)
+        try:
+            return self._ledger.record(module, op, id_, source, cid, at, result, params)
+        except LedgerUnavailable:
+            self._ready = False
+            raise
 
     def _kernel_line(self, op, at, result, source="kernel"):
         self._record("core", op, None, source, None, at, result)
