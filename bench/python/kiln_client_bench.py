@@ -142,6 +142,16 @@ def torch_overhead(steps, rounds):
             bare.append(one(False, None))
             steered.append(one(True, os.path.join(d, f"r{r}")))
     b, s = statistics.median(bare), statistics.median(steered)
+    with tempfile.TemporaryDirectory() as d:
+        run = kiln.Run(d, stop_on_signals=False)
+        n = 100_000
+        t = time.perf_counter()
+        for step in range(n):
+            run.log(step, {"train_loss": 0.5})
+            run.apply(step, "train_step_end")
+        per_step = (time.perf_counter() - t) / n
+        run.end()
+    figure("python.log_and_apply", per_step * 1e6, "us", f"run.log + run.apply per step, alone ({n} steps): {per_step / b * 100:.3f} % of the bare torch step")
     figure("python.torch_step_bare", b * 1000, "ms", f"MLP 784-256-128-10, batch 128, Adam, torch {torch.__version__}, 1 thread, median of {rounds}x{steps} steps")
     figure("python.torch_step_kiln", s * 1000, "ms", "the same with run.log + run.apply every step")
     figure("python.torch_overhead", (s - b) / b * 100, "%", "target < 1 %")
