@@ -9,6 +9,8 @@ need=()
 command -v npm >/dev/null 2>&1 || need+=(npm)
 # Debian's chromium: the dashboard's browser tests drive it with Playwright
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Debian's PyTorch: the Python client's tests train real torch loops (clients/python)
+/usr/bin/python3 -c "import torch" >/dev/null 2>&1 || need+=(python3-torch)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo_cmd=""

@@ -40,6 +40,17 @@ for trx in "$results"/*.trx; do
   failed=$((failed + ${f:-0} + ${e:-0}))
   skipped=$((skipped + ${total:-0} - ${executed:-0}))
 done
+# The Python client's tests (clients/python), with an interpreter that can import torch (scripts/python.sh)
+if python="$("$root/scripts/python.sh")"; then
+  "$python" "$root/clients/python/tests/run.py" "$results/python.counts" || status=1
+fi
+if [ -f "$results/python.counts" ]; then
+  read -r p f s < "$results/python.counts"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s)); files=$((files + 1))
+else
+  echo "the Python client's tests did not run" >&2
+  failed=$((failed + 1))
+fi
 if [ "$files" -eq 0 ]; then
   echo "no test results were written" >&2
   status=1

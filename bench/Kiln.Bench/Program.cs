@@ -21,6 +21,9 @@ using Kiln.Bench;
 //                                         published kiln as a whole process without and with its report (curifactory quoted)
 //   slurm [--tasks N] [--runs N]          submitting a 1,000-task job array (held) and reading its 1,000 tasks' status in one call,
 //                                         beside one squeue call per task (needs a cluster: scripts/slurm-up.sh)
+//   python [--applies N] [--commands N] [--steps N] [--rounds N]
+//                                         the Python client: idle apply beside hotcb, command->applied latency at 1 kHz,
+//                                         overhead on a PyTorch training step (bench/python/kiln_client_bench.py)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -84,11 +87,13 @@ switch (suite)
     case "slurm":
         return SlurmBench.Run(int.Parse(Option("--tasks") ?? "1000", System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Option("--runs") ?? "5", System.Globalization.CultureInfo.InvariantCulture));
+    case "python":
+        return PythonClientBench.Run(root, rest);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, slurm, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, slurm, python, micro)");
         return 2;
 }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Kiln.Cli.Output;
 using Kiln.Protocol;
+using Kiln.Runs;
 
 namespace Kiln.Cli.Commands;
 
@@ -29,7 +30,7 @@ internal static class CallbackCommands
     private static Command Load(Cli cli)
     {
         var id = new Argument<string>("id") { Description = "The id to load the callback under" };
-        var file = new Option<string>("--file") { Description = "A C# source file (compiled when loaded)" };
+        var file = new Option<string>("--file") { Description = "A source file: C# (compiled when loaded), or Python (.py) for a run whose kernel is Python (clients/python)" };
         var path = new Option<string>("--path") { Description = "A loaded type (Kiln.Callbacks.Timing) or an assembly (My.dll, or My.dll:Ns.Type)" };
         var symbol = new Option<string>("--symbol") { Description = "The class: in the file, the assembly, or the namespace given as --path" };
         var enabled = new Option<bool>("--enabled") { Description = "Start enabled" };
@@ -56,6 +57,7 @@ internal static class CallbackCommands
             {
                 var full = Path.GetFullPath(f);
                 if (!File.Exists(full)) throw new ProtocolException($"{full}: source file not found");
+                CheckLanguage(full, c.Run.Files.Dir);
                 target = new CallbackTarget(CallbackTarget.FileKind, full, c.Get(symbol));
             }
             else
@@ -78,6 +80,20 @@ internal static class CallbackCommands
             return new KilnCommand { Module = "cb", Op = "load", Id = c.Get(id), Target = target, Init = initValues, Enabled = c.Get(enabled), TimeBudgetS = seconds };
         });
         return command;
+    }
+
+    /// <summary>
+    /// A callback file must be in the language of the run's kernel: C# for Kiln's own, Python for a PyTorch script's
+    /// (<c>kernel: python</c> in <c>kiln.run.json</c>), so a wrong file is refused at the prompt, not by the kernel.
+    /// </summary>
+    private static void CheckLanguage(string file, string runDir)
+    {
+        var python = RunState.Read(runDir)?.Kernel == RunInfo.PythonKernel;
+        var extension = Path.GetExtension(file).ToLowerInvariant();
+        if (python && extension != ".py")
+            throw new UsageException($"cb load: {file}: the run in {runDir} has a Python kernel; give a Python file (.py)");
+        if (!python && extension == ".py")
+            throw new UsageException($"cb load: {file}: a Python callback needs a run whose kernel is Python (kiln.run.json says kernel: python, written by clients/python's kiln.Run); this run's kernel is C#");
     }
 
     private static double CheckBudget(double seconds)

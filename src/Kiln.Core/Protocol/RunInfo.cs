@@ -33,7 +33,16 @@ public sealed record RunInfo
     /// <summary>The last value of each metric when the run ended (for listings that should not read the metrics file).</summary>
     public JsonObject? Metrics { get; init; }
 
-    public JsonObject ToJson() => new()
+    /// <summary>
+    /// The language of the run's kernel when it is not .NET: <c>python</c> for a script on <c>clients/python</c>. Its
+    /// hot-loaded callbacks are files of that language (<c>kiln cb load --file x.py</c>). Null: the C# kernel.
+    /// </summary>
+    public string? Kernel { get; init; }
+
+    /// <summary>The <see cref="Kernel"/> of a PyTorch script's run.</summary>
+    public const string PythonKernel = "python";
+
+    public JsonObject ToJson() => new JsonObject
     {
         ["id"] = Id,
         ["kind"] = Kind,
@@ -49,7 +58,7 @@ public sealed record RunInfo
         ["params"] = Params?.DeepClone(),
         ["error"] = Error,
         ["metrics"] = Metrics?.DeepClone(),
-    };
+    }.WithKernel(Kernel);
 
     public static RunInfo FromJson(JsonNode? node)
     {
@@ -70,6 +79,17 @@ public sealed record RunInfo
             Params = o["params"] as JsonObject is { } p ? (JsonObject)p.DeepClone() : null,
             Error = JsonValues.GetOptionalString(o, "error"),
             Metrics = o["metrics"] as JsonObject is { } m ? (JsonObject)m.DeepClone() : null,
+            Kernel = JsonValues.GetOptionalString(o, "kernel"),
         };
+    }
+}
+
+internal static class RunInfoJson
+{
+    /// <summary>The <c>kernel</c> field is written only by runs whose kernel is not .NET's.</summary>
+    public static JsonObject WithKernel(this JsonObject o, string? kernel)
+    {
+        if (kernel is not null) o["kernel"] = kernel;
+        return o;
     }
 }
