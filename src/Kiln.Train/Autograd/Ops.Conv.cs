@@ -23,6 +23,7 @@ public static partial class Ops
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != o)) throw new ArgumentException($"bias must be [{o}], got {bias}");
         var geometry = new ConvGeometry(c, h, w, kh, kw, stride, padding, oh, ow);
         int ckk = c * kh * kw, hw = oh * ow;
+        var forwardTimed = OpTimes.Measure(OpKind.ConvForward);
         var cols = Tape.Output([b, ckk, hw], requiresGrad: false);
         var y = Tape.Output([b, o, oh, ow], Needs(x, weight) || (bias is not null && Needs(bias)));
         for (var n = 0; n < b; n++)
@@ -35,6 +36,7 @@ public static partial class Ops
             }
             Gemm.Sgemm(false, false, o, hw, ckk, 1f, weight.Data, 0, ckk, cols.Data, n * ckk * hw, hw, bias is null ? 0f : 1f, y.Data, yOff, hw);
         }
+        forwardTimed.Dispose();
         if (y.RequiresGrad)
         {
             Tape.Record(() =>
@@ -44,6 +46,7 @@ public static partial class Ops
                 for (var n = 0; n < b; n++)
                 {
                     var gOff = n * o * hw;
+                    using (OpTimes.Measure(OpKind.ConvBackwardWeights))
                     if (weight.RequiresGrad)
                         Gemm.Sgemm(false, true, o, ckk, hw, 1f, gy.Data, gOff, hw, cols.Data, n * ckk * hw, hw, 1f, Tape.GradOf(weight).Data, 0, ckk);
                     if (bias is { RequiresGrad: true })
@@ -53,6 +56,7 @@ public static partial class Ops
                     }
                     if (dcols is not null)
                     {
+                        using var timed = OpTimes.Measure(OpKind.ConvBackwardData);
                         Gemm.Sgemm(true, false, ckk, hw, o, 1f, weight.Data, 0, ckk, gy.Data, gOff, hw, 0f, dcols.Data, 0, hw);
                         Col2ImAdd(dcols.Data, geometry, Tape.GradOf(x).Data, n * c * h * w);
                     }
@@ -117,6 +121,7 @@ public static partial class Ops
         var oh = (h - kernel) / s + 1;
         var ow = (w - kernel) / s + 1;
         if (oh <= 0 || ow <= 0) throw new ArgumentException($"max-pool: a {kernel}x{kernel} window does not fit {h}x{w}");
+        using var timed = OpTimes.Measure(OpKind.Pooling);
         var y = Tape.Output([b, c, oh, ow], Needs(x));
         var argmax = new int[y.Size];
         var o = 0;
@@ -147,6 +152,7 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
+                using var timed = OpTimes.Measure(OpKind.Pooling);
                 var gx = Tape.GradOf(x).Data;
                 for (var i = 0; i < argmax.Length; i++) gx[argmax[i]] += gy.Data[i];
             });

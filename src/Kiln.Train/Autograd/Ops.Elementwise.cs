@@ -134,6 +134,7 @@ public static partial class Ops
 
     public static Tensor Relu(Tensor x)
     {
+        using var timed = OpTimes.Measure(OpKind.Elementwise);
         var y = Tape.Output(x.Shape, Needs(x));
         TensorPrimitives.Max(x.Span, 0f, y.Span);
         if (y.RequiresGrad)
@@ -141,6 +142,7 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
+                using var timed = OpTimes.Measure(OpKind.Elementwise);
                 ReluBackward(x.Span, gy.Span, Tape.GradOf(x).Span);
             });
         }
