@@ -30,6 +30,19 @@ internal static class OpTimes
 
     public static TimeSpan Of(OpKind kind) => Stopwatch.GetElapsedTime(0, Ticks[(int)kind]);
 
+    /// <summary>
+    /// Splits the wall time since <paramref name="start"/> between two kinds of work that ran interleaved on several
+    /// threads, in proportion to the time the threads spent on each.
+    /// </summary>
+    public static void AddShares(long start, OpKind first, long firstWork, OpKind second, long secondWork)
+    {
+        if (!Enabled) return;
+        var wall = Stopwatch.GetTimestamp() - start;
+        var total = Math.Max(1, firstWork + secondWork);
+        Ticks[(int)first] += wall * firstWork / total;
+        Ticks[(int)second] += wall * secondWork / total;
+    }
+
     /// <summary>Times the enclosing block: <c>using var _ = OpTimes.Measure(OpKind.Pooling);</c></summary>
     public static Scope Measure(OpKind kind) => new(kind, Enabled ? Stopwatch.GetTimestamp() : 0);
 

@@ -53,9 +53,13 @@ public sealed class Conv2d : Module
     public override Tensor Forward(Tensor x) => Ops.Conv2d(x, Weight, Bias, Stride, Padding);
 }
 
+/// <summary>Max over kernel×kernel windows, <see cref="Stride"/> apart (by default the kernel size: windows do not overlap).</summary>
 public sealed class MaxPool2d(int kernel, int? stride = null) : Module
 {
-    public override Tensor Forward(Tensor x) => Ops.MaxPool2d(x, kernel, stride);
+    public int Kernel { get; } = kernel;
+    public int Stride { get; } = stride ?? kernel;
+
+    public override Tensor Forward(Tensor x) => Ops.MaxPool2d(x, Kernel, Stride);
 }
 
 /// <summary>Layer normalization over the last dimension, with a learned scale (1) and shift (0).</summary>
