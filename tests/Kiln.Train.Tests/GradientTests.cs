@@ -158,6 +158,30 @@ public sealed class GradientTests
     }
 
     [Fact]
+    public void Fused_convolution_and_relu_give_the_bits_of_the_two_steps()
+    {
+        (int[] Y, int[] Gx, int[] Gw, int[] Gb) Run(bool fused)
+        {
+            var x = Random(new(1), [10, 3, 6, 6]);
+            var w = Random(new(2), [4, 3, 3, 3]);
+            var b = Random(new(3), [4]);
+            using var tape = new Tape();
+            var y = fused ? Ops.Conv2dRelu(x, w, b, padding: 1) : Ops.Relu(Ops.Conv2d(x, w, b, padding: 1));
+            var r = Random(new(4), [10, 4, 6, 6], grad: false);
+            tape.Backward(Ops.Sum(Ops.Mul(y, r)));
+            static int[] Bits(Tensor t) => t.ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
+            return (Bits(y), Bits(x.Grad!), Bits(w.Grad!), Bits(b.Grad!));
+        }
+        var (fused, separate) = (Run(true), Run(false));
+        Assert.Contains(fused.Y, v => v == 0);
+        Assert.Equal(separate.Y, fused.Y);
+        Assert.Equal(separate.Gx, fused.Gx);
+        Assert.Equal(separate.Gw, fused.Gw);
+        Assert.Equal(separate.Gb, fused.Gb);
+        Check(x => Ops.Conv2dRelu(x[0], x[1], x[2], padding: 1), [Random(new(5), [2, 2, 4, 4]), Random(new(6), [3, 2, 3, 3]), Random(new(7), [3], 0.5f, 1f)], eps: 1e-3);
+    }
+
+    [Fact]
     public void Max_pooling()
     {
         // Distinct values keep every window's maximum away from ties.

@@ -24,7 +24,18 @@ public static partial class Ops
     /// (cheaper than keeping the unrolled batch) and gives each part one product for the weight gradient and one for
     /// the input gradient.
     /// </summary>
-    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0)
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0) =>
+        Conv2d(x, weight, bias, stride, padding, relu: false);
+
+    /// <summary>
+    /// <c>Relu(Conv2d(x, weight, bias))</c> in one step, with the same bits: the activation is applied while each part's
+    /// product moves into place, and its gradient mask while the output gradient moves back, so the large
+    /// pre-activation tensor is never written, read again, or given a gradient of its own.
+    /// </summary>
+    public static Tensor Conv2dRelu(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0) =>
+        Conv2d(x, weight, bias, stride, padding, relu: true);
+
+    private static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding, bool relu)
     {
         if (x.Rank != 4 || weight.Rank != 4 || x.Shape[1] != weight.Shape[1])
             throw new ArgumentException($"conv2d needs x [batch, in, h, w] and weight [out, in, kh, kw], got {x} and {weight}");
@@ -39,15 +50,15 @@ public static partial class Ops
         using (OpTimes.Measure(OpKind.ConvForward))
         {
             var y = Tape.Output([b, o, oh, ow], Needs(x, weight) || (bias is not null && Needs(bias)));
-            Workers.Run(Parts(b), part => ConvForwardPart(x, weight, bias, g, y, part));
-            if (y.RequiresGrad) Tape.Record(() => ConvBackward(x, weight, bias, g, y));
+            Workers.Run(Parts(b), part => ConvForwardPart(x, weight, bias, g, relu, y, part));
+            if (y.RequiresGrad) Tape.Record(() => ConvBackward(x, weight, bias, g, relu, y));
             return y;
         }
     }
 
     private static int Parts(int batch) => (batch + ConvSamplesPerPart - 1) / ConvSamplesPerPart;
 
-    private static unsafe void ConvForwardPart(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, Tensor y, int part)
+    private static unsafe void ConvForwardPart(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, Tensor y, int part)
     {
         var (n0, count) = PartSamples(part, x.Shape[0]);
         int o = weight.Shape[0], rows = g.Rows, hw = g.Positions, cols = count * hw;
@@ -66,12 +77,13 @@ public static partial class Ops
             var dst = y.Data.AsSpan(((n0 + i) * o + f) * hw, hw);
             if (bias is null) src.CopyTo(dst);
             else TensorPrimitives.Add(src, bias.Data[f], dst);
+            if (relu) TensorPrimitives.Max(dst, 0f, dst);
         }
         BufferPool.Return(product);
         BufferPool.Return(unrolled);
     }
 
-    private static void ConvBackward(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, Tensor y)
+    private static void ConvBackward(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, Tensor y)
     {
         if (y.Grad is not { } gy) return;
         var start = Stopwatch.GetTimestamp();
@@ -81,24 +93,29 @@ public static partial class Ops
         var biasParts = bias is { RequiresGrad: true } ? Tape.Output([parts, o], requiresGrad: false) : null;
         var gx = x.RequiresGrad ? Tape.GradOf(x) : null;
         var work = new long[2];
-        Workers.Run(parts, part => ConvBackwardPart(x, weight, g, gy, gx, weightParts, biasParts, part, work));
+        Workers.Run(parts, part => ConvBackwardPart(x, weight, g, relu ? y : null, gy, gx, weightParts, biasParts, part, work));
         if (weightParts is not null) SumRows(weightParts, Tape.GradOf(weight).Span);
         if (biasParts is not null) SumRows(biasParts, Tape.GradOf(bias!).Span);
         OpTimes.AddShares(start, OpKind.ConvBackwardWeights, work[0], OpKind.ConvBackwardData, work[1]);
     }
 
-    private static unsafe void ConvBackwardPart(Tensor x, Tensor weight, ConvGeometry g, Tensor gy, Tensor? gx,
+    private static unsafe void ConvBackwardPart(Tensor x, Tensor weight, ConvGeometry g, Tensor? reluOutput, Tensor gy, Tensor? gx,
         Tensor? weightParts, Tensor? biasParts, int part, long[] work)
     {
         var timed = OpTimes.Enabled;
         var t0 = timed ? Stopwatch.GetTimestamp() : 0;
         var (n0, count) = PartSamples(part, x.Shape[0]);
         int o = weight.Shape[0], rows = g.Rows, hw = g.Positions, cols = count * hw;
-        // The output gradient as [out, samples·hw], the layout of the forward product.
+        // The output gradient as [out, samples·hw], the layout of the forward product (through the ReLU's mask when fused).
         var gyT = BufferPool.Rent(o * ConvSamplesPerPart * hw, clear: false);
         for (var i = 0; i < count; i++)
         for (var f = 0; f < o; f++)
-            gy.Data.AsSpan(((n0 + i) * o + f) * hw, hw).CopyTo(gyT.AsSpan(f * cols + i * hw, hw));
+        {
+            var at = ((n0 + i) * o + f) * hw;
+            var dst = gyT.AsSpan(f * cols + i * hw, hw);
+            if (reluOutput is null) gy.Data.AsSpan(at, hw).CopyTo(dst);
+            else ReluGradient(reluOutput.Data.AsSpan(at, hw), gy.Data.AsSpan(at, hw), dst, accumulate: false);
+        }
         var unrolled = BufferPool.Rent(rows * ConvSamplesPerPart * hw, clear: false);
         fixed (float* px = x.Data, pu = unrolled)
         {
