@@ -7,67 +7,74 @@ using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
 using Kiln.Train.Tensors;
+using Kiln.Trials.Running;
 
 namespace Kiln.Bench;
 
 /// <summary>
-/// The engine's figures: the MLP 784-256-128-10 (batch 128, Adam 1e-3) on Fashion-MNIST — samples/s and test
-/// accuracy after every epoch — for the managed kernels on one and two threads and for OpenBLAS when installed,
-/// with PyTorch measured in the same run when Debian's python3-torch is present; matrix-product GFLOP/s for the
-/// layer shapes; and the metrics writer's throughput.
+/// The engine's figures on Fashion-MNIST (batch 128, Adam 1e-3): the MLP 784-256-128-10 and the built-in trial CNN
+/// (conv3×3 16 → pool → conv3×3 32 → pool → fc 128 → fc 10) — samples/s and test accuracy after every epoch for the
+/// managed kernels on one and two threads, the share of step time per kind of operation, the GEMM-bound limit, and
+/// PyTorch measured in the same run at its fastest (Debian's python3-torch with OpenBLAS pinned to its Haswell
+/// kernels, one and two threads); matrix-product GFLOP/s for the layer shapes; and the metrics writer's throughput.
 /// </summary>
 internal static class EngineBench
 {
-    // PyTorch 1.13 (Debian) with OpenBLAS, one thread, on this machine kind (DESIGN.md §7).
-    private const double AnchorSamplesPerSecond = 75_000;
-    private static readonly double[] AnchorAccuracy = [0.824, 0.859, 0.869, 0.871, 0.876];
-
-    public static void Run(int epochs, string root)
+    public static void Run(string root, int epochs, IReadOnlyList<string> models, IReadOnlyList<int> threads)
     {
-        Gemms();
+        var peakGflops = Gemms();
         MetricsWriterThroughput();
         if (!FashionMnist.TryLoad(null, out var train, out var test, out var reason))
         {
             Console.Error.WriteLine($"engine bench: {reason}; install Debian's dataset-fashion-mnist (scripts/setup.sh does)");
             return;
         }
-        var configs = new List<(string Name, int Threads, GemmBackend Backend)> { ("managed_t1", 1, GemmBackend.Managed), ("managed_t2", 2, GemmBackend.Managed) };
-        if (OpenBlasAvailable()) configs.Add(("openblas_t1", 1, GemmBackend.OpenBlas));
-        else Console.WriteLine("# openblas: libopenblas0 is not installed; its row is skipped");
-        foreach (var (name, threads, backend) in configs) Mlp(name, threads, backend, train!, test!, epochs);
-        Gemm.Backend = GemmBackend.Managed;
-        Workers.Threads = Environment.ProcessorCount;
-        Peer(root, epochs);
-    }
-
-    private static bool OpenBlasAvailable()
-    {
-        var saved = Gemm.Backend;
-        try
+        foreach (var model in models)
         {
-            Gemm.Backend = GemmBackend.OpenBlas;
-            Gemm.Sgemm(false, false, 1, 1, 1, 1f, [1f], 0, 1, [1f], 0, 1, 0f, new float[1], 0, 1);
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-        finally
-        {
-            Gemm.Backend = saved;
+            var flops = TrainingFlopsPerSample(Build(model, train!));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {model}: {flops / 1e6:0.00} MFLOP per training sample (forward and backward)"));
+            var kiln = 0.0;
+            foreach (var t in threads)
+            {
+                var best = Train(model, t, GemmBackend.Managed, train!, test!, epochs);
+                kiln = Math.Max(kiln, best);
+                // The limit: every FLOP at the managed GEMM's own speed on a 512³ product, on t cores.
+                var limit = peakGflops * 1e9 * t / flops;
+                Figures.Print($"engine.{model}.kiln_t{t}.limit", limit, "samples/s",
+                    string.Create(CultureInfo.InvariantCulture, $"GEMM-bound ({peakGflops:0} GFLOP/s per core x {t}); best epoch is {100 * best / limit:0}% of it"));
+            }
+            if (model == "mlp" && OpenBlas.IsAvailable) Train(model, 1, GemmBackend.OpenBlas, train!, test!, epochs);
+            else if (model == "mlp") Console.WriteLine("# openblas: libopenblas0 is not installed; its row is skipped");
+            Gemm.Backend = GemmBackend.Managed;
+            Workers.Threads = Environment.ProcessorCount;
+            var peer = Peer(root, model, epochs, threads);
+            if (peer > 0)
+                Figures.Print($"engine.{model}.kiln_vs_pytorch", kiln / peer, "x",
+                    string.Create(CultureInfo.InvariantCulture, $"best epoch of each: Kiln {kiln:0} against PyTorch {peer:0} samples/s; target >= 2x"));
         }
     }
 
-    private static void Mlp(string name, int threads, GemmBackend backend, Dataset train, Dataset test, int epochs)
+    /// <summary>
+    /// The model the figures are about, built as the trial trainer builds it: the MLP 784-256-128-10, or the CNN with
+    /// its documented fc width of 128 (docs/trials.md).
+    /// </summary>
+    private static Module Build(string model, Dataset train) =>
+        CfgTrainer.Model(new TrainerSettings { Dataset = "fashion_mnist", Model = model, Optimizer = "adam", Seed = 1, Hidden = model == "cnn" ? [128] : [256, 128] }, train);
+
+    /// <summary>Trains <paramref name="epochs"/> epochs and prints their figures; returns the best epoch's samples/s.</summary>
+    private static double Train(string modelName, int threads, GemmBackend backend, Dataset train, Dataset test, int epochs)
     {
         Workers.Threads = threads;
         Gemm.Backend = backend;
-        var rng = Rng.For(1, "bench.model");
-        var model = new Sequential(new Flatten(), new Linear(784, 256, rng), new ReLU(), new Linear(256, 128, rng), new ReLU(), new Linear(128, 10, rng));
+        var name = $"engine.{modelName}.{(backend == GemmBackend.OpenBlas ? "openblas" : "kiln")}_t{threads}";
+        var model = Build(modelName, train);
         var optimizer = new Adam([new ParamGroup("0", model.Parameters(), 1e-3)]);
         var batcher = new Batcher(train, 128, shuffle: true, seed: 1);
         long step = 0;
+        var best = 0.0;
+        var trainTime = TimeSpan.Zero;
+        OpTimes.Reset();
+        OpTimes.Enabled = true;
         for (var epoch = 1; epoch <= epochs; epoch++)
         {
             var samples = 0;
@@ -82,15 +89,74 @@ internal static class EngineBench
                 optimizer.Step(step++);
                 samples += batch.Size;
             }
-            var seconds = clock.Elapsed.TotalSeconds;
+            trainTime += clock.Elapsed;
+            var rate = samples / clock.Elapsed.TotalSeconds;
+            best = Math.Max(best, rate);
+            OpTimes.Enabled = false;
             var (_, accuracy) = Kiln.Train.Runs.TrainingLoop.EvaluateClassifier(model, test);
-            var anchor = epoch <= AnchorAccuracy.Length ? AnchorAccuracy[epoch - 1] : double.NaN;
-            Figures.Print($"engine.mlp.{name}.samples_per_s.epoch{epoch}", samples / seconds, "samples/s", $"PyTorch anchor {AnchorSamplesPerSecond:0}");
-            Figures.Print($"engine.mlp.{name}.test_accuracy.epoch{epoch}", accuracy, "acc", $"PyTorch anchor {anchor.ToString("0.000", CultureInfo.InvariantCulture)}");
+            OpTimes.Enabled = true;
+            Figures.Print($"{name}.samples_per_s.epoch{epoch}", rate, "samples/s");
+            Figures.Print($"{name}.test_accuracy.epoch{epoch}", accuracy, "acc");
         }
+        OpTimes.Enabled = false;
+        PrintShares(name, trainTime);
+        return best;
     }
 
-    private static void Gemms()
+    /// <summary>Where the training time went, as shares of it; "other" is batching, the tape's bookkeeping and the loop.</summary>
+    private static void PrintShares(string name, TimeSpan total)
+    {
+        var parts = new List<string>();
+        var accounted = TimeSpan.Zero;
+        foreach (var kind in Enum.GetValues<OpKind>())
+        {
+            var t = OpTimes.Of(kind);
+            accounted += t;
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{Label(kind)} {100 * t / total:0.0}%"));
+        }
+        parts.Add(string.Create(CultureInfo.InvariantCulture, $"other {100 * (total - accounted) / total:0.0}%"));
+        Console.WriteLine($"# {name} time per op: {string.Join(", ", parts)}");
+    }
+
+    private static string Label(OpKind kind) => kind switch
+    {
+        OpKind.ConvForward => "conv fwd",
+        OpKind.ConvBackwardData => "conv bwd data",
+        OpKind.ConvBackwardWeights => "conv bwd weights",
+        OpKind.Pooling => "pooling",
+        OpKind.Gemm => "gemm (linear)",
+        OpKind.Elementwise => "elementwise",
+        OpKind.Loss => "loss",
+        _ => "optimizer",
+    };
+
+    /// <summary>
+    /// Multiply-adds ×2 of one training sample: each convolution and linear layer's forward product, its weight
+    /// gradient, and its input gradient except for the first layer (the images need none).
+    /// </summary>
+    private static double TrainingFlopsPerSample(Module model)
+    {
+        var sample = new Tensor([1, 1, 28, 28]);
+        var perLayer = new List<double>();
+        Sequential.Observer = (layer, y) =>
+        {
+            if (layer is Linear l) perLayer.Add(2.0 * l.Weight.Size);
+            else if (layer is Conv2d c) perLayer.Add(2.0 * c.Weight.Size * y.Shape[2] * y.Shape[3]);
+        };
+        try
+        {
+            using var tape = new Tape(recordGradients: false);
+            model.Forward(sample);
+        }
+        finally
+        {
+            Sequential.Observer = null;
+        }
+        return 3 * perLayer.Sum() - (perLayer.Count > 0 ? perLayer[0] : 0);
+    }
+
+    /// <summary>GFLOP/s of the layer shapes; returns the 512³ product's rate on one thread, the per-core speed the limits use.</summary>
+    private static double Gemms()
     {
         Console.WriteLine($"# gemm kernel: {Gemm.KernelName}");
         var shapes = new (string Name, bool TA, bool TB, int M, int N, int K)[]
@@ -101,6 +167,7 @@ internal static class EngineBench
             ("square512", false, false, 512, 512, 512),
         };
         var rng = new Rng(3);
+        var peak = 0.0;
         foreach (var threads in new[] { 1, 2 })
         {
             Workers.Threads = threads;
@@ -119,9 +186,12 @@ internal static class EngineBench
                     Gemm.Sgemm(ta, tb, m, n, k, 1f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0f, c, 0, n);
                     reps++;
                 }
-                Figures.Print($"engine.gemm.{name}.t{threads}", 2.0 * m * n * k * reps / clock.Elapsed.TotalSeconds / 1e9, "GFLOP/s");
+                var gflops = 2.0 * m * n * k * reps / clock.Elapsed.TotalSeconds / 1e9;
+                if (threads == 1 && name == "square512") peak = gflops;
+                Figures.Print($"engine.gemm.{name}.t{threads}", gflops, "GFLOP/s");
             }
         }
+        return peak;
     }
 
     private static void MetricsWriterThroughput()
@@ -149,26 +219,50 @@ internal static class EngineBench
         Figures.Print("metrics_writer.on_disk_values_per_s", records * values.Length / total, "values/s", $"until all {lines} lines are written");
     }
 
-    /// <summary>PyTorch on the same task, when Debian's python3-torch is installed.</summary>
-    private static void Peer(string root, int epochs)
+    /// <summary>
+    /// PyTorch on the same task at each thread count, when Debian's python3-torch is installed (it is built for
+    /// /usr/bin/python3, not a pyenv interpreter); returns its best epoch's samples/s, or 0 when it could not run.
+    /// </summary>
+    private static double Peer(string root, string model, int epochs, IReadOnlyList<int> threads)
     {
-        var script = Path.Combine(root, "bench", "peers", "torch_mlp.py");
+        var script = Path.Combine(root, "bench", "peers", "torch_engine.py");
         var python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        try
+        var best = 0.0;
+        foreach (var t in threads)
         {
-            var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { script, "--epochs", epochs.ToString(CultureInfo.InvariantCulture) }) info.ArgumentList.Add(a);
-            info.Environment["OMP_NUM_THREADS"] = "1";
-            using var p = Process.Start(info)!;
-            var output = p.StandardOutput.ReadToEnd();
-            var error = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode == 0) Console.Write(output);
-            else Console.WriteLine($"# pytorch peer not measured: {error.Trim().Split('\n').LastOrDefault()} (install Debian's python3-torch)");
+            try
+            {
+                var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (var a in new[] { script, "--model", model, "--epochs", epochs.ToString(CultureInfo.InvariantCulture), "--threads", t.ToString(CultureInfo.InvariantCulture) })
+                    info.ArgumentList.Add(a);
+                // PyTorch's fastest configuration here (DESIGN.md §7): Debian's OpenBLAS otherwise picks a kernel that runs at half speed.
+                info.Environment["OPENBLAS_CORETYPE"] = "Haswell";
+                info.Environment["OPENBLAS_NUM_THREADS"] = "1";
+                info.Environment["OMP_NUM_THREADS"] = t.ToString(CultureInfo.InvariantCulture);
+                using var p = Process.Start(info)!;
+                var error = p.StandardError.ReadToEndAsync();
+                string? line;
+                while ((line = p.StandardOutput.ReadLine()) is not null)
+                {
+                    Console.WriteLine(line);
+                    var f = line.Split(' ');
+                    if (f.Length >= 2 && f[0].Contains(".samples_per_s.", StringComparison.Ordinal) && double.TryParse(f[1], CultureInfo.InvariantCulture, out var v))
+                        best = Math.Max(best, v);
+                }
+                p.WaitForExit();
+                if (p.ExitCode != 0)
+                {
+                    var last = error.Result.Trim().Split('\n').LastOrDefault();
+                    Console.WriteLine($"# pytorch peer not measured: PyTorch is absent or failed ({last}); install Debian's python3-torch for {python}");
+                    return 0;
+                }
+            }
+            catch (System.ComponentModel.Win32Exception ex)
+            {
+                Console.WriteLine($"# pytorch peer not measured: {python} cannot run ({ex.Message}); install Debian's python3-torch");
+                return 0;
+            }
         }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            Console.WriteLine($"# pytorch peer not measured: {ex.Message}");
-        }
+        return best;
     }
 }

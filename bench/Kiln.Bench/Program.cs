@@ -6,7 +6,9 @@ using Kiln.Bench;
 // dotnet run -c Release --project bench/Kiln.Bench -- <suite> [options]
 //   kernel [--commands N] [--kiln PATH]   idle Apply and Apply with one callback (BenchmarkDotNet), the same in a loop that trains
 //                                         between safe points, write→apply latency at 1 kHz, `kiln status` process time
-//   engine [--epochs N]                   the MLP on Fashion-MNIST (samples/s, test accuracy per epoch), GEMM GFLOP/s, metrics writer
+//   engine [--model mlp|cnn] [--epochs N] [--threads N]
+//                                         the MLP and the trial CNN on Fashion-MNIST (samples/s, test accuracy per epoch, time
+//                                         per op, the GEMM-bound limit) beside PyTorch, GEMM GFLOP/s, metrics writer
 //   scripting                             loading C# callbacks: cold, after warm-up, later, cached (milliseconds)
 //   trials [--kiln PATH] [--runs N]       expanding a 10,000-trial tree; batch_log.csv (10^6 rows) -> epoch_log.csv beside pandas,
 //                                         whole processes (the published kiln, scripts/publish.sh), time and peak memory
@@ -47,7 +49,14 @@ switch (suite)
         return 0;
     }
     case "engine":
-        EngineBench.Run(int.Parse(Option("--epochs") ?? "5", System.Globalization.CultureInfo.InvariantCulture), root);
+        if (Option("--model") is { } m && m is not ("mlp" or "cnn"))
+        {
+            Console.Error.WriteLine($"engine: --model must be mlp or cnn, got '{m}'");
+            return 2;
+        }
+        EngineBench.Run(root, int.Parse(Option("--epochs") ?? "5", System.Globalization.CultureInfo.InvariantCulture),
+            Option("--model") is { } model ? [model] : ["mlp", "cnn"],
+            Option("--threads") is { } threads ? [int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture)] : [1, 2]);
         return 0;
     case "scripting":
         ScriptingBench.Run();

@@ -139,6 +139,49 @@ public sealed class GradientTests
     }
 
     [Fact]
+    public void Convolution_of_a_batch_split_into_parts()
+    {
+        // Eleven samples make a full part of eight and a partial one; one input channel (9 unrolled rows) takes the
+        // dot-product weight gradient, sixteen (144 rows) the matrix product; 'same' padding shifts whole rows.
+        Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 1), [Random(new(1), [11, 1, 5, 6]), Random(new(2), [3, 1, 3, 3]), Random(new(3), [3])]);
+        Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 1), [Random(new(4), [9, 16, 4, 4]), Random(new(5), [2, 16, 3, 3]), Random(new(6), [2])], tolerance: 3e-2);
+    }
+
+    [Fact]
+    public void Convolution_edge_geometries()
+    {
+        // Padding wider than the kernel reaches (rows and columns that see only zeros), a 1×1 kernel, and a 5×5 'same' kernel.
+        Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 3), [Random(new(1), [2, 2, 3, 4]), Random(new(2), [2, 2, 2, 2]), Random(new(3), [2])]);
+        Check(x => Ops.Conv2d(x[0], x[1], null, stride: 1, padding: 0), [Random(new(4), [3, 4, 3, 3]), Random(new(5), [5, 4, 1, 1])]);
+        Check(x => Ops.Conv2d(x[0], x[1], null, stride: 1, padding: 2), [Random(new(6), [2, 2, 6, 5]), Random(new(7), [2, 2, 5, 5])]);
+        Check(x => Ops.Conv2d(x[0], x[1], null, stride: 3, padding: 2), [Random(new(8), [2, 2, 7, 8]), Random(new(9), [3, 2, 3, 2])]);
+    }
+
+    [Fact]
+    public void Fused_convolution_and_relu_give_the_bits_of_the_two_steps()
+    {
+        (int[] Y, int[] Gx, int[] Gw, int[] Gb) Run(bool fused)
+        {
+            var x = Random(new(1), [10, 3, 6, 6]);
+            var w = Random(new(2), [4, 3, 3, 3]);
+            var b = Random(new(3), [4]);
+            using var tape = new Tape();
+            var y = fused ? Ops.Conv2dRelu(x, w, b, padding: 1) : Ops.Relu(Ops.Conv2d(x, w, b, padding: 1));
+            var r = Random(new(4), [10, 4, 6, 6], grad: false);
+            tape.Backward(Ops.Sum(Ops.Mul(y, r)));
+            static int[] Bits(Tensor t) => t.ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
+            return (Bits(y), Bits(x.Grad!), Bits(w.Grad!), Bits(b.Grad!));
+        }
+        var (fused, separate) = (Run(true), Run(false));
+        Assert.Contains(fused.Y, v => v == 0);
+        Assert.Equal(separate.Y, fused.Y);
+        Assert.Equal(separate.Gx, fused.Gx);
+        Assert.Equal(separate.Gw, fused.Gw);
+        Assert.Equal(separate.Gb, fused.Gb);
+        Check(x => Ops.Conv2dRelu(x[0], x[1], x[2], padding: 1), [Random(new(5), [2, 2, 4, 4]), Random(new(6), [3, 2, 3, 3]), Random(new(7), [3], 0.5f, 1f)], eps: 1e-3);
+    }
+
+    [Fact]
     public void Max_pooling()
     {
         // Distinct values keep every window's maximum away from ties.
@@ -148,6 +191,13 @@ public sealed class GradientTests
         for (var i = 0; i < x.Size; i++) x.Data[i] = order[i] * 0.1f;
         Check(t => Ops.MaxPool2d(t[0], 2), [x], eps: 1e-2);
         Check(t => Ops.MaxPool2d(t[0], 3, stride: 1), [x], eps: 1e-2);
+        Check(t => Ops.MaxPool2d(t[0], 2, stride: 1), [x], eps: 1e-2);
+        // An odd size leaves the last row and column out of every 2×2 window: they get no gradient.
+        var odd = new Tensor([1, 3, 5, 5]) { RequiresGrad = true };
+        var values = Enumerable.Range(0, odd.Size).ToArray();
+        new Rng(2).Shuffle(values.AsSpan());
+        for (var i = 0; i < odd.Size; i++) odd.Data[i] = values[i] * 0.1f;
+        Check(t => Ops.MaxPool2d(t[0], 2), [odd], eps: 1e-2);
     }
 
     [Fact]

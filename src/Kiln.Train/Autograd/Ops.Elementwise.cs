@@ -134,6 +134,7 @@ public static partial class Ops
 
     public static Tensor Relu(Tensor x)
     {
+        using var timed = OpTimes.Measure(OpKind.Elementwise);
         var y = Tape.Output(x.Shape, Needs(x));
         TensorPrimitives.Max(x.Span, 0f, y.Span);
         if (y.RequiresGrad)
@@ -141,14 +142,19 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
-                ReluBackward(x.Span, gy.Span, Tape.GradOf(x).Span);
+                using var timed = OpTimes.Measure(OpKind.Elementwise);
+                ReluGradient(x.Span, gy.Span, Tape.GradOf(x).Span, accumulate: true);
             });
         }
         return y;
     }
 
+    /// <summary>
+    /// The ReLU's backward step: <paramref name="gy"/> where <paramref name="x"/> is positive (x is the input, or the
+    /// output: both are positive at the same places), 0 elsewhere; added to <paramref name="gx"/> or written into it.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gy, Span<float> gx)
+    private static void ReluGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> gy, Span<float> gx, bool accumulate)
     {
         var i = 0;
         if (System.Numerics.Vector.IsHardwareAccelerated)
@@ -157,13 +163,14 @@ public static partial class Ops
             for (; i <= x.Length - n; i += n)
             {
                 var positive = System.Numerics.Vector.GreaterThan(new System.Numerics.Vector<float>(x[i..]), System.Numerics.Vector<float>.Zero);
-                var add = System.Numerics.Vector.ConditionalSelect(positive, new System.Numerics.Vector<float>(gy[i..]), System.Numerics.Vector<float>.Zero);
-                (new System.Numerics.Vector<float>(gx[i..]) + add).CopyTo(gx[i..]);
+                var masked = System.Numerics.Vector.ConditionalSelect(positive, new System.Numerics.Vector<float>(gy[i..]), System.Numerics.Vector<float>.Zero);
+                (accumulate ? new System.Numerics.Vector<float>(gx[i..]) + masked : masked).CopyTo(gx[i..]);
             }
         }
         for (; i < x.Length; i++)
         {
-            if (x[i] > 0f) gx[i] += gy[i];
+            var masked = x[i] > 0f ? gy[i] : 0f;
+            gx[i] = accumulate ? gx[i] + masked : masked;
         }
     }
 

@@ -19,6 +19,7 @@ public static partial class Ops
         if (a.Rank != 2 || b.Rank != 2 || a.Shape[1] != b.Shape[0])
             throw new ArgumentException($"matmul needs [m, k] x [k, n], got {a} x {b}");
         int m = a.Shape[0], k = a.Shape[1], n = b.Shape[1];
+        using var timed = OpTimes.Measure(OpKind.Gemm);
         var y = Tape.Output([m, n], Needs(a, b));
         Gemm.Sgemm(false, false, m, n, k, 1f, a.Data, 0, k, b.Data, 0, n, 0f, y.Data, 0, n);
         if (y.RequiresGrad)
@@ -26,6 +27,7 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
+                using var timed = OpTimes.Measure(OpKind.Gemm);
                 if (a.RequiresGrad) Gemm.Sgemm(false, true, m, k, n, 1f, gy.Data, 0, n, b.Data, 0, n, 1f, Tape.GradOf(a).Data, 0, k);
                 if (b.RequiresGrad) Gemm.Sgemm(true, false, k, n, m, 1f, a.Data, 0, k, gy.Data, 0, n, 1f, Tape.GradOf(b).Data, 0, n);
             });
@@ -43,6 +45,7 @@ public static partial class Ops
             throw new ArgumentException($"linear needs x [batch, in] and weight [out, in], got {x} and {weight}");
         int m = x.Shape[0], k = x.Shape[1], n = weight.Shape[0];
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != n)) throw new ArgumentException($"bias must be [{n}], got {bias}");
+        using var timed = OpTimes.Measure(OpKind.Gemm);
         var y = Tape.Output([m, n], Needs(x, weight) || (bias is not null && Needs(bias)));
         if (bias is null)
         {
@@ -59,6 +62,7 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
+                using var timed = OpTimes.Measure(OpKind.Gemm);
                 if (x.RequiresGrad) Gemm.Sgemm(false, false, m, k, n, 1f, gy.Data, 0, n, weight.Data, 0, k, 1f, Tape.GradOf(x).Data, 0, k);
                 if (weight.RequiresGrad) Gemm.Sgemm(true, false, n, k, m, 1f, gy.Data, 0, n, x.Data, 0, k, 1f, Tape.GradOf(weight).Data, 0, k);
                 if (bias is { RequiresGrad: true })

@@ -13,6 +13,7 @@ public static partial class Ops
         if (logits.Rank != 2) throw new ArgumentException($"cross-entropy needs logits [batch, classes], got {logits}");
         int b = logits.Shape[0], c = logits.Shape[1];
         if (labels.Length != b) throw new ArgumentException($"{labels.Length} labels for a batch of {b}");
+        using var timed = OpTimes.Measure(OpKind.Loss);
         var probs = Tape.Output([b, c], requiresGrad: false);
         var y = Tape.Output([1], Needs(logits));
         var target = labels.ToArray();
@@ -36,6 +37,7 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
+                using var timed = OpTimes.Measure(OpKind.Loss);
                 var scale = gy.Data[0] / b;
                 var gx = Tape.GradOf(logits).Data;
                 for (var i = 0; i < b; i++)

@@ -17,6 +17,7 @@ public static partial class Ops
             resolved[infer] = x.Size / known;
         }
         if (Tensor.SizeOf(resolved) != x.Size) throw new ArgumentException($"cannot reshape {x} ({x.Size} values) to {Tensor.ShapeText(resolved)}");
+        using var timed = OpTimes.Measure(OpKind.Elementwise);
         var y = Tape.Output(resolved, Needs(x));
         x.Span.CopyTo(y.Span);
         if (y.RequiresGrad)
@@ -24,6 +25,7 @@ public static partial class Ops
             Tape.Record(() =>
             {
                 if (y.Grad is not { } gy) return;
+                using var timed = OpTimes.Measure(OpKind.Elementwise);
                 var gx = Tape.GradOf(x).Span;
                 TensorPrimitives.Add(gx, gy.Span, gx);
             });

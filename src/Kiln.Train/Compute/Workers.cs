@@ -13,6 +13,7 @@ public static class Workers
     private static readonly object Gate = new();
     private static readonly long SpinTicks = Stopwatch.Frequency / 10_000;
     private static Worker[] _workers = [];
+    [ThreadStatic] private static bool _inPart;
     private static int _threads = DefaultThreads();
 
     /// <summary>Threads a job may use, the caller included (default: the processor count, or <c>KILN_THREADS</c>).</summary>
@@ -28,7 +29,9 @@ public static class Workers
     /// <summary>Runs <paramref name="body"/> for parts 0 … <paramref name="parts"/>−1 and returns when all are done.</summary>
     public static void Run(int parts, Action<int> body)
     {
-        if (parts <= 1 || _threads <= 1 || !Monitor.TryEnter(Gate))
+        // A part that starts a job of its own (a convolution's matrix products) runs it inline: the helpers are
+        // busy with the outer job, and the caller's lock is reentrant, so offering them more would only reorder work.
+        if (parts <= 1 || _threads <= 1 || _inPart || !Monitor.TryEnter(Gate))
         {
             for (var i = 0; i < parts; i++) body(i);
             return;
@@ -72,6 +75,7 @@ public static class Workers
             {
                 var part = Interlocked.Increment(ref _next) - 1;
                 if (part >= parts) return;
+                _inPart = true;
                 try
                 {
                     body(part);
@@ -79,6 +83,10 @@ public static class Workers
                 catch (Exception ex)
                 {
                     Error ??= ex;
+                }
+                finally
+                {
+                    _inPart = false;
                 }
                 Interlocked.Increment(ref _done);
             }

@@ -51,11 +51,18 @@ public sealed class Conv2d : Module
     public Tensor? Bias { get; }
 
     public override Tensor Forward(Tensor x) => Ops.Conv2d(x, Weight, Bias, Stride, Padding);
+
+    /// <summary>This convolution followed by a ReLU, fused (<see cref="Sequential"/> uses it for that pair of layers).</summary>
+    public Tensor ForwardRelu(Tensor x) => Ops.Conv2dRelu(x, Weight, Bias, Stride, Padding);
 }
 
+/// <summary>Max over kernel×kernel windows, <see cref="Stride"/> apart (by default the kernel size: windows do not overlap).</summary>
 public sealed class MaxPool2d(int kernel, int? stride = null) : Module
 {
-    public override Tensor Forward(Tensor x) => Ops.MaxPool2d(x, kernel, stride);
+    public int Kernel { get; } = kernel;
+    public int Stride { get; } = stride ?? kernel;
+
+    public override Tensor Forward(Tensor x) => Ops.MaxPool2d(x, Kernel, Stride);
 }
 
 /// <summary>Layer normalization over the last dimension, with a learned scale (1) and shift (0).</summary>
@@ -129,8 +136,17 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor x)
     {
         var observer = Observer;
-        foreach (var layer in _layers)
+        for (var i = 0; i < _layers.Length; i++)
         {
+            var layer = _layers[i];
+            // A convolution and the ReLU after it run as one step (the same values, far less memory traffic), unless
+            // someone watches each layer's output.
+            if (observer is null && layer is Conv2d conv && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
+            {
+                x = conv.ForwardRelu(x);
+                i++;
+                continue;
+            }
             x = layer.Forward(x);
             observer?.Invoke(layer, x);
         }

@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
+using Kiln.Train.Compute;
 using Kiln.Modules.Opt;
 using Kiln.Train.Tensors;
 
@@ -43,14 +45,48 @@ public sealed class Adam : Optimizer
             if (Decoupled) TensorPrimitives.Multiply(p, 1f - lr * wd, p);
             else TensorPrimitives.MultiplyAdd(p, wd, g, g);
         }
-        Fused(p, g, State(_m, parameter).AsSpan(0, parameter.Size), State(_v, parameter).AsSpan(0, parameter.Size), b1, b2, stepSize, invSqrtBc2, eps);
+        var m = State(_m, parameter);
+        var v = State(_v, parameter);
+        var n = parameter.Size;
+        // Each element's update is independent, so splitting a large parameter across the cores changes no bit.
+        Workers.Run((n + UpdateChunk - 1) / UpdateChunk, part =>
+        {
+            var from = part * UpdateChunk;
+            var length = Math.Min(UpdateChunk, n - from);
+            Fused(parameter.Data.AsSpan(from, length), parameter.Grad!.Data.AsSpan(from, length), m.AsSpan(from, length), v.AsSpan(from, length),
+                b1, b2, stepSize, invSqrtBc2, eps);
+        });
     }
+
+    /// <summary>Elements per part of an update: large enough that a part outweighs handing it to another core.</summary>
+    private const int UpdateChunk = 65_536;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Fused(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float b2, float stepSize, float invSqrtBc2, float eps)
     {
         var i = 0;
-        if (Vector.IsHardwareAccelerated && p.Length >= Vector<float>.Count)
+        // The same operations in the same order in every lane width and in the scalar tail, so the width changes no bit.
+        if (Vector512.IsHardwareAccelerated && p.Length >= Vector512<float>.Count)
+        {
+            var vb1 = Vector512.Create(b1);
+            var vb1c = Vector512.Create(1f - b1);
+            var vb2 = Vector512.Create(b2);
+            var vb2c = Vector512.Create(1f - b2);
+            var vs = Vector512.Create(stepSize);
+            var vc = Vector512.Create(invSqrtBc2);
+            var ve = Vector512.Create(eps);
+            for (; i <= p.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var gi = Vector512.Create(g[i..]);
+                var mi = vb1 * Vector512.Create(m[i..]) + vb1c * gi;
+                var vi = vb2 * Vector512.Create(v[i..]) + vb2c * gi * gi;
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
+                var denom = Vector512.Sqrt(vi) * vc + ve;
+                (Vector512.Create(p[i..]) - vs * mi / denom).CopyTo(p[i..]);
+            }
+        }
+        if (Vector.IsHardwareAccelerated && p.Length - i >= Vector<float>.Count)
         {
             var vb1 = new Vector<float>(b1);
             var vb1c = new Vector<float>(1f - b1);

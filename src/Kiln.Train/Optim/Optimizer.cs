@@ -45,6 +45,7 @@ public abstract class Optimizer : IOptimizerActuator
     /// </summary>
     public double Step(long step)
     {
+        using var timed = Autograd.OpTimes.Measure(Autograd.OpKind.Optimizer);
         var norm = GradNorm();
         var scale = 1f;
         if (ClipNorm > 0 && norm > ClipNorm) scale = (float)(ClipNorm / (norm + 1e-6));

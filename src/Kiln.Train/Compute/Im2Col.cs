@@ -1,0 +1,143 @@
+namespace Kiln.Train.Compute;
+
+/// <summary>The shape of one 2-D convolution: input [C, H, W], kernel KH×KW, and the output's OH×OW positions.</summary>
+internal readonly record struct ConvGeometry(int C, int H, int W, int KH, int KW, int Stride, int Padding, int OH, int OW)
+{
+    /// <summary>Rows of the unrolled matrix: one per (channel, kernel row, kernel column).</summary>
+    public int Rows => C * KH * KW;
+
+    /// <summary>Columns of the unrolled matrix per sample: one per output position.</summary>
+    public int Positions => OH * OW;
+
+    public int InputSize => C * H * W;
+
+    /// <summary>
+    /// "Same" convolutions (stride 1, output as wide as the input) shift whole images: one unrolled row is the
+    /// flattened input plane moved by a fixed offset, so it is copied in one piece and only the columns that
+    /// wrapped around a row edge are fixed up.
+    /// </summary>
+    public bool ShiftsWholeRows => Stride == 1 && OW == W;
+}
+
+/// <summary>
+/// im2col and its transpose: a sample's receptive fields unrolled into a [C·KH·KW, OH·OW] block of a wider matrix
+/// (several samples side by side, so one matrix product covers them all), and such a block folded back onto the
+/// input, adding where receptive fields overlap.
+/// </summary>
+internal static unsafe class Im2Col
+{
+    /// <summary>Writes sample <paramref name="x"/> [C, H, W] unrolled into <paramref name="cols"/>, whose rows are <paramref name="ld"/> apart.</summary>
+    public static void Unroll(float* x, in ConvGeometry g, float* cols, int ld)
+    {
+        for (var ch = 0; ch < g.C; ch++)
+        for (var ki = 0; ki < g.KH; ki++)
+        for (var kj = 0; kj < g.KW; kj++)
+        {
+            var row = cols + (long)((ch * g.KH + ki) * g.KW + kj) * ld;
+            var plane = x + (long)ch * g.H * g.W;
+            var (oy0, oy1) = Inside(ki, g.Stride, g.Padding, g.H, g.OH);
+            var (ox0, ox1) = Inside(kj, g.Stride, g.Padding, g.W, g.OW);
+            Clear(row, oy0 * g.OW);
+            Clear(row + oy1 * g.OW, (g.OH - oy1) * g.OW);
+            if (oy0 >= oy1) continue;
+            if (g.ShiftsWholeRows)
+            {
+                var (j0, j1, shift) = WholeRows(g, ki, kj, oy0, oy1);
+                Clear(row + oy0 * g.OW, j0 - oy0 * g.OW);
+                Clear(row + j1, oy1 * g.OW - j1);
+                new ReadOnlySpan<float>(plane + j0 + shift, j1 - j0).CopyTo(new Span<float>(row + j0, j1 - j0));
+                ClearWrapped(row, g.OW, oy0, oy1, ox0, ox1);
+                continue;
+            }
+            for (var oy = oy0; oy < oy1; oy++)
+            {
+                var dst = row + oy * g.OW;
+                var src = plane + (long)(oy * g.Stride - g.Padding + ki) * g.W + (ox0 * g.Stride - g.Padding + kj);
+                Clear(dst, ox0);
+                Clear(dst + ox1, g.OW - ox1);
+                if (g.Stride == 1) new ReadOnlySpan<float>(src, ox1 - ox0).CopyTo(new Span<float>(dst + ox0, ox1 - ox0));
+                else for (var ox = ox0; ox < ox1; ox++) dst[ox] = src[(ox - ox0) * g.Stride];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds the unrolled block <paramref name="cols"/> back onto <paramref name="dx"/> [C, H, W] (the transpose of
+    /// <see cref="Unroll"/>). The block is scratch: the entries that fall outside the input are overwritten with zero.
+    /// </summary>
+    public static void FoldAdd(float* cols, int ld, in ConvGeometry g, float* dx)
+    {
+        for (var ch = 0; ch < g.C; ch++)
+        for (var ki = 0; ki < g.KH; ki++)
+        for (var kj = 0; kj < g.KW; kj++)
+        {
+            var row = cols + (long)((ch * g.KH + ki) * g.KW + kj) * ld;
+            var plane = dx + (long)ch * g.H * g.W;
+            var (oy0, oy1) = Inside(ki, g.Stride, g.Padding, g.H, g.OH);
+            var (ox0, ox1) = Inside(kj, g.Stride, g.Padding, g.W, g.OW);
+            if (oy0 >= oy1) continue;
+            if (g.ShiftsWholeRows)
+            {
+                // Zeroing the wrapped columns first lets one contiguous add cover the rows: adding 0 changes nothing.
+                ClearWrapped(row, g.OW, oy0, oy1, ox0, ox1);
+                var (j0, j1, shift) = WholeRows(g, ki, kj, oy0, oy1);
+                var target = new Span<float>(plane + j0 + shift, j1 - j0);
+                TensorPrimitives.Add(target, new ReadOnlySpan<float>(row + j0, j1 - j0), target);
+                continue;
+            }
+            for (var oy = oy0; oy < oy1; oy++)
+            {
+                var src = row + oy * g.OW;
+                var dst = plane + (long)(oy * g.Stride - g.Padding + ki) * g.W + (ox0 * g.Stride - g.Padding + kj);
+                if (g.Stride == 1)
+                {
+                    var target = new Span<float>(dst, ox1 - ox0);
+                    TensorPrimitives.Add(target, new ReadOnlySpan<float>(src + ox0, ox1 - ox0), target);
+                }
+                else
+                {
+                    for (var ox = ox0; ox < ox1; ox++) dst[(ox - ox0) * g.Stride] += src[ox];
+                }
+            }
+        }
+    }
+
+    /// <summary>The output positions [first, last) whose input coordinate <c>o·stride − padding + k</c> lies in [0, size).</summary>
+    private static (int First, int Last) Inside(int k, int stride, int padding, int size, int outSize)
+    {
+        var highest = size - 1 + padding - k;
+        if (highest < 0) return (0, 0);
+        var first = Math.Min(outSize, padding > k ? (padding - k + stride - 1) / stride : 0);
+        var last = Math.Min(outSize, highest / stride + 1);
+        return (first, Math.Max(first, last));
+    }
+
+    /// <summary>
+    /// For a shifted-rows kernel offset: the unrolled positions [j0, j1) of rows [oy0, oy1) whose flattened input
+    /// index j + shift lies inside the plane (only a wrapped corner can fall outside it).
+    /// </summary>
+    private static (int J0, int J1, int Shift) WholeRows(in ConvGeometry g, int ki, int kj, int oy0, int oy1)
+    {
+        var shift = (ki - g.Padding) * g.W + (kj - g.Padding);
+        var j0 = Math.Max(oy0 * g.OW, -shift);
+        var j1 = Math.Min(oy1 * g.OW, g.H * g.W - shift);
+        return (j0, Math.Max(j0, j1), shift);
+    }
+
+    /// <summary>Zeroes, in rows [oy0, oy1), the columns outside [ox0, ox1): those a whole-row shift took from a neighbouring row.</summary>
+    private static void ClearWrapped(float* row, int ow, int oy0, int oy1, int ox0, int ox1)
+    {
+        if (ox0 == 0 && ox1 == ow) return;
+        for (var oy = oy0; oy < oy1; oy++)
+        {
+            var r = row + oy * ow;
+            for (var ox = 0; ox < ox0; ox++) r[ox] = 0f;
+            for (var ox = ox1; ox < ow; ox++) r[ox] = 0f;
+        }
+    }
+
+    private static void Clear(float* p, int count)
+    {
+        if (count > 0) new Span<float>(p, count).Clear();
+    }
+}
