@@ -82,6 +82,9 @@ public sealed class SdkFingerprintTests
         Assert.NotEqual(Fingerprint(new Conv2d(1, 4, 3, rng)), Fingerprint(new Conv2d(1, 4, 3, rng, stride: 2)));
         Assert.NotEqual(Fingerprint(new Conv2d(1, 4, 3, rng)), Fingerprint(new Conv2d(1, 4, 3, rng, padding: 1)));
         Assert.Equal(Fingerprint(new Conv2d(1, 4, 3, rng)), Fingerprint(new Conv2d(1, 4, 3, new Rng(9))));
+        // A pooling window has no parameters at all: only its attributes tell two apart.
+        Assert.NotEqual(Fingerprint(new Sequential(new Conv2d(1, 4, 3, rng), new MaxPool2d(2))), Fingerprint(new Sequential(new Conv2d(1, 4, 3, rng), new MaxPool2d(3))));
+        Assert.NotEqual(Fingerprint(new Sequential(new Conv2d(1, 4, 3, rng), new MaxPool2d(2))), Fingerprint(new Sequential(new Conv2d(1, 4, 3, rng), new MaxPool2d(2, stride: 1))));
     }
 
     [Fact]

@@ -105,6 +105,8 @@ public static class ArchitectureFingerprint
     private static IReadOnlyList<KeyValuePair<string, long>> Attributes(Module module) => module switch
     {
         Conv2d c => [new("stride", c.Stride), new("padding", c.Padding)],
+        // As the Python client names a torch pooling layer's window, so the same architecture hashes alike in both.
+        MaxPool2d p => [new("kernel_size", p.Kernel), new("stride", p.Stride), new("padding", 0)],
         _ => [],
     };
 
