@@ -11,6 +11,9 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # Debian's PyTorch: the Python client's tests train real torch loops (clients/python)
 /usr/bin/python3 -c "import torch" >/dev/null 2>&1 || need+=(python3-torch)
+# OpenBLAS: PyTorch's BLAS at its fastest (without it Debian's torch falls back to the reference BLAS, ten times slower),
+# and the engine's optional OpenBLAS backend
+[ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] || [ "$(uname -m)" != x86_64 ] || need+=(libopenblas0-pthread)
 
 if [ "${#need[@]}" -gt 0 ]; then
   sudo_cmd=""
