@@ -29,7 +29,9 @@ public sealed class AutopilotCliTests : IDisposable
     {
         var run = Path.Combine(_dir.Path, "run");
         var rules = Rules("rules: [{id: halve_at_5, expr: \"step >= 5\", action: {lr_mult: 0.5}, confidence: high, cooldown: 100000}]");
-        var launch = Launch(run, "--autopilot", "auto", "--autopilot-rules", rules);
+        // Long enough (about 3 s) for the autopilot's half-second polls to see step 5 while the run still trains.
+        var launch = KilnProcess.Run(_dir.Path, ["--plain", "launch", "--config", "simple", "--max-steps", "300", "--step-delay", "0.01", "--no-serve",
+            "--run-dir", run, "--data-dir", _dir.Sub("empty"), "--autopilot", "auto", "--autopilot-rules", rules]);
         Assert.True(launch.ExitCode == 0, launch.ToString());
         Assert.Contains("autopilot: halve_at_5 at step", launch.Stdout);
 

@@ -33,7 +33,7 @@ public sealed class WorkspaceCliTests
         var first = KilnProcess.Run(dir.Path, "workspace", "init", "--name", "fmnist");
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Contains("kiln.json created (name \"fmnist\", train: dotnet run --project train", first.Stdout);
-        Assert.Contains(".kiln/registry.db created (schema version 1)", first.Stdout);
+        Assert.Contains($".kiln/registry.db created (schema version {(global::Kiln.Registry.Store.Migrations.Latest)})", first.Stdout);
         Assert.Contains("fmnist.csproj created", first.Stdout);
         Assert.Equal("fmnist", (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "kiln.json")))!["name"]);
 
