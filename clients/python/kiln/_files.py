@@ -203,3 +203,12 @@ class JsonlTail:
         self.offset += start
         self.pending_bytes = len(data) - start
         return lines
+
+
+def stamp(path):
+    """Modification time, size and inode of a file, or None when it does not exist: a change is noticed with one stat."""
+    try:
+        st = os.stat(path)
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+    except FileNotFoundError:
+        return None

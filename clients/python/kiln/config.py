@@ -146,12 +146,12 @@ class ConfigWatcher:
         self.waiting = False
 
     def start(self, at):
-        self._stamp = _stamp(self._path)
+        self._stamp = _files.stamp(self._path)
         if self._stamp is not None:
             self._reload(at, baseline=True)
 
     def poll(self, at):
-        stamp = _stamp(self._path)
+        stamp = _files.stamp(self._path)
         if stamp == self._stamp and not (self.waiting and not self._k.freeze.is_frozen):
             return
         self._stamp = stamp
@@ -210,10 +210,3 @@ class ConfigWatcher:
                 continue
             self._k.execute(command, "yaml", None, at, gated=False)
 
-
-def _stamp(path):
-    try:
-        st = os.stat(path)
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-    except FileNotFoundError:
-        return None

@@ -184,7 +184,7 @@ class Kernel:
         if self._ledger.dropped_torn_bytes > 0:
             self._kernel_line("recover", at, OpResult.applied({"dropped_bytes": self._ledger.dropped_torn_bytes},
                                                                "dropped the unfinished last line of the ledger left by a killed kernel"))
-        self._freeze_stamp = _stamp(self.files.path(_files.FREEZE))
+        self._freeze_stamp = _files.stamp(self.files.path(_files.FREEZE))
         if self._freeze_stamp is not None:
             self._load_freeze_file(at)
         self._release_if_done(at)
@@ -291,7 +291,7 @@ class Kernel:
 
     # ---- polling -------------------------------------------------------------------------------------------------
     def _do_poll(self, at):
-        stamp = _stamp(self.files.path(_files.FREEZE))
+        stamp = _files.stamp(self.files.path(_files.FREEZE))
         if stamp != self._freeze_stamp:
             self._freeze_stamp = stamp
             self._load_freeze_file(at)
@@ -441,7 +441,7 @@ class Kernel:
                 _files.write_json_atomic(path, state.to_json())
             elif os.path.exists(path):
                 os.unlink(path)
-            self._freeze_stamp = _stamp(path)
+            self._freeze_stamp = _files.stamp(path)
         if self._player is not None and self._player.remaining > 0:
             notes.append(f"the previous replay stopped with {self._player.remaining} entries not fired")
         was_frozen = self.freeze.is_frozen
@@ -582,13 +582,6 @@ def _replay_command(entry, cid):
                    target=entry.target, init=None if entry.init is None else dict(entry.init), enabled=entry.enabled,
                    cid=cid, source="replay", time_budget_s=entry.time_budget_s, source_capture=entry.source_capture)
 
-
-def _stamp(path):
-    try:
-        st = os.stat(path)
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-    except FileNotFoundError:
-        return None
 
 
 def _readable_fields(data):
