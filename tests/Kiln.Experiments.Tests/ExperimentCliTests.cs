@@ -143,4 +143,25 @@ public class ExperimentCliTests : IDisposable
         Assert.Equal(4, Calls().Length);
         Assert.Single(Directory.GetDirectories(_dir.File("reports")));
     }
+
+    [Fact]
+    public void The_sample_experiment_runs_and_runs_again_from_its_cache()
+    {
+        using var copy = new TempDir("experiment-demo");
+        var sample = Path.Combine(Repository.Root, "samples", "experiment-demo");
+        foreach (var file in new[] { "kiln.json", "experiments/demo.cs", "params/basic.cs" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(copy.File(file))!);
+            File.Copy(Path.Combine(sample, file), copy.File(file));
+        }
+        var first = KilnProcess.Run(copy.Path, TimeSpan.FromMinutes(5), null, "experiment", "demo", "-p", "basic");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("Record 2 (fast): running Evaluate", first.Stdout);
+        var report = File.ReadAllText(Path.Combine(Directory.GetDirectories(copy.File("reports")).Single(), "index.html"));
+        Assert.Contains("comparison", report);
+
+        var again = KilnProcess.Run(copy.Path, TimeSpan.FromMinutes(5), null, "experiment", "demo", "-p", "basic");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("running", again.Stdout);
+    }
 }

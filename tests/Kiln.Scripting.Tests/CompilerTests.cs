@@ -110,12 +110,7 @@ public sealed class CompilerTests
 [Collection("scripts")]
 public sealed class ExampleTests
 {
-    private static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Kiln.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("the repository root (Kiln.slnx) is not above the test binaries");
-    }
+    private static string Root() => Kiln.Testing.Repository.Root;
 
     [Fact]
     public void Every_example_compiles()
