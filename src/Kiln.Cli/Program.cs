@@ -41,6 +41,7 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("autopilot", () => [AutopilotCommands.Build(cli)]),
     ("experiment", () => [ExperimentCommands.Experiment(cli)]),
     ("reports", () => [ExperimentCommands.Reports(cli)]),
+    ("bench", () => [BenchCommands.Build(cli)]),
 };
 var word = CommandWord(args);
 foreach (var (name, build) in commands)

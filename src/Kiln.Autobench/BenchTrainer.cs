@@ -1,0 +1,56 @@
+using Kiln.Runs;
+using Kiln.Train.Autograd;
+using Kiln.Train.Data;
+using Kiln.Train.Optim;
+using Kiln.Train.Runs;
+using Kiln.Train.Tensors;
+
+namespace Kiln.Autobench;
+
+/// <summary>
+/// The training function of every benchmark run: the task's model under the setup's optimizer, through the built-in
+/// runs' <see cref="TrainingLoop"/>, so the kernel's safe points, the metrics and the dials are those of <c>kiln launch</c>.
+/// Metrics: train_loss, accuracy, lr, grad_norm; val_loss and val_accuracy every <see cref="BenchTask.EvalEvery"/> steps.
+/// </summary>
+public static class BenchTrainer
+{
+    public static void Train(TrainContext ctx, BenchTask task, (Dataset Train, Dataset Val, string Source) data, BenchSetup setup)
+    {
+        var (train, val, source) = data;
+        ctx.Params["task"] = task.Name;
+        ctx.Params["dataset"] = source;
+        ctx.Params["optimizer"] = setup.Optimizer;
+        ctx.Params["lr"] = setup.Lr;
+        var model = task.Model(train, Rng.For(ctx.Seed, "model"));
+        var group = new ParamGroup("0", model.Parameters(), setup.Lr, setup.Schedule);
+        var scheduleFree = setup.Optimizer == BenchSetup.ScheduleFree ? new ScheduleFreeAdamW([group], setup.Warmup) : null;
+        Optimizer optimizer = (Optimizer?)scheduleFree ?? (setup.Optimizer == BenchSetup.Adam
+            ? new Adam([group])
+            : throw new ArgumentException($"unknown optimizer {setup.Optimizer}", nameof(setup)));
+        ctx.Attach(model, optimizer);
+        TrainingLoop.Run(ctx, new Batcher(train, task.BatchSize, shuffle: true, ctx.Seed), optimizer, 0, ctx.MaxSteps,
+            step: (batch, _) =>
+            {
+                using var tape = new Tape();
+                var logits = model.Forward(batch.X);
+                var ce = Ops.SoftmaxCrossEntropy(logits, batch.Labels);
+                tape.Backward(ce);
+                return new StepOutcome(ce.Item(), (double)TrainingLoop.CountCorrect(logits, batch.Labels) / batch.Size, []);
+            },
+            evaluate: _ =>
+            {
+                // Schedule-Free is evaluated at x, its averaged point, and trains on at y.
+                scheduleFree?.Eval();
+                try
+                {
+                    var (l, a) = TrainingLoop.EvaluateClassifier(model, val);
+                    return [("val_loss", l), ("val_accuracy", a)];
+                }
+                finally
+                {
+                    scheduleFree?.Train();
+                }
+            },
+            evalEvery: task.EvalEvery);
+    }
+}
