@@ -33,6 +33,7 @@ public sealed record RunCheckpoint
     public long Seed { get; init; }
     public long MaxSteps { get; init; }
     public JsonObject? Overrides { get; init; }
+    public string? DataDir { get; init; }
 
     /// <summary>The tensors file in the checkpoint folder.</summary>
     public required string Tensors { get; init; }
@@ -68,6 +69,7 @@ public sealed record RunCheckpoint
             Seed = JsonValues.GetLong(o["seed"], Key("seed")),
             MaxSteps = JsonValues.GetLong(o["max_steps"], Key("max_steps")),
             Overrides = o["overrides"] is { } ov ? JsonValues.GetObject(ov, Key("overrides")) : null,
+            DataDir = o["data_dir"] is { } dd ? JsonValues.GetString(dd, Key("data_dir")) : null,
             Tensors = JsonValues.GetString(o["tensors"], Key("tensors")),
             State = JsonValues.GetObject(o["state"], Key("state")),
             WallTime = o["wall_time"] is { } w ? JsonValues.GetDouble(w, Key("wall_time")) : 0,
@@ -99,6 +101,7 @@ public sealed record RunCheckpoint
     {
         ["version"] = Version, ["step"] = Step, ["epoch"] = Epoch, ["metrics_bytes"] = MetricsBytes, ["ledger_seq"] = LedgerSeq,
         ["config"] = Config, ["seed"] = Seed, ["max_steps"] = MaxSteps, ["overrides"] = Overrides?.DeepClone(),
+        ["data_dir"] = DataDir,
         ["tensors"] = Tensors, ["wall_time"] = WallTime, ["state"] = State.DeepClone(),
     };
 }

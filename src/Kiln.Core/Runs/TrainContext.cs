@@ -81,6 +81,7 @@ public sealed class TrainContext
         {
             Step = step, Epoch = epoch, MetricsBytes = metrics.Exists ? metrics.Length : 0, LedgerSeq = Kernel.LedgerSeq,
             Config = Config, Seed = Seed, MaxSteps = MaxSteps, Overrides = Overrides is null ? null : (JsonObject)Overrides.DeepClone(),
+            DataDir = DataDir is null ? null : Path.GetFullPath(DataDir),
             Tensors = RunCheckpoint.TensorsFileAt(step), State = state, WallTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0,
         };
         checkpoint.Write(RunDir, tensors);
