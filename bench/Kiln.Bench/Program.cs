@@ -26,6 +26,7 @@ using Kiln.Bench;
 //   python [--applies N] [--commands N] [--steps N] [--rounds N]
 //                                         the Python client: idle apply beside hotcb, command->applied latency at 1 kHz,
 //                                         overhead on a PyTorch training step (bench/python/kiln_client_bench.py)
+//   checkpoint [--steps N] [--runs N]     checkpoint write and resume time of the built-in simple and multitask runs (in process)
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -88,6 +89,10 @@ switch (suite)
     case "train":
         TrainOverheadBench.Run(root, Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
             int.Parse(Option("--runs") ?? "7", System.Globalization.CultureInfo.InvariantCulture));
+        return 0;
+    case "checkpoint":
+        CheckpointBench.Run(int.Parse(Option("--steps") ?? "40", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--runs") ?? "3", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
     case "experiments":
         ExperimentsBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),

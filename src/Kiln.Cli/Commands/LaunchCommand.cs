@@ -38,16 +38,22 @@ internal static class LaunchCommand
         var replay = new Option<string>("--replay") { Description = "Replay a recipe (kiln recipe export) in the new run: its changes at their steps, outside changes ignored" };
         var replayPolicy = new Option<string>("--replay-policy") { Description = "What a missed or failed recipe entry does: best_effort goes on, strict fails the run", DefaultValueFactory = _ => FreezeState.BestEffort };
         replayPolicy.AcceptOnlyFromAmong(FreezeState.Policies);
+        var resume = new Option<string>("--resume") { Description = "Continue the stopped run in this directory from its checkpoint, as it was launched (config, seed, steps, params)" };
+        var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Also write a checkpoint every N steps (one is always written when the run is stopped)", DefaultValueFactory = _ => 0 };
         var autopilot = AutopilotPlan.Options();
         var command = new Command("launch", "Train a built-in run (or your function) in a run directory that the kernel makes steerable, with the dashboard")
         {
             config, trainFn, runDir, maxSteps, maxTime, stepDelay, seed, dataDir, param, threads, host, port, token, noServe, keepServing, replay, replayPolicy,
+            resume, checkpointEvery,
         };
         foreach (var option in autopilot.All) command.Options.Add(option);
         cli.Handle(command, c =>
         {
             var pilot = AutopilotPlan.From(c, autopilot);
-            var options = new LaunchOptions
+            if (c.Get(checkpointEvery) < 0) throw new UsageException($"--checkpoint-every: must be >= 0, got {c.Get(checkpointEvery)}");
+            var options = c.Get(resume) is { } resumeDir
+                ? Resumed(c, resumeDir, [config, trainFn, runDir, maxSteps, seed, param, replay], stepDelay, dataDir)
+                : new LaunchOptions
             {
                 Function = c.Get(trainFn) is { } spec ? Cli.Usage(() => ScriptTrainFunctions.Resolve(spec)) : BuiltInRuns.Get(c.Get(config)!),
                 RunDir = RunDirOf(c, cli, c.Get(runDir)),
@@ -59,8 +65,9 @@ internal static class LaunchCommand
                 Params = c.Get(param) is { Length: > 0 } pairs ? Cli.Pairs(pairs) : null,
                 Kernel = KernelDefaults(),
             };
+            options = options with { CheckpointEvery = c.Get(checkpointEvery) };
             if (c.Get(threads) is { } n) Workers.Threads = n > 0 ? n : throw new UsageException("--threads: must be > 0");
-            RefuseUsedRunDir(options.RunDir);
+            if (!options.Resume) RefuseUsedRunDir(options.RunDir);
             var dir = Path.GetFullPath(options.RunDir ?? RunLauncher.NewRunDir(options.RunsRoot, options.Function.Name));
             options = options with { RunDir = dir };
             if (c.Get(replay) is { } recipe)
@@ -116,6 +123,35 @@ internal static class LaunchCommand
         if (runDir is not null && Path.GetFullPath(runDir) != Path.GetFullPath(dir))
             throw new UsageException($"--dir {dir} and --run-dir {runDir} name different run directories; give one");
         return dir;
+    }
+
+    /// <summary>
+    /// <c>--resume DIR</c>: the run as <c>kiln.run.json</c> and its checkpoint recorded it — the built-in config, seed, steps,
+    /// step delay, parameters and data directory. What would launch a different run cannot be given beside it.
+    /// </summary>
+    private static LaunchOptions Resumed(Context c, string dir, Option[] fixedByTheRun, Option<double> stepDelay, Option<string> dataDir)
+    {
+        foreach (var option in fixedByTheRun)
+        {
+            if (c.Parse.GetResult(option) is { Implicit: false })
+                throw new UsageException($"--resume continues the run as it was launched; {option.Name} cannot be given with it");
+        }
+        dir = Path.GetFullPath(dir);
+        if (!RunState.TryRead(dir, out var info, out var error)) throw new UsageException($"--resume {dir}: {error ?? $"no run here ({RunFiles.Run} is missing)"}");
+        if (info!.Status == RunInfo.Running) throw new UsageException($"--resume {dir}: the run is still running (pid {info.Pid})");
+        if (info.Status == RunInfo.Completed) throw new UsageException($"--resume {dir}: the run completed; there is nothing to resume");
+        if (info.Config is not { } name || !BuiltInRuns.All.TryGetValue(name, out var function))
+            throw new UsageException($"--resume {dir}: only built-in runs keep checkpoints (this one ran {info.Config ?? "an unknown config"})");
+        var checkpoint = Cli.Usage(() => RunCheckpoint.Read(dir))
+            ?? throw new UsageException($"--resume {dir}: no checkpoint ({RunFiles.Checkpoint}/{RunCheckpoint.ManifestFile}); it was not stopped cleanly, and --checkpoint-every was not given");
+        var delay = info.Params?["step_delay"] is { } d ? JsonValues.GetDouble(d, "step_delay") : 0;
+        return new LaunchOptions
+        {
+            Function = function, RunDir = dir, Resume = true, MaxSteps = checkpoint.MaxSteps, Seed = info.Seed ?? checkpoint.Seed,
+            // A resumed run may be watched at another pace; by default it keeps its own.
+            StepDelay = c.Parse.GetResult(stepDelay) is { Implicit: false } ? DurationOption.Get(c, stepDelay, zeroAllowed: true) : TimeSpan.FromSeconds(delay),
+            DataDir = c.Get(dataDir) ?? checkpoint.DataDir, Params = checkpoint.Overrides, Kernel = KernelDefaults(),
+        };
     }
 
     /// <summary>

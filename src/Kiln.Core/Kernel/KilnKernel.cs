@@ -90,6 +90,9 @@ public sealed class KilnKernel : IDisposable
     /// </summary>
     public string? LedgerFailure => _ledger.Failure;
 
+    /// <summary>The <c>seq</c> of the ledger's last line (0 before the kernel starts): what a checkpoint's state includes.</summary>
+    public long LedgerSeq => _started ? _ledger.Ledger.LastSeq : 0;
+
     /// <summary>
     /// The settings of <c>kiln.yaml</c>'s <c>kernel:</c> section as last applied (none before the kernel starts). The
     /// run reads <see cref="KernelSettings.WaitForDiskSpace"/> from here, on its metrics writer's thread.

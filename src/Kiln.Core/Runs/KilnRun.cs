@@ -90,6 +90,7 @@ public sealed class KilnRun : IDisposable
         try
         {
             _record.Reserve();
+            if (options.ResumeMetricsAt is { } length) CutMetrics(files.MetricsPath, length);
             if (options.OwnsProtocol)
             {
                 // The stop request also ends the wait for a callback that never returns.
@@ -455,6 +456,16 @@ public sealed class KilnRun : IDisposable
                 _beatFailing = true;
             }
         }
+    }
+
+    /// <summary>Cuts the metrics file back to a checkpoint's length: the lines after it are the steps the resumed run trains again.</summary>
+    private static void CutMetrics(string path, long length)
+    {
+        using var fs = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write);
+        if (fs.Length < length)
+            throw new ProtocolException($"{path}: {fs.Length} bytes, shorter than the {length} the checkpoint recorded; the metrics are not the checkpoint's");
+        fs.SetLength(length);
+        fs.Flush(flushToDisk: true);
     }
 
     private void WriteInfo()

@@ -30,6 +30,12 @@ public sealed record LaunchOptions
     /// <summary>More entries for <c>kiln.run.json</c>'s params (a trial's configuration hash, say).</summary>
     public JsonObject? RunParams { get; init; }
 
+    /// <summary>Continue the run in <see cref="RunDir"/> from its checkpoint (<c>kiln launch --resume</c>).</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Write a checkpoint every this many steps; 0: only when the run is stopped.</summary>
+    public long CheckpointEvery { get; init; }
+
     /// <summary>Called with the run directory once <c>kiln.run.json</c> says the run is running (to index it as it starts).</summary>
     public Action<string>? Started { get; init; }
 }
@@ -101,10 +107,18 @@ public static class RunLauncher
             ["step_delay"] = options.StepDelay.TotalSeconds,
         };
         foreach (var (k, v) in options.RunParams ?? []) parameters[k] = v?.DeepClone();
+        if (options.CheckpointEvery < 0) throw new ProtocolException($"--checkpoint-every: must be >= 0, got {options.CheckpointEvery}");
+        RunCheckpoint? resume = null;
+        if (options.Resume)
+        {
+            if (fn.OwnsProtocol) throw new ProtocolException($"{dir}: a training function that follows the protocol itself keeps no Kiln checkpoint to resume from");
+            resume = RunCheckpoint.Read(dir) ?? throw new ProtocolException($"{dir}: no checkpoint to resume from ({RunFiles.Checkpoint}/{RunCheckpoint.ManifestFile} is missing)");
+            log($"resuming at step {resume.Step} from {RunFiles.Checkpoint}");
+        }
         using var run = KilnRun.Start(dir, new RunOptions
         {
             Kind = options.Kind, Config = fn.Name, Seed = options.Seed, Params = parameters, Kernel = options.Kernel,
-            OwnsProtocol = !fn.OwnsProtocol, Stop = cancel, Log = log,
+            OwnsProtocol = !fn.OwnsProtocol, Stop = cancel, Log = log, ResumeMetricsAt = resume?.MetricsBytes,
         });
         options.Started?.Invoke(dir);
         // The function stops at a stop request or at the time limit; only the first makes the run "stopped".
@@ -134,6 +148,7 @@ public static class RunLauncher
                 {
                     Run = run, MaxSteps = maxSteps, StepDelay = options.StepDelay, Stop = stop.Token, Seed = options.Seed,
                     DataDir = options.DataDir, Log = log, Progress = Progress, Overrides = options.Params,
+                    Config = fn.Name, Resume = resume, CheckpointEvery = options.CheckpointEvery,
                 });
             }
             if (!run.StopRequested && stop.IsCancellationRequested)

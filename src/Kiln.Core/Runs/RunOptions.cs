@@ -59,6 +59,12 @@ public sealed record RunOptions
     /// <summary>How often a run waiting for disk space tries again (<see cref="WaitForDiskSpace"/>).</summary>
     public TimeSpan DiskRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A resumed run: <c>kiln.metrics.jsonl</c> is cut back to this many bytes (its length at the checkpoint) once the run
+    /// holds its directory, before anything is written, so no step appears twice.
+    /// </summary>
+    public long? ResumeMetricsAt { get; init; }
+
     /// <summary>Messages for the user; callbacks' <c>env.Log</c> goes here too.</summary>
     public Action<string>? Log { get; init; }
 }

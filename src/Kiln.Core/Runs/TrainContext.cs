@@ -59,6 +59,35 @@ public sealed class TrainContext
     /// <summary>The run's hyper-parameters; the config fills it and the run records it in <c>kiln.run.json</c>.</summary>
     public JsonObject Params => Run.Params;
 
+    /// <summary>The configuration's name, recorded in checkpoints.</summary>
+    public string? Config { get; init; }
+
+    /// <summary>The checkpoint this run continues from (<c>kiln launch --resume</c>), or null for a run from step 0.</summary>
+    public RunCheckpoint? Resume { get; init; }
+
+    /// <summary>Write a checkpoint every this many steps (<c>--checkpoint-every</c>); 0: only when the run is stopped.</summary>
+    public long CheckpointEvery { get; init; }
+
+    /// <summary>
+    /// Writes a checkpoint: <paramref name="step"/> is the next step to train, <paramref name="tensors"/> and
+    /// <paramref name="state"/> the trainer's. The metrics written so far are flushed first, so the recorded length covers
+    /// every step before <paramref name="step"/>.
+    /// </summary>
+    public RunCheckpoint SaveCheckpoint(long step, int epoch, ReadOnlySpan<byte> tensors, JsonObject state)
+    {
+        Metrics.Flush();
+        var metrics = new FileInfo(Files.MetricsPath);
+        var checkpoint = new RunCheckpoint
+        {
+            Step = step, Epoch = epoch, MetricsBytes = metrics.Exists ? metrics.Length : 0, LedgerSeq = Kernel.LedgerSeq,
+            Config = Config, Seed = Seed, MaxSteps = MaxSteps, Overrides = Overrides is null ? null : (JsonObject)Overrides.DeepClone(),
+            DataDir = DataDir is null ? null : Path.GetFullPath(DataDir),
+            Tensors = RunCheckpoint.TensorsFileAt(step), State = state, WallTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0,
+        };
+        checkpoint.Write(RunDir, tensors);
+        return checkpoint;
+    }
+
     /// <summary>Called with the latest step and metrics, for progress displays.</summary>
     public Action<long, IReadOnlyList<(string Name, double Value)>>? Progress { get; init; }
 

@@ -23,6 +23,7 @@ public sealed class Batcher
     private int _cursor;
     private bool _inEpoch;
     private int _nextEpoch;
+    private RngState _epochStart;
 
     /// <param name="data">The samples; not copied, so it must not change while batches are drawn.</param>
     /// <param name="batchSize">Samples per batch; the last batch of an epoch may hold fewer.</param>
@@ -83,11 +84,39 @@ public sealed class Batcher
     private void StartEpoch()
     {
         Epoch = _nextEpoch++;
+        _epochStart = _rng.State;
         // Each epoch shuffles the identity rather than the last order, so an order is one shuffle's draws, not a chain.
         for (var i = 0; i < _order.Length; i++) _order[i] = i;
         if (Shuffle) _rng.Shuffle(_order.AsSpan());
         _cursor = 0;
         _inEpoch = true;
+    }
+
+    /// <summary>The data order and position: enough to draw the same batches from here on in another process.</summary>
+    public BatcherState State => new(Epoch, _nextEpoch, _cursor, _inEpoch, _inEpoch ? _epochStart : _rng.State);
+
+    /// <summary>
+    /// Continues from a <see cref="State"/> of a batcher over the same data and batch size. The epoch's order is drawn
+    /// again from the generator as it stood when the epoch began, rather than stored: it is one shuffle's draws.
+    /// </summary>
+    public void Restore(BatcherState state)
+    {
+        if (state.Cursor < 0 || state.Cursor > Data.Count)
+            throw new ArgumentException($"batcher state: position {state.Cursor} is outside dataset {Data.Name} of {Data.Count} samples", nameof(state));
+        _rng.Restore(state.Rng);
+        if (state.InEpoch)
+        {
+            _nextEpoch = state.Epoch;
+            StartEpoch();
+            _cursor = state.Cursor;
+        }
+        else
+        {
+            _inEpoch = false;
+            _cursor = state.Cursor;
+        }
+        Epoch = state.Epoch;
+        _nextEpoch = state.NextEpoch;
     }
 
     private void Fill(Batch batch, ReadOnlySpan<int> indices)
@@ -105,6 +134,12 @@ public sealed class Batcher
         }
     }
 }
+
+/// <summary>
+/// Where a <see cref="Batcher"/> stands: the epoch, the next epoch, the position in the epoch's order, and the generator
+/// as it stood when the epoch began (or, between epochs, as it stands).
+/// </summary>
+public readonly record struct BatcherState(int Epoch, int NextEpoch, int Cursor, bool InEpoch, RngState Rng);
 
 /// <summary>One mini-batch: a view that <see cref="Batcher"/> refills, valid until its next call returning the same size.</summary>
 public sealed class Batch

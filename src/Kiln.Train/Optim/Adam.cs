@@ -1,7 +1,9 @@
 using System.Numerics;
+using System.Text.Json.Nodes;
 using System.Runtime.Intrinsics;
 using Kiln.Train.Compute;
 using Kiln.Modules.Opt;
+using Kiln.Protocol;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Train.Optim;
@@ -56,6 +58,24 @@ public sealed class Adam : Optimizer
             Fused(parameter.Data.AsSpan(from, length), parameter.Grad!.Data.AsSpan(from, length), m.AsSpan(from, length), v.AsSpan(from, length),
                 b1, b2, stepSize, invSqrtBc2, eps);
         });
+    }
+
+    protected override void SaveBuffers(IDictionary<string, Tensor> buffers, JsonObject state)
+    {
+        SaveMap(_m, "m", buffers);
+        SaveMap(_v, "v", buffers);
+        var t = new JsonObject();
+        foreach (var g in ParamGroups) if (_t.TryGetValue(g, out var n)) t[g.Name] = n;
+        state["t"] = t;
+    }
+
+    protected override void RestoreBuffers(IReadOnlyDictionary<string, Tensor> buffers, JsonObject state, string where)
+    {
+        RestoreMap(_m, "m", buffers, where);
+        RestoreMap(_v, "v", buffers, where);
+        var t = JsonValues.GetObject(state["t"], where + ".t");
+        _t.Clear();
+        foreach (var g in ParamGroups) if (t[g.Name] is { } n) _t[g] = JsonValues.GetLong(n, $"{where}.t.{g.Name}");
     }
 
     /// <summary>Elements per part of an update: large enough that a part outweighs handing it to another core.</summary>

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using Kiln.Modules.Opt;
+using Kiln.Protocol;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Train.Optim;
@@ -95,6 +97,80 @@ public abstract class Optimizer : IOptimizerActuator
     }
 
     public ScheduledLr? LrOf(int group) => ParamGroups[group].Lr;
+
+    // ---- checkpoints ----
+
+    /// <summary>
+    /// What the next updates depend on besides the parameters: the dials of every group, the update count and clipping
+    /// (returned), and the optimizer's buffers (added to <paramref name="buffers"/>, named by group and position).
+    /// </summary>
+    public JsonObject SaveState(IDictionary<string, Tensor> buffers)
+    {
+        var groups = new JsonObject();
+        foreach (var g in ParamGroups)
+        {
+            var dials = g.SaveState();
+            dials["frozen"] = g.Frozen;
+            groups[g.Name] = dials;
+        }
+        var state = new JsonObject { ["kind"] = Kind, ["updates"] = Updates, ["clip_norm"] = ClipNorm, ["groups"] = groups };
+        SaveBuffers(buffers, state);
+        return state;
+    }
+
+    /// <summary>Continues from what <see cref="SaveState"/> gave, for the same parameters in the same groups.</summary>
+    public void RestoreState(JsonObject state, IReadOnlyDictionary<string, Tensor> buffers, string where)
+    {
+        var kind = JsonValues.GetString(state["kind"], where + ".kind");
+        if (kind != Kind) throw new ProtocolException($"{where}.kind: the checkpoint holds a {kind} optimizer, this run has {Kind}");
+        var groups = JsonValues.GetObject(state["groups"], where + ".groups");
+        foreach (var g in ParamGroups)
+        {
+            var dials = JsonValues.GetObject(groups[g.Name], $"{where}.groups.{g.Name}");
+            g.RestoreState(dials, $"{where}.groups.{g.Name}");
+            g.Frozen = JsonValues.GetBool(dials["frozen"], $"{where}.groups.{g.Name}.frozen");
+        }
+        Updates = JsonValues.GetLong(state["updates"], where + ".updates");
+        ClipNorm = JsonValues.GetDouble(state["clip_norm"], where + ".clip_norm");
+        RestoreBuffers(buffers, state, where);
+    }
+
+    /// <summary>Adds the optimizer's buffers and counters to a checkpoint.</summary>
+    protected abstract void SaveBuffers(IDictionary<string, Tensor> buffers, JsonObject state);
+
+    /// <summary>Puts back what <see cref="SaveBuffers"/> saved.</summary>
+    protected abstract void RestoreBuffers(IReadOnlyDictionary<string, Tensor> buffers, JsonObject state, string where);
+
+    /// <summary>Saves a per-parameter buffer map under <c>optim.&lt;buffer&gt;.&lt;group&gt;.&lt;index&gt;</c>; parameters without a buffer yet are left out.</summary>
+    protected void SaveMap(Dictionary<Tensor, float[]> states, string buffer, IDictionary<string, Tensor> into)
+    {
+        foreach (var g in ParamGroups)
+        {
+            for (var i = 0; i < g.Params.Count; i++)
+            {
+                if (states.TryGetValue(g.Params[i], out var s)) into[BufferName(buffer, g, i)] = new Tensor([s.Length], (float[])s.Clone());
+            }
+        }
+    }
+
+    /// <summary>Rebuilds a buffer map from <see cref="SaveMap"/>'s tensors: a parameter without one has no buffer yet, as it had none.</summary>
+    protected void RestoreMap(Dictionary<Tensor, float[]> states, string buffer, IReadOnlyDictionary<string, Tensor> from, string where)
+    {
+        states.Clear();
+        foreach (var g in ParamGroups)
+        {
+            for (var i = 0; i < g.Params.Count; i++)
+            {
+                var p = g.Params[i];
+                if (!from.TryGetValue(BufferName(buffer, g, i), out var saved)) continue;
+                if (saved.Size != p.Size)
+                    throw new ProtocolException($"{where}: {BufferName(buffer, g, i)} holds {saved.Size} values, the parameter has {p.Size}");
+                states[p] = saved.ToArray();
+            }
+        }
+    }
+
+    private static string BufferName(string buffer, ParamGroup g, int index) => $"optim.{buffer}.{g.Name}.{index}";
 
     /// <summary>Per-parameter state buffers (momentum, moments), created zeroed on first use.</summary>
     protected static float[] State(Dictionary<Tensor, float[]> states, Tensor p)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Kiln.Modules.Opt;
 using Kiln.Train.Tensors;
 
@@ -35,4 +36,10 @@ public sealed class Sgd(IEnumerable<ParamGroup> groups) : Optimizer("sgd", group
         }
         TensorPrimitives.MultiplyAdd(d, -lr, p, p);
     }
+
+    // Whether a parameter has a buffer matters too: the first one is the gradient itself.
+    protected override void SaveBuffers(IDictionary<string, Tensor> buffers, JsonObject state) => SaveMap(_momentum, "momentum", buffers);
+
+    protected override void RestoreBuffers(IReadOnlyDictionary<string, Tensor> buffers, JsonObject state, string where) =>
+        RestoreMap(_momentum, "momentum", buffers, where);
 }

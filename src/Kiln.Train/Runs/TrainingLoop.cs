@@ -1,7 +1,9 @@
+using Kiln.Protocol;
 using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Train.Runs;
@@ -15,8 +17,11 @@ public readonly record struct StepRecord(long Step, int Epoch, Batch Batch, Step
 /// <summary>
 /// The loop the built-in runs share: batch, step, optimizer update, metrics, the kernel's safe points
 /// (<c>train_step_end</c> after every update, <c>val_epoch_end</c> after every evaluation), the step delay and
-/// the stop signal. The kernel sees the step after the update that used the step's learning rate, so a change
-/// applies from the next step on, in the original run and in its replay alike.
+/// the stop signal, and checkpoints. The kernel sees the step after the update that used the step's learning rate, so a change
+/// applies from the next step on, in the original run and in its replay alike. Given its <see cref="TrainingState"/>, the
+/// loop writes a checkpoint when it is stopped before its end (and every <see cref="TrainContext.CheckpointEvery"/>
+/// steps), and a resumed run starts from its checkpoint: the kernel starts first (its ledger, <c>kiln.yaml</c>), then
+/// the checkpoint's state replaces what the baseline set, since it holds every change made up to it.
 /// </summary>
 public static class TrainingLoop
 {
@@ -31,7 +36,8 @@ public static class TrainingLoop
         Func<long, (string Name, double Value)[]> evaluate,
         int evalEvery,
         Func<long, (string Name, double Value)[]>? extraMetrics = null,
-        Action<StepRecord>? afterStep = null)
+        Action<StepRecord>? afterStep = null,
+        TrainingState? state = null)
     {
         var env = ctx.Env;
         env.MaxSteps = ctx.MaxSteps;
@@ -39,9 +45,22 @@ public static class TrainingLoop
         // The baseline (kiln.yaml, the freeze state) applies before the first step, not at its end.
         ctx.Kernel.Start(env);
         var s = firstStep;
+        if (ctx.Resume is { } resume)
+        {
+            if (state is null) throw new InvalidOperationException("this training loop keeps no checkpoint state, so it cannot resume");
+            if (resume.Step < firstStep || resume.Step > endStep)
+                throw new InvalidOperationException($"the checkpoint's step {resume.Step} is outside this loop's steps [{firstStep}, {endStep})");
+            state.Restore(ctx, resume);
+            env.Epoch = batcher.Epoch;
+            s = resume.Step;
+        }
         for (; s < endStep; s++)
         {
-            if (ctx.Stop.IsCancellationRequested) break;
+            if (ctx.Stop.IsCancellationRequested)
+            {
+                if (state is not null) Checkpoint(ctx, state, s);
+                break;
+            }
             if (!batcher.Next(out var batch) && !batcher.Next(out batch)) throw new InvalidOperationException("the training set has no batches");
             env.Epoch = batcher.Epoch;
             optimizer.ZeroGrad();
@@ -61,6 +80,7 @@ public static class TrainingLoop
                 ctx.Kernel.Apply(s, "val_epoch_end", env);
                 env.Phase = "train";
             }
+            if (state is not null && ctx.CheckpointEvery > 0 && (s + 1) % ctx.CheckpointEvery == 0 && s + 1 < endStep) Checkpoint(ctx, state, s + 1);
             ctx.Pause();
             if (env.StopRequest is { } reason)
             {
@@ -70,6 +90,19 @@ public static class TrainingLoop
             }
         }
         return s;
+    }
+
+    /// <summary>A checkpoint that cannot be written is said, and training goes on (or ends as it was asked to): it is no reason to fail the run.</summary>
+    private static void Checkpoint(TrainContext ctx, TrainingState state, long step)
+    {
+        try
+        {
+            state.Save(ctx, step);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ctx.Log($"kiln: cannot write the checkpoint at step {step} in {RunFiles.Checkpoint}: {ex.Message}");
+        }
     }
 
     /// <summary>Mean loss and accuracy of a classifier over a dataset, in evaluation mode, without gradients.</summary>

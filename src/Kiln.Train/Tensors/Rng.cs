@@ -91,8 +91,17 @@ public sealed class Rng
         }
     }
 
+    /// <summary>Where the sequence stands, so a checkpoint can continue it draw for draw.</summary>
+    public RngState State => new(_s0, _s1, _s2, _s3, _spare);
+
+    /// <summary>Continues the sequence from a <see cref="State"/> taken earlier (here or in another process).</summary>
+    public void Restore(RngState state) => (_s0, _s1, _s2, _s3, _spare) = (state.S0, state.S1, state.S2, state.S3, state.Spare);
+
     public void FillUniform(Span<float> values, float lo, float hi)
     {
         for (var i = 0; i < values.Length; i++) values[i] = Uniform(lo, hi);
     }
 }
+
+/// <summary>The whole state of an <see cref="Rng"/>: its four words and the normal draw it holds back.</summary>
+public readonly record struct RngState(ulong S0, ulong S1, ulong S2, ulong S3, double? Spare);

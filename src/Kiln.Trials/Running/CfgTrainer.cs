@@ -13,6 +13,7 @@ using Kiln.Train.Nn;
 using Kiln.Train.Optim;
 using Kiln.Runs;
 using Kiln.Train.Runs;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Trials.Running;
@@ -200,6 +201,8 @@ public static class CfgTrainer
         var rows = new StringBuilder();
         rows.Append(string.Join(',', Columns.Concat(s.BatchMetrics))).Append('\n');
         var clock = Stopwatch.StartNew();
+        // A resumed trial's time column goes on from where the checkpoint left it.
+        var resumedAfter = TimeSpan.Zero;
         var stepStart = clock.Elapsed;
         var lastEpoch = -1;
         var batchIndex = 0;
@@ -218,17 +221,34 @@ public static class CfgTrainer
             },
             evaluate: step =>
             {
-                var (l, a) = EvaluateRows(model, test, s.BatchSize, lastEpoch, currentLr, clock.Elapsed.TotalSeconds, s.BatchMetrics.Length, rows);
+                var (l, a) = EvaluateRows(model, test, s.BatchSize, lastEpoch, currentLr, (resumedAfter + clock.Elapsed).TotalSeconds, s.BatchMetrics.Length, rows);
                 return [("val_loss", l), ("val_accuracy", a)];
             },
             evalEvery: batcher.BatchesPerEpoch,
+            state: new TrainingState(model, optimizer, batcher, loss)
+            {
+                // The batch log is written when the trial ends: the rows so far travel with the checkpoint.
+                SaveTrainer = () => new JsonObject
+                {
+                    ["rows"] = rows.ToString(), ["last_epoch"] = lastEpoch, ["batch_index"] = batchIndex, ["lr"] = currentLr,
+                    ["elapsed"] = (resumedAfter + clock.Elapsed).TotalSeconds,
+                },
+                RestoreTrainer = o =>
+                {
+                    rows.Clear().Append(JsonValues.GetString(o["rows"], "trainer.rows"));
+                    lastEpoch = checked((int)JsonValues.GetLong(o["last_epoch"], "trainer.last_epoch"));
+                    batchIndex = checked((int)JsonValues.GetLong(o["batch_index"], "trainer.batch_index"));
+                    currentLr = JsonValues.GetDouble(o["lr"], "trainer.lr");
+                    resumedAfter = TimeSpan.FromSeconds(JsonValues.GetDouble(o["elapsed"], "trainer.elapsed"));
+                },
+            },
             afterStep: r =>
             {
                 if (r.Epoch != lastEpoch) (lastEpoch, batchIndex) = (r.Epoch, 0);
                 currentLr = r.Lr;
                 rows.Append(r.Epoch).Append(",train,").Append(batchIndex++).Append(',')
                     .Append(Num(r.Outcome.Loss)).Append(',').Append(Num(r.Outcome.Accuracy)).Append(',')
-                    .Append(Num(r.Lr)).Append(',').Append(Num(r.GradNorm)).Append(',').Append(Num(clock.Elapsed.TotalSeconds));
+                    .Append(Num(r.Lr)).Append(',').Append(Num(r.GradNorm)).Append(',').Append(Num((resumedAfter + clock.Elapsed).TotalSeconds));
                 foreach (var name in s.BatchMetrics) rows.Append(',').Append(Num(Extra(name, model, clock.Elapsed - stepStart)));
                 rows.Append('\n');
             });

@@ -3,6 +3,7 @@ using Kiln.IO;
 using Kiln.Kernel;
 using Kiln.Protocol;
 using Kiln.Replay;
+using Kiln.Runs;
 
 namespace Kiln.Trials.Running;
 
@@ -10,6 +11,7 @@ namespace Kiln.Trials.Running;
 /// Starting a trial over: what the earlier attempt left moves to <c>attempts/&lt;n&gt;/</c>, so the trial's files describe
 /// only the attempt that runs now. An attempt that did not finish is continued faithfully: the changes it applied are
 /// replayed at their steps (its recipe, then the freeze lifts) so the new attempt's ledger tells the run that happened.
+/// An attempt that left a checkpoint is not archived at all: the next attempt resumes it.
 /// </summary>
 public static class TrialAttempts
 {
@@ -26,12 +28,17 @@ public static class TrialAttempts
     /// </summary>
     public static string? Archive(string dir, bool continuePrevious)
     {
+        // An attempt stopped with a checkpoint is not started over: the worker resumes it, its files and ledger go on.
+        if (continuePrevious && RunCheckpoint.Exists(dir)) return null;
         var leftovers = Leftovers.Select(f => Path.Combine(dir, f)).Where(File.Exists).ToList();
         if (leftovers.Count == 0) return null;
         var n = 1;
         while (Directory.Exists(Path.Combine(dir, "attempts", Number(n)))) n++;
         var target = Directory.CreateDirectory(Path.Combine(dir, "attempts", Number(n))).FullName;
         foreach (var f in leftovers) File.Move(f, Path.Combine(target, Path.GetFileName(f)));
+        // A checkpoint of an attempt that is started over would make the new attempt resume it.
+        var checkpoint = Path.Combine(dir, RunFiles.Checkpoint);
+        if (Directory.Exists(checkpoint)) Directory.Move(checkpoint, Path.Combine(target, RunFiles.Checkpoint));
         var ledger = Path.Combine(target, RunFiles.Ledger);
         if (!continuePrevious || !File.Exists(ledger)) return target;
 

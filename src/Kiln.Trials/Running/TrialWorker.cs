@@ -14,7 +14,8 @@ namespace Kiln.Trials.Running;
 /// Runs one trial in its directory: the built-in trainer (<see cref="CfgTrainer"/>), or the trial's own
 /// <c>command:</c> (run with <c>/bin/sh -c</c> from the project root, told where it is by environment variables).
 /// Either way the directory is a run directory: <c>kiln.run.json</c> records the outcome, and the built-in trainer
-/// is steerable with <c>kiln --dir &lt;trial&gt; set …</c>.
+/// is steerable with <c>kiln --dir &lt;trial&gt; set …</c>. A built-in trial that finds a checkpoint in its directory
+/// continues from it rather than from step 0.
 /// </summary>
 public static class TrialWorker
 {
@@ -63,6 +64,8 @@ public static class TrialWorker
         return RunLauncher.Run(new LaunchOptions
         {
             Function = function, RunDir = trialDir, MaxSteps = steps, Seed = settings.Seed, Kind = "trial", Kernel = kernel, RunParams = record,
+            // A trial stopped before its end (a Slurm warning, a preemption, SIGTERM) left a checkpoint: the requeued task goes on from it.
+            Resume = RunCheckpoint.Exists(trialDir),
         }, log, progress, cancel);
     }
 

@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using Kiln.Protocol;
+
 namespace Kiln.Modules.Opt;
 
 /// <summary>
@@ -42,5 +45,27 @@ public class GroupDials(string name, double lr, LrSchedule? schedule = null)
             case OptimizerKey.SchedulerScale: Lr.Scale = value; break;
             default: throw new ArgumentOutOfRangeException(nameof(key), key, "not a per-group key");
         }
+    }
+
+    /// <summary>The values the dials hold now, for a checkpoint; the schedule is the code's and is not part of it.</summary>
+    public JsonObject SaveState() => new()
+    {
+        ["base_lr"] = Lr.BaseLr, ["scheduler_scale"] = Lr.Scale, ["weight_decay"] = WeightDecay, ["beta1"] = Beta1, ["beta2"] = Beta2,
+        ["eps"] = Eps, ["momentum"] = Momentum,
+    };
+
+    /// <summary>
+    /// Sets the dials to values <see cref="SaveState"/> gave. The base rate is set as it was, not through a rebase, which
+    /// would divide by the schedule's factor and could change its last bit.
+    /// </summary>
+    public void RestoreState(JsonObject state, string where)
+    {
+        double Get(string key) => JsonValues.GetDouble(state[key], $"{where}.{key}");
+        Lr.Restore(Get("base_lr"), Get("scheduler_scale"));
+        WeightDecay = Get("weight_decay");
+        Beta1 = Get("beta1");
+        Beta2 = Get("beta2");
+        Eps = Get("eps");
+        Momentum = Get("momentum");
     }
 }

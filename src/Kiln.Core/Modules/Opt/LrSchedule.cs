@@ -117,6 +117,13 @@ public sealed class ScheduledLr
 
     public double At(long step) => BaseLr * Scale * Schedule.Factor(step);
 
+    /// <summary>Puts back a base rate and scale saved earlier (a checkpoint), exactly.</summary>
+    internal void Restore(double baseLr, double scale)
+    {
+        BaseLr = baseLr;
+        Scale = scale;
+    }
+
     /// <summary>Makes the rate at <paramref name="step"/> equal <paramref name="lr"/>; later steps follow the schedule from there.</summary>
     public void Rebase(double lr, long step)
     {

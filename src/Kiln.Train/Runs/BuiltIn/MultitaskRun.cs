@@ -4,6 +4,7 @@ using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Serialization;
 using Kiln.Train.Tensors;
 
@@ -74,7 +75,8 @@ public static class MultitaskRun
                     [("cls_loss", ce.Item()), ("recon_loss", mse.Item()), ("cls_w", wc), ("recon_w", wr)]);
             },
             evaluate: s => Evaluate(model, test, loss, s),
-            evalEvery: p.Int("eval_every"));
+            evalEvery: p.Int("eval_every"),
+            state: new TrainingState(model, optimizer, batcher, loss));
         Safetensors.Save(Path.Combine(ctx.RunDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { ["config"] = "multitask" });
     }
 

@@ -3,6 +3,7 @@ using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Serialization;
 using Kiln.Train.Tensors;
 
@@ -49,7 +50,8 @@ public static class SimpleRun
                 var (l, a) = TrainingLoop.EvaluateClassifier(model, test);
                 return [("val_loss", l), ("val_accuracy", a)];
             },
-            evalEvery: p.Int("eval_every"));
+            evalEvery: p.Int("eval_every"),
+            state: new TrainingState(model, optimizer, batcher, loss));
         Safetensors.Save(Path.Combine(ctx.RunDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { ["config"] = "simple" });
     }
 }

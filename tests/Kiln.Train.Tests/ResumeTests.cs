@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+using Kiln.Control;
+using Kiln.IO;
+using Kiln.Protocol;
+using Kiln.Runs;
+using Kiln.Testing;
+using Kiln.Train.Runs;
+using Xunit.Abstractions;
+
+namespace Kiln.Train.Tests;
+
+/// <summary>Checkpoints of the built-in runs: a run stopped and resumed is the run that was never stopped, bit for bit.</summary>
+public sealed class ResumeTests(ITestOutputHelper output)
+{
+    private static LaunchOptions Synthetic(TempDir dir, string config, string run, long steps, string param) => new()
+    {
+        Function = BuiltInRuns.Get(config),
+        RunDir = dir.Sub(run),
+        MaxSteps = steps,
+        Seed = 11,
+        DataDir = dir.Sub("no-data"),
+        Params = KeyValueParser.Parse(param.Split(' ')),
+    };
+
+    /// <summary>Every metrics line without its wall time.</summary>
+    private static List<string> Metrics(string runDir)
+    {
+        var lines = new List<string>();
+        JsonlTail.ReadAll(Path.Combine(runDir, RunFiles.Metrics), line =>
+        {
+            var o = (JsonObject)JsonNode.Parse(line.Bytes.Span)!;
+            o.Remove("wall_time");
+            lines.Add(o.ToJsonString());
+        });
+        return lines;
+    }
+
+    /// <summary>Runs until the train metrics pass <paramref name="at"/>, then asks the run to stop, as SIGTERM would.</summary>
+    private static LaunchResult StoppedAt(LaunchOptions options, long at)
+    {
+        using var stop = new CancellationTokenSource();
+        return RunLauncher.Run(options, progress: (step, _) => { if (step >= at) stop.Cancel(); }, cancel: stop.Token);
+    }
+
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("multitask")]
+    public void A_run_stopped_at_a_random_step_and_resumed_equals_the_uninterrupted_run(string config)
+    {
+        using var dir = new TempDir("resume");
+        const long steps = 90;
+        var at = Random.Shared.NextInt64(1, steps - 2);
+        output.WriteLine($"stopped at step {at}");
+        var whole = RunLauncher.Run(Synthetic(dir, config, "whole", steps, "eval_every=25 batch_size=32"));
+        Assert.Equal(RunInfo.Completed, whole.Status);
+
+        var parts = Synthetic(dir, config, "parts", steps, "eval_every=25 batch_size=32");
+        var first = StoppedAt(parts, at);
+        Assert.Equal(RunInfo.Stopped, first.Status);
+        var checkpoint = RunCheckpoint.Read(first.RunDir)!;
+        Assert.Equal(at + 1, checkpoint.Step);
+        var resumed = RunLauncher.Run(parts with { Resume = true });
+        Assert.Equal(RunInfo.Completed, resumed.Status);
+
+        Assert.Equal(Metrics(whole.RunDir), Metrics(resumed.RunDir));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
+    }
+
+    [Fact]
+    public void A_run_that_died_resumes_from_its_last_periodic_checkpoint_and_the_metrics_after_it_are_cut()
+    {
+        using var dir = new TempDir("resume-crash");
+        var whole = RunLauncher.Run(Synthetic(dir, "multitask", "whole", 70, "eval_every=20 batch_size=32"));
+        var parts = Synthetic(dir, "multitask", "parts", 70, "eval_every=20 batch_size=32") with { CheckpointEvery = 15 };
+        // A crash between checkpoints: steps 30–37 are in the metrics but not in the checkpoint of step 30.
+        var crashed = RunLauncher.Run(parts, progress: (step, _) => { if (step == 37) throw new InvalidOperationException("crash"); });
+        Assert.Equal(RunInfo.Failed, crashed.Status);
+        Assert.Equal(30, RunCheckpoint.Read(crashed.RunDir)!.Step);
+
+        var resumed = RunLauncher.Run(parts with { Resume = true });
+        Assert.Equal(RunInfo.Completed, resumed.Status);
+        Assert.Equal(Metrics(whole.RunDir), Metrics(resumed.RunDir));
+    }
+
+    [Fact]
+    public void Commands_before_and_after_the_stop_are_applied_once_and_the_changed_dials_survive_the_resume()
+    {
+        using var dir = new TempDir("resume-commands");
+        var options = Synthetic(dir, "simple", "run", 60, "eval_every=20 batch_size=32");
+        var control = new RunControl(options.RunDir!);
+        string? before = null;
+        using (var stop = new CancellationTokenSource())
+        {
+            var first = RunLauncher.Run(options, progress: (step, _) =>
+            {
+                if (step == 5 && before is null) before = control.SetParams("opt", null, KeyValueParser.Parse(["lr=0.0003"])).Cid!;
+                if (step >= 25 && File.Exists(Path.Combine(options.RunDir!, RunFiles.Ledger))
+                    && Kiln.Kernel.Ledger.ReadAll(Path.Combine(options.RunDir!, RunFiles.Ledger)).Any(l => l.Cid == before)) stop.Cancel();
+            }, cancel: stop.Token);
+            Assert.Equal(RunInfo.Stopped, first.Status);
+        }
+        var after = control.SetParams("opt", null, KeyValueParser.Parse(["weight_decay=0.001"])).Cid!;
+        var resumed = RunLauncher.Run(options with { Resume = true });
+        Assert.Equal(RunInfo.Completed, resumed.Status);
+
+        var ledger = Kiln.Kernel.Ledger.ReadAll(Path.Combine(resumed.RunDir, RunFiles.Ledger));
+        Assert.Single(ledger, l => l.Cid == before);
+        Assert.Single(ledger, l => l.Cid == after);
+        Assert.All(ledger.Where(l => l.Cid == before || l.Cid == after), l => Assert.Equal(Decision.Applied, l.Decision));
+        // The lr set before the stop is the lr after the resume: the dial came back from the checkpoint, not the config.
+        var last = JsonNode.Parse(File.ReadLines(Path.Combine(resumed.RunDir, RunFiles.Metrics)).Last(l => l.Contains("\"train\"", StringComparison.Ordinal)))!;
+        Assert.Equal(0.0003, (double)last["metrics"]!["lr"]!);
+        var steps = File.ReadLines(Path.Combine(resumed.RunDir, RunFiles.Metrics)).Select(l => JsonNode.Parse(l)!)
+            .Where(n => (string?)n["phase"] == "train").Select(n => (long)n["step"]!).ToList();
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => (long)i), steps);
+    }
+
+    [Fact]
+    public void Resuming_a_directory_without_a_checkpoint_says_so()
+    {
+        using var dir = new TempDir("resume-none");
+        var ex = Assert.Throws<ProtocolException>(() => RunLauncher.Run(Synthetic(dir, "simple", "run", 10, "eval_every=5") with { Resume = true }));
+        Assert.Contains("no checkpoint", ex.Message);
+    }
+}
