@@ -65,6 +65,42 @@ public sealed class ScheduleFreeAdamWTests
     }
 
     [Fact]
+    public void A_checkpoint_continues_the_same_sequence_bit_for_bit()
+    {
+        float[] G(int t) => [(float)Math.Cos(t), 0.5f - t, (float)Math.Sin(3 * t)];
+        ScheduleFreeAdamW Make(Tensor p) => new([new ParamGroup("0", [p], 0.01) { WeightDecay = 0.1 }], warmupSteps: 3);
+        var straight = Param(1f, -2f, 0.5f);
+        var a = Make(straight);
+        for (var t = 0; t < 6; t++)
+        {
+            straight.Grad = new Tensor([3], G(t));
+            a.Step(t);
+        }
+
+        var first = Param(1f, -2f, 0.5f);
+        var b = Make(first);
+        for (var t = 0; t < 3; t++)
+        {
+            first.Grad = new Tensor([3], G(t));
+            b.Step(t);
+        }
+        var buffers = new Dictionary<string, Tensor>();
+        var state = b.SaveState(buffers);
+        var resumed = Param([.. first.Data]);
+        var c = Make(resumed);
+        c.RestoreState(state, buffers, "checkpoint");
+        for (var t = 3; t < 6; t++)
+        {
+            resumed.Grad = new Tensor([3], G(t));
+            c.Step(t);
+        }
+        Assert.Equal(straight.Data.ToArray(), resumed.Data.ToArray());
+
+        b.Eval();
+        Assert.Throws<InvalidOperationException>(() => b.SaveState(new Dictionary<string, Tensor>()));
+    }
+
+    [Fact]
     public void The_first_step_by_hand()
     {
         // t = 1, lr 0.0025, no warmup: v = 0.001·g², the normalised step is g/|g| = 1, c = 1 (x = z),

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using Kiln.Modules.Opt;
+using Kiln.Protocol;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Train.Optim;
@@ -128,5 +130,39 @@ public sealed class ScheduleFreeAdamW : Optimizer
         s.Ckp1 = (float)ckp1;
         s.YLr = (float)(lr * (group.Beta1 * (1 - ckp1) - 1));
         s.InvBc2 = (float)(1 / (1 - Math.Pow(group.Beta2, k + 1)));
+    }
+
+    /// <summary>
+    /// z and v per parameter, and per group the step count, the largest rate seen and the sum of the averaging weights
+    /// (what the next step's averaging weight depends on). Saved in training mode: the parameters then hold y.
+    /// </summary>
+    protected override void SaveBuffers(IDictionary<string, Tensor> buffers, JsonObject state)
+    {
+        if (!TrainMode) throw new InvalidOperationException("a schedule-free optimizer is checkpointed in training mode (call Train() first): its parameters must hold y");
+        SaveMap(_z, "z", buffers);
+        SaveMap(_v, "v", buffers);
+        var groups = new JsonObject();
+        foreach (var g in ParamGroups)
+            if (_groups.TryGetValue(g, out var s)) groups[g.Name] = new JsonObject { ["k"] = s.K, ["lr_max"] = s.LrMax, ["weight_sum"] = s.WeightSum };
+        state["schedule_free"] = groups;
+    }
+
+    protected override void RestoreBuffers(IReadOnlyDictionary<string, Tensor> buffers, JsonObject state, string where)
+    {
+        RestoreMap(_z, "z", buffers, where);
+        RestoreMap(_v, "v", buffers, where);
+        var groups = JsonValues.GetObject(state["schedule_free"], where + ".schedule_free");
+        foreach (var g in ParamGroups)
+        {
+            if (groups[g.Name] is not { } node) continue;
+            var o = JsonValues.GetObject(node, $"{where}.schedule_free.{g.Name}");
+            _groups[g] = new GroupState
+            {
+                K = JsonValues.GetLong(o["k"], $"{where}.schedule_free.{g.Name}.k"),
+                LrMax = JsonValues.GetDouble(o["lr_max"], $"{where}.schedule_free.{g.Name}.lr_max"),
+                WeightSum = JsonValues.GetDouble(o["weight_sum"], $"{where}.schedule_free.{g.Name}.weight_sum"),
+            };
+        }
+        TrainMode = true;
     }
 }
