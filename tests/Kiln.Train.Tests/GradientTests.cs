@@ -181,6 +181,44 @@ public sealed class GradientTests
         Check(x => Ops.Conv2dRelu(x[0], x[1], x[2], padding: 1), [Random(new(5), [2, 2, 4, 4]), Random(new(6), [3, 2, 3, 3]), Random(new(7), [3], 0.5f, 1f)], eps: 1e-3);
     }
 
+    [Theory]
+    [InlineData(2, true, 8)]
+    [InlineData(2, true, 12)]
+    [InlineData(2, true, 7)]
+    [InlineData(3, true, 8)]
+    [InlineData(2, false, 8)]
+    public void Fused_convolution_relu_and_pooling_give_the_bits_of_the_three_steps(int pool, bool withBias, int side)
+    {
+        // 10 samples: a full part of 8 and a short one. Even widths take the vector 2×2 path (12: full vectors and a
+        // tail); 7×7 (scalar) and 3×3 windows on 8×8 leave rows and columns outside every window.
+        (int[] Y, int[] Gx, int[] Gw, int[]? Gb) Run(bool fused)
+        {
+            var x = Random(new(1), [10, 3, side, side]);
+            var w = Random(new(2), [4, 3, 3, 3]);
+            // Mostly negative biases give windows whose maximum the ReLU clamps, even for 3×3 windows.
+            var b = withBias ? Random(new(3), [4], -2f, 0.5f) : null;
+            using var tape = new Tape();
+            var y = fused ? Ops.Conv2dReluMaxPool(x, w, b, pool, padding: 1) : Ops.MaxPool2d(Ops.Relu(Ops.Conv2d(x, w, b, padding: 1)), pool);
+            var r = Random(new(4), y.Shape, grad: false);
+            tape.Backward(Ops.Sum(Ops.Mul(y, r)));
+            static int[] Bits(Tensor t) => t.ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
+            return (Bits(y), Bits(x.Grad!), Bits(w.Grad!), b is null ? null : Bits(b.Grad!));
+        }
+        var (fused, separate) = (Run(true), Run(false));
+        Assert.Contains(fused.Y, v => v == 0);
+        Assert.Contains(fused.Y, v => v != 0);
+        Assert.Equal(separate.Y, fused.Y);
+        Assert.Equal(separate.Gx, fused.Gx);
+        Assert.Equal(separate.Gw, fused.Gw);
+        Assert.Equal(separate.Gb, fused.Gb);
+    }
+
+    [Fact]
+    public void Fused_convolution_relu_and_pooling_gradients() =>
+        // Positive biases keep most windows' maxima active, so the check covers the scatter and not only zeros.
+        Check(x => Ops.Conv2dReluMaxPool(x[0], x[1], x[2], 2, padding: 1),
+            [Random(new(5), [2, 2, 5, 4]), Random(new(6), [3, 2, 3, 3]), Random(new(7), [3], 0.5f, 1f)], eps: 1e-3);
+
     [Fact]
     public void Max_pooling()
     {

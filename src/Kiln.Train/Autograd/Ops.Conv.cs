@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Kiln.Train.Compute;
 using Kiln.Train.Tensors;
 
@@ -35,7 +38,21 @@ public static partial class Ops
     public static Tensor Conv2dRelu(Tensor x, Tensor weight, Tensor? bias, int stride = 1, int padding = 0) =>
         Conv2d(x, weight, bias, stride, padding, relu: true);
 
-    private static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding, bool relu)
+    /// <summary>
+    /// <c>MaxPool2d(Relu(Conv2d(x, weight, bias)), pool)</c> with non-overlapping <paramref name="pool"/>×<paramref name="pool"/>
+    /// windows, in one step and with the same bits. Each part pools its product while it is still in the core's cache, so
+    /// the full-size convolution output is never written: only the pooled values and each window's winner. The ReLU
+    /// commutes with the maximum (it is monotone), so pooling the pre-activations and then clamping gives the same values
+    /// and, where the gradient is not masked to zero, the same winner (the first of equals). The backward pass writes
+    /// each pooled gradient straight into the part's output-gradient matrix.
+    /// </summary>
+    public static Tensor Conv2dReluMaxPool(Tensor x, Tensor weight, Tensor? bias, int pool, int stride = 1, int padding = 0)
+    {
+        if (pool < 1) throw new ArgumentException("max-pool needs kernel >= 1");
+        return Conv2d(x, weight, bias, stride, padding, relu: true, pool);
+    }
+
+    private static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padding, bool relu, int pool = 0)
     {
         if (x.Rank != 4 || weight.Rank != 4 || x.Shape[1] != weight.Shape[1])
             throw new ArgumentException($"conv2d needs x [batch, in, h, w] and weight [out, in, kh, kw], got {x} and {weight}");
@@ -46,19 +63,31 @@ public static partial class Ops
         var ow = (w + 2 * padding - kw) / stride + 1;
         if (oh <= 0 || ow <= 0) throw new ArgumentException($"conv2d: a {kh}x{kw} kernel does not fit {h}x{w} with padding {padding}");
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != o)) throw new ArgumentException($"bias must be [{o}], got {bias}");
+        if (pool > 0 && (oh < pool || ow < pool)) throw new ArgumentException($"max-pool: a {pool}x{pool} window does not fit {oh}x{ow}");
         var g = new ConvGeometry(c, h, w, kh, kw, stride, padding, oh, ow);
+        var p = new ConvPooling(pool, pool > 0 ? oh / pool : oh, pool > 0 ? ow / pool : ow);
         using (OpTimes.Measure(OpKind.ConvForward))
         {
-            var y = Tape.Output([b, o, oh, ow], Needs(x, weight) || (bias is not null && Needs(bias)));
-            Workers.Run(Parts(b), part => ConvForwardPart(x, weight, bias, g, relu, y, part));
-            if (y.RequiresGrad) Tape.Record(() => ConvBackward(x, weight, bias, g, relu, y));
+            var y = Tape.Output([b, o, p.Height, p.Width], Needs(x, weight) || (bias is not null && Needs(bias)));
+            // Each pooled value's winner as a position in its convolution output plane: ints in a pooled float buffer
+            // (the tape pools floats only); nothing reads them as floats.
+            var winners = pool > 0 ? Tape.Output([y.Size], requiresGrad: false) : null;
+            Workers.Run(Parts(b), part => ConvForwardPart(x, weight, bias, g, relu, p, y, winners, part));
+            if (y.RequiresGrad) Tape.Record(() => ConvBackward(x, weight, bias, g, relu, p, y, winners));
             return y;
         }
     }
 
+    /// <summary>The max-pooling fused into a convolution's output: window size (0 for none) and the pooled plane's size.</summary>
+    private readonly record struct ConvPooling(int Kernel, int Height, int Width)
+    {
+        public int Positions => Height * Width;
+    }
+
     private static int Parts(int batch) => (batch + ConvSamplesPerPart - 1) / ConvSamplesPerPart;
 
-    private static unsafe void ConvForwardPart(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, Tensor y, int part)
+    private static unsafe void ConvForwardPart(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, ConvPooling pool, Tensor y,
+        Tensor? winners, int part)
     {
         var (n0, count) = PartSamples(part, x.Shape[0]);
         int o = weight.Shape[0], rows = g.Rows, hw = g.Positions, cols = count * hw;
@@ -69,6 +98,21 @@ public static partial class Ops
             for (var i = 0; i < count; i++) Im2Col.Unroll(px + (long)(n0 + i) * g.InputSize, g, pu + i * hw, cols);
         }
         Gemm.Sgemm(false, false, o, cols, rows, 1f, weight.Data, 0, rows, unrolled, 0, cols, 0f, product, 0, cols);
+        if (winners is not null)
+        {
+            var at = MemoryMarshal.Cast<float, int>(winners.Data.AsSpan());
+            var pooled = pool.Positions;
+            for (var i = 0; i < count; i++)
+            for (var f = 0; f < o; f++)
+            {
+                var to = ((n0 + i) * o + f) * pooled;
+                PoolBiasRelu(product.AsSpan(f * cols + i * hw, hw), bias?.Data[f] ?? 0f, g.OW, pool,
+                    y.Data.AsSpan(to, pooled), at.Slice(to, pooled));
+            }
+            BufferPool.Return(product);
+            BufferPool.Return(unrolled);
+            return;
+        }
         // The product is [out, samples·hw]; NCHW wants [samples, out, hw]: each row block moves once, with the bias added on the way.
         for (var i = 0; i < count; i++)
         for (var f = 0; f < o; f++)
@@ -83,7 +127,107 @@ public static partial class Ops
         BufferPool.Return(unrolled);
     }
 
-    private static void ConvBackward(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, Tensor y)
+    /// <summary>
+    /// Max over the non-overlapping windows of one output plane of the product, with the bias added and the ReLU applied
+    /// to the maximum; <paramref name="at"/> gets each window's winner (first of equals, as <see cref="MaxPool2d"/>).
+    /// With the bias absent it adds 0, which changes at most the sign of a zero that the ReLU clamps anyway.
+    /// </summary>
+    private static void PoolBiasRelu(ReadOnlySpan<float> plane, float bias, int width, ConvPooling pool, Span<float> dst, Span<int> at)
+    {
+        var k = pool.Kernel;
+        if (k == 2 && width % 2 == 0 && pool.Height * width <= MaxPairs && Avx512F.IsSupported)
+        {
+            Pool2x2BiasRelu(plane, bias, width, pool, dst, at);
+            return;
+        }
+        for (var py = 0; py < pool.Height; py++)
+        {
+            var row = py * k * width;
+            for (var px = 0; px < pool.Width; px++)
+            {
+                var o = py * pool.Width + px;
+                var i = row + px * k;
+                var best = float.NegativeInfinity;
+                var where = i;
+                for (var ki = 0; ki < k; ki++)
+                for (var kj = 0; kj < k; kj++)
+                {
+                    var q = i + ki * width + kj;
+                    var v = plane[q] + bias;
+                    if (v > best)
+                    {
+                        best = v;
+                        where = q;
+                    }
+                }
+                dst[o] = Math.Max(best, 0f);
+                at[o] = where;
+            }
+        }
+    }
+
+    /// <summary>Horizontal pairs per plane that <see cref="Pool2x2BiasRelu"/> keeps on the stack.</summary>
+    private const int MaxPairs = 4096;
+
+    /// <summary>
+    /// 2×2 windows in 512-bit lanes. Which of four values wins is random, so scalar code mispredicts a branch per
+    /// comparison (~5 ns per input value measured); here comparisons are masks. With an even width, the plane read flat
+    /// is a sequence of horizontal pairs (row r's pairs are pw apart), so a first pass takes each pair's maximum and a
+    /// second the maximum of vertically adjacent pairs: the tree of <see cref="MaxPool2d"/>'s 2×2 case (left before
+    /// right, top before bottom, strictly greater wins), so the same values and winners.
+    /// </summary>
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    private static unsafe void Pool2x2BiasRelu(ReadOnlySpan<float> plane, float bias, int width, ConvPooling pool, Span<float> dst, Span<int> at)
+    {
+        int pw = pool.Width, ph = pool.Height, pairs = ph * width, outs = ph * pw;
+        // 16 values of slack: vector loads and stores run past the last row; what they read or write there is unused.
+        var pairMax = stackalloc float[pairs + 16];
+        var pairAt = stackalloc int[pairs + 16];
+        var outMax = stackalloc float[outs + 16];
+        var outAt = stackalloc int[outs + 16];
+        var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odds = evens + Vector512<int>.One;
+        var vb = Vector512.Create(bias);
+        fixed (float* src = plane)
+        {
+            var j = 0;
+            for (; j <= pairs - 16; j += 16)
+            {
+                var lo = Vector512.Load(src + 2 * j);
+                var hi = Vector512.Load(src + 2 * j + 16);
+                var left = Avx512F.PermuteVar16x32x2(lo, evens, hi) + vb;
+                var right = Avx512F.PermuteVar16x32x2(lo, odds, hi) + vb;
+                var takeRight = Vector512.GreaterThan(right, left);
+                Vector512.ConditionalSelect(takeRight, right, left).Store(pairMax + j);
+                var leftAt = evens + Vector512.Create(2 * j);
+                Vector512.ConditionalSelect(takeRight.AsInt32(), leftAt + Vector512<int>.One, leftAt).Store(pairAt + j);
+            }
+            for (; j < pairs; j++)
+            {
+                float left = src[2 * j] + bias, right = src[2 * j + 1] + bias;
+                pairMax[j] = right > left ? right : left;
+                pairAt[j] = right > left ? 2 * j + 1 : 2 * j;
+            }
+        }
+        for (var py = 0; py < ph; py++)
+        {
+            var top = 2 * py * pw;
+            var bottom = top + pw;
+            for (var px = 0; px < pw; px += 16)
+            {
+                var t = Vector512.Load(pairMax + top + px);
+                var b = Vector512.Load(pairMax + bottom + px);
+                var takeBottom = Vector512.GreaterThan(b, t);
+                var best = Vector512.ConditionalSelect(takeBottom, b, t);
+                Vector512.ConditionalSelect(Vector512.GreaterThan(best, Vector512<float>.Zero), best, Vector512<float>.Zero).Store(outMax + py * pw + px);
+                Vector512.ConditionalSelect(takeBottom.AsInt32(), Vector512.Load(pairAt + bottom + px), Vector512.Load(pairAt + top + px)).Store(outAt + py * pw + px);
+            }
+        }
+        new ReadOnlySpan<float>(outMax, outs).CopyTo(dst);
+        new ReadOnlySpan<int>(outAt, outs).CopyTo(at);
+    }
+
+    private static void ConvBackward(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, ConvPooling pool, Tensor y, Tensor? winners)
     {
         if (y.Grad is not { } gy) return;
         var start = Stopwatch.GetTimestamp();
@@ -93,28 +237,51 @@ public static partial class Ops
         var biasParts = bias is { RequiresGrad: true } ? Tape.Output([parts, o], requiresGrad: false) : null;
         var gx = x.RequiresGrad ? Tape.GradOf(x) : null;
         var work = new long[2];
-        Workers.Run(parts, part => ConvBackwardPart(x, weight, g, relu ? y : null, gy, gx, weightParts, biasParts, part, work));
+        Workers.Run(parts, part => ConvBackwardPart(x, weight, g, relu ? y : null, pool, winners, gy, gx, weightParts, biasParts, part, work));
         if (weightParts is not null) SumRows(weightParts, Tape.GradOf(weight).Span);
         if (biasParts is not null) SumRows(biasParts, Tape.GradOf(bias!).Span);
         OpTimes.AddShares(start, OpKind.ConvBackwardWeights, work[0], OpKind.ConvBackwardData, work[1]);
     }
 
-    private static unsafe void ConvBackwardPart(Tensor x, Tensor weight, ConvGeometry g, Tensor? reluOutput, Tensor gy, Tensor? gx,
-        Tensor? weightParts, Tensor? biasParts, int part, long[] work)
+    private static unsafe void ConvBackwardPart(Tensor x, Tensor weight, ConvGeometry g, Tensor? reluOutput, ConvPooling pool, Tensor? winners,
+        Tensor gy, Tensor? gx, Tensor? weightParts, Tensor? biasParts, int part, long[] work)
     {
         var timed = OpTimes.Enabled;
         var t0 = timed ? Stopwatch.GetTimestamp() : 0;
         var (n0, count) = PartSamples(part, x.Shape[0]);
         int o = weight.Shape[0], rows = g.Rows, hw = g.Positions, cols = count * hw;
         // The output gradient as [out, samples·hw], the layout of the forward product (through the ReLU's mask when fused).
-        var gyT = BufferPool.Rent(o * ConvSamplesPerPart * hw, clear: false);
-        for (var i = 0; i < count; i++)
-        for (var f = 0; f < o; f++)
+        var gyT = BufferPool.Rent(o * ConvSamplesPerPart * hw, clear: winners is not null);
+        if (winners is not null)
         {
-            var at = ((n0 + i) * o + f) * hw;
-            var dst = gyT.AsSpan(f * cols + i * hw, hw);
-            if (reluOutput is null) gy.Data.AsSpan(at, hw).CopyTo(dst);
-            else ReluGradient(reluOutput.Data.AsSpan(at, hw), gy.Data.AsSpan(at, hw), dst, accumulate: false);
+            // Fused pooling: each pooled gradient goes to its window's winner, through the ReLU's mask (the pooled output
+            // is positive exactly where the winner's activation is). The separate steps add it to a zeroed gradient, so
+            // it is written as 0 + g here: the same bits, down to the sign of a zero.
+            // The mask is applied in lanes first: a branch per value would mispredict half the time.
+            var at = MemoryMarshal.Cast<float, int>(winners.Data.AsSpan());
+            var pooled = pool.Positions;
+            var masked = BufferPool.Rent(pooled, clear: false);
+            for (var i = 0; i < count; i++)
+            for (var f = 0; f < o; f++)
+            {
+                var from = ((n0 + i) * o + f) * pooled;
+                ReluGradient(reluOutput!.Data.AsSpan(from, pooled), gy.Data.AsSpan(from, pooled), masked, accumulate: false);
+                var dst = gyT.AsSpan(f * cols + i * hw, hw);
+                var winner = at.Slice(from, pooled);
+                for (var j = 0; j < pooled; j++) dst[winner[j]] = 0f + masked[j];
+            }
+            BufferPool.Return(masked);
+        }
+        else
+        {
+            for (var i = 0; i < count; i++)
+            for (var f = 0; f < o; f++)
+            {
+                var at = ((n0 + i) * o + f) * hw;
+                var dst = gyT.AsSpan(f * cols + i * hw, hw);
+                if (reluOutput is null) gy.Data.AsSpan(at, hw).CopyTo(dst);
+                else ReluGradient(reluOutput.Data.AsSpan(at, hw), gy.Data.AsSpan(at, hw), dst, accumulate: false);
+            }
         }
         var unrolled = BufferPool.Rent(rows * ConvSamplesPerPart * hw, clear: false);
         fixed (float* px = x.Data, pu = unrolled)

@@ -25,7 +25,7 @@ public static unsafe class Gemm
     private const int NC = 2048;
     // Measured on this project's 2-vCPU machines: below ~64 MFLOP, moving the operands between the cores' caches
     // costs more than the second core gains (the MLP benchmark runs faster on one thread), so only larger products split.
-    private const long ParallelFlops = 64_000_000;
+    private const long ParallelFlops = 16_000_000;
 
     private static readonly int MR;
     private static readonly int NR;
@@ -73,8 +73,11 @@ public static unsafe class Gemm
             Compute(transA, transB, 0, m, 0, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
             return;
         }
-        // Split the larger side into whole micro-tiles; each part owns its rows or columns of C.
-        var splitN = n / NR >= m / MR;
+        // Split into whole micro-tiles; each part owns its rows or columns of C. Every part packs all of the operand
+        // on the side not split (A when splitting columns, B when splitting rows), so split the side whose opposite
+        // operand is smaller: for a weight gradient [256×784] = Xᵀ[256×128]·G[128×784], splitting rows would pack
+        // the 400 KB G twice.
+        var splitN = m <= n ? n > NR : m <= MR;
         var tiles = splitN ? (n + NR - 1) / NR : (m + MR - 1) / MR;
         var parts = Math.Min(threads, tiles);
         Workers.Run(parts, part =>

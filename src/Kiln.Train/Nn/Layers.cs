@@ -54,6 +54,9 @@ public sealed class Conv2d : Module
 
     /// <summary>This convolution followed by a ReLU, fused (<see cref="Sequential"/> uses it for that pair of layers).</summary>
     public Tensor ForwardRelu(Tensor x) => Ops.Conv2dRelu(x, Weight, Bias, Stride, Padding);
+
+    /// <summary>This convolution, a ReLU and a max-pool with non-overlapping windows, fused (<see cref="Sequential"/> uses it for that run of layers).</summary>
+    public Tensor ForwardReluMaxPool(Tensor x, int pool) => Ops.Conv2dReluMaxPool(x, Weight, Bias, pool, Stride, Padding);
 }
 
 /// <summary>Max over kernel×kernel windows, <see cref="Stride"/> apart (by default the kernel size: windows do not overlap).</summary>
@@ -143,6 +146,14 @@ public sealed class Sequential : Module
             // someone watches each layer's output.
             if (observer is null && layer is Conv2d conv && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
             {
+                // And a max-pool after them, when its windows do not overlap, pools each part of the batch while its
+                // convolution output is still in cache, so that output never reaches memory.
+                if (i + 2 < _layers.Length && _layers[i + 2] is MaxPool2d { } pool && pool.Stride == pool.Kernel)
+                {
+                    x = conv.ForwardReluMaxPool(x, pool.Kernel);
+                    i += 2;
+                    continue;
+                }
                 x = conv.ForwardRelu(x);
                 i++;
                 continue;
