@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kiln.Protocol;
@@ -12,18 +11,12 @@ public static class AiCalls
     public static (IReadOnlyList<JsonObject> Calls, double SpentUsd, int Total) Tail(string runDir, int count)
     {
         var path = Path.Combine(Path.GetFullPath(runDir), RunFiles.AutopilotAi);
-        if (!File.Exists(path)) return ([], 0, 0);
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { throw new ProtocolException($"{path}: cannot read: {ex.Message}"); }
-        var end = Array.LastIndexOf(bytes, (byte)'\n') + 1;
         var calls = new List<JsonObject>();
         var spent = 0.0;
-        foreach (var line in Encoding.UTF8.GetString(bytes, 0, end).Split('\n'))
+        foreach (var line in Engine.AutopilotLog.Lines(path))
         {
-            if (line.Length == 0) continue;
             JsonObject? o;
-            try { o = JsonNode.Parse(line) as JsonObject; }
+            try { o = JsonNode.Parse(line.Span) as JsonObject; }
             catch (JsonException) { continue; }
             if (o is null) continue;
             if (o["spent_usd"] is JsonValue s && s.TryGetValue(out double total)) spent = total;

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json.Nodes;
 using Kiln.Autopilot.Actions;
 using Kiln.IO;
@@ -22,21 +21,8 @@ public sealed class AutopilotLog(string runDir)
     {
         var byId = new Dictionary<string, Proposal>(StringComparer.Ordinal);
         var order = new List<string>();
-        if (!File.Exists(Path)) return [];
-        byte[] bytes;
-        try
+        foreach (var line in Lines(Path))
         {
-            bytes = File.ReadAllBytes(Path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new ProtocolException($"{Path}: cannot read: {ex.Message}");
-        }
-        // Only complete lines: the last one may be being written.
-        var end = Array.LastIndexOf(bytes, (byte)'\n') + 1;
-        foreach (var line in Encoding.UTF8.GetString(bytes, 0, end).Split('\n'))
-        {
-            if (line.Length == 0) continue;
             if (Parse(line) is not { } p) continue;
             if (!byId.ContainsKey(p.Id)) order.Add(p.Id);
             byId[p.Id] = p;
@@ -44,11 +30,32 @@ public sealed class AutopilotLog(string runDir)
         return [.. order.Select(id => byId[id])];
     }
 
-    private static Proposal? Parse(string line)
+    /// <summary>The complete lines of a JSONL file (the last one may be being written), an oversized one left out.</summary>
+    internal static IEnumerable<ReadOnlyMemory<byte>> Lines(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        var tail = new JsonlTail(path);
+        var lines = new List<JsonlLine>();
+        while (true)
+        {
+            try
+            {
+                if (tail.Poll(lines) == 0) yield break;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new ProtocolException($"{path}: cannot read: {ex.Message}");
+            }
+            foreach (var line in lines)
+                if (!line.Oversized) yield return line.Bytes;
+        }
+    }
+
+    private static Proposal? Parse(ReadOnlyMemory<byte> line)
     {
         try
         {
-            var o = JsonValues.GetObject(JsonValues.ParseDocument(Encoding.UTF8.GetBytes(line), RunFiles.Autopilot), "line");
+            var o = JsonValues.GetObject(JsonValues.ParseDocument(line.Span, RunFiles.Autopilot), "line");
             return new Proposal
             {
                 Id = JsonValues.GetString(o["id"], "id"),
