@@ -29,6 +29,24 @@ public class FingerprintTests
     }
 
     [Fact]
+    public void The_encoding_is_the_documented_one_whatever_its_length()
+    {
+        // Cache keys made by an earlier Kiln must stay valid: the encoding is tag, little-endian length, UTF-8 bytes,
+        // whether it is hashed in one piece or streamed (a value longer than the buffer).
+        static byte[] Str(string s)
+        {
+            var utf8 = System.Text.Encoding.UTF8.GetBytes(s);
+            return [(byte)'s', .. BitConverter.GetBytes(utf8.Length), .. utf8];
+        }
+        foreach (var text in new[] { "short", new string('é', 5000) })
+        {
+            var list = new[] { text, "x" };
+            byte[] expected = [(byte)'L', .. Str("seq"), .. BitConverter.GetBytes(2), .. Str(text), .. Str("x")];
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(expected)), Fingerprint.Of(list, "v"));
+        }
+    }
+
+    [Fact]
     public void Values_of_different_types_do_not_collide()
     {
         Assert.NotEqual(new Loose { Value = 1 }.Hash, new Loose { Value = "1" }.Hash);

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Kiln.IO;
 
 namespace Kiln.Experiments.Caching;
@@ -41,17 +39,9 @@ public sealed class ArtifactStore(string directory, string prefix, bool readOnly
         {
             return null;
         }
-        try
-        {
-            if (JsonNode.Parse(bytes) is not JsonObject o) return null;
-            var m = ArtifactMetadata.FromJson(o);
-            // The file name holds 64 bits of the key; the metadata holds all of it.
-            return m is not null && m.StageKey == key ? m : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        var m = ArtifactMetadata.Parse(bytes);
+        // The file name holds 64 bits of the key; the metadata holds all of it.
+        return m is not null && m.StageKey == key ? m : null;
     }
 
     public void WriteMetadata(string key, string stage, string output, ArtifactMetadata metadata)

@@ -19,9 +19,12 @@ public sealed class Fingerprint
     /// <summary>Nesting deeper than this is taken for a cycle (or a graph too large to be a parameter).</summary>
     public const int MaxDepth = 64;
 
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    // The encoding is gathered here and hashed in one call when it is small (most keys are a few hundred bytes):
+    // one hash update per tag would cost a native call each.
+    private readonly byte[] _buffer = new byte[2048];
+    private int _used;
+    private IncrementalHash? _hash;
     private readonly Func<MethodInfo, string>? _code;
-    private readonly byte[] _scratch = new byte[16];
 
     /// <param name="code">How a delegate's code is named (its IL hash); without it, a delegate cannot be fingerprinted.</param>
     public Fingerprint(Func<MethodInfo, string>? code = null) => _code = code;
@@ -34,22 +37,67 @@ public sealed class Fingerprint
         return f.Hex();
     }
 
-    public string Hex() => Convert.ToHexStringLower(_hash.GetHashAndReset());
+    public string Hex()
+    {
+        if (_hash is null)
+        {
+            var hex = Convert.ToHexStringLower(SHA256.HashData(_buffer.AsSpan(0, _used)));
+            _used = 0;
+            return hex;
+        }
+        Flush();
+        return Convert.ToHexStringLower(_hash.GetHashAndReset());
+    }
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length <= _buffer.Length - _used)
+        {
+            bytes.CopyTo(_buffer.AsSpan(_used));
+            _used += bytes.Length;
+            return;
+        }
+        Flush();
+        if (bytes.Length <= _buffer.Length)
+        {
+            bytes.CopyTo(_buffer);
+            _used = bytes.Length;
+        }
+        else
+        {
+            _hash!.AppendData(bytes);
+        }
+    }
+
+    private void Flush()
+    {
+        _hash ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        _hash.AppendData(_buffer.AsSpan(0, _used));
+        _used = 0;
+    }
 
     /// <summary>Appends a tag and a length-prefixed string.</summary>
     public void AddString(string s)
     {
         Tag('s');
-        var bytes = Encoding.UTF8.GetBytes(s);
-        Int(bytes.Length);
-        _hash.AppendData(bytes);
+        var length = Encoding.UTF8.GetByteCount(s);
+        Int(length);
+        if (length <= _buffer.Length - _used)
+        {
+            Encoding.UTF8.GetBytes(s, _buffer.AsSpan(_used));
+            _used += length;
+        }
+        else
+        {
+            Append(Encoding.UTF8.GetBytes(s));
+        }
     }
 
     public void AddBytes(ReadOnlySpan<byte> bytes)
     {
         Tag('y');
         Int(bytes.Length);
-        _hash.AppendData(bytes);
+        Append(bytes);
     }
 
     public void Add(object? value, string what) => Add(value, what, 0, null);
@@ -68,33 +116,16 @@ public sealed class Fingerprint
     private void Add(object? value, string what, int depth, IReadOnlySet<string>? exclude)
     {
         if (depth > MaxDepth) throw new FingerprintException($"{what}: nested more than {MaxDepth} levels deep (a cycle?); cannot fingerprint it");
+        if (TryAddScalar(value)) return;
         switch (value)
         {
-            case null: Tag('N'); return;
-            case string s: AddString(s); return;
-            case bool b: Tag('b'); _hash.AppendData([b ? (byte)1 : (byte)0]); return;
-            case char c: Tag('c'); Int(c); return;
-            case Enum e: Tag('e'); AddString(e.GetType().FullName!); AddString(e.ToString("D")); return;
-            case int i: Tag('i'); Int(i); return;
-            case long l: Tag('l'); Long(l); return;
-            case short or sbyte or byte or ushort or uint: Tag('I'); AddString(value.GetType().Name); Long(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)); return;
-            case ulong ul: Tag('u'); Long(unchecked((long)ul)); return;
-            case double d: Tag('d'); Long(BitConverter.DoubleToInt64Bits(d == 0 ? 0.0 : d)); return;
-            case float f: Tag('f'); Int(BitConverter.SingleToInt32Bits(f == 0 ? 0f : f)); return;
-            case Half h: Tag('h'); Int(BitConverter.HalfToInt16Bits(h)); return;
-            case decimal m: Tag('m'); AddString(m.ToString(System.Globalization.CultureInfo.InvariantCulture)); return;
-            case DateTime dt: Tag('t'); Long(dt.Ticks); Int((int)dt.Kind); return;
-            case DateTimeOffset dto: Tag('T'); Long(dto.UtcTicks); return;
-            case TimeSpan ts: Tag('p'); Long(ts.Ticks); return;
-            case Guid g: Tag('g'); g.TryWriteBytes(_scratch); _hash.AppendData(_scratch); return;
-            case Type t: Tag('Y'); AddString(t.FullName ?? t.Name); return;
             case JsonNode node: Tag('j'); AddString(node.ToJsonString()); return;
             case byte[] bytes: AddBytes(bytes); return;
             case Delegate del: AddDelegate(del, what, depth); return;
             case Stream or Task or IntPtr or UIntPtr or Thread or WaitHandle or MemberInfo or Assembly:
                 throw new FingerprintException($"{what}: a {value.GetType().Name} holds state outside its value; cannot fingerprint it (pass what it stands for: a path, a number, a record)");
         }
-        var type = value.GetType();
+        var type = value!.GetType();
         if (value is IDictionary dict)
         {
             // Entries in the order of their keys' fingerprints: a dictionary's insertion order is not its value.
@@ -133,22 +164,53 @@ public sealed class Fingerprint
                 foreach (var h in list.Select((x, i) => Of(x, $"{what}[{i}]", _code)).Order(StringComparer.Ordinal)) AddString(h);
                 return;
             }
-            for (var i = 0; i < list.Count; i++) Add(list[i], $"{what}[{i}]", depth + 1, null);
+            for (var i = 0; i < list.Count; i++)
+            {
+                // Most items are numbers or strings: their label (only for errors) is not worth building.
+                if (!TryAddScalar(list[i])) Add(list[i], $"{what}[{i}]", depth + 1, null);
+            }
             return;
         }
         AddObject(value, type, what, depth, exclude);
     }
 
+    /// <summary>Appends a value of a type that encodes without recursion; false for anything else.</summary>
+    private bool TryAddScalar(object? value)
+    {
+        switch (value)
+        {
+            case null: Tag('N'); return true;
+            case string s: AddString(s); return true;
+            case bool b: Tag('b'); Append([b ? (byte)1 : (byte)0]); return true;
+            case char c: Tag('c'); Int(c); return true;
+            case Enum e: Tag('e'); AddString(e.GetType().FullName!); AddString(e.ToString("D")); return true;
+            case int i: Tag('i'); Int(i); return true;
+            case long l: Tag('l'); Long(l); return true;
+            case short or sbyte or byte or ushort or uint: Tag('I'); AddString(value.GetType().Name); Long(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)); return true;
+            case ulong ul: Tag('u'); Long(unchecked((long)ul)); return true;
+            case double d: Tag('d'); Long(BitConverter.DoubleToInt64Bits(d == 0 ? 0.0 : d)); return true;
+            case float f: Tag('f'); Int(BitConverter.SingleToInt32Bits(f == 0 ? 0f : f)); return true;
+            case Half h: Tag('h'); Int(BitConverter.HalfToInt16Bits(h)); return true;
+            case decimal m: Tag('m'); AddString(m.ToString(System.Globalization.CultureInfo.InvariantCulture)); return true;
+            case DateTime dt: Tag('t'); Long(dt.Ticks); Int((int)dt.Kind); return true;
+            case DateTimeOffset dto: Tag('T'); Long(dto.UtcTicks); return true;
+            case TimeSpan ts: Tag('p'); Long(ts.Ticks); return true;
+            case Guid g: Tag('g'); Span<byte> guid = stackalloc byte[16]; g.TryWriteBytes(guid); Append(guid); return true;
+            case Type t: Tag('Y'); AddString(t.FullName ?? t.Name); return true;
+            default: return false;
+        }
+    }
+
     private void AddObject(object value, Type type, string what, int depth, IReadOnlySet<string>? exclude)
     {
-        var members = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanRead && p.GetIndexParameters().Length == 0)
-            .Select(p => (Member: (MemberInfo)p, p.Name))
-            .Concat(type.GetFields(BindingFlags.Public | BindingFlags.Instance).Select(f => (Member: (MemberInfo)f, f.Name)))
-            .Where(m => !m.Member.IsDefined(typeof(NotHashedAttribute), true) && !m.Member.IsDefined(typeof(CompilerGeneratedAttribute), false))
+        var members = Members.GetValue(type, t => [.. t.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.CanRead && p.GetIndexParameters().Length == 0)
+                .Select(p => (Member: (MemberInfo)p, p.Name))
+                .Concat(t.GetFields(BindingFlags.Public | BindingFlags.Instance).Select(f => (Member: (MemberInfo)f, f.Name)))
+                .Where(m => !m.Member.IsDefined(typeof(NotHashedAttribute), true) && !m.Member.IsDefined(typeof(CompilerGeneratedAttribute), false))
+                .Where(m => m.Name != "EqualityContract")
+                .OrderBy(m => m.Name, StringComparer.Ordinal)])
             .Where(m => exclude is null || !exclude.Contains(m.Name))
-            .Where(m => m.Name != "EqualityContract")
-            .OrderBy(m => m.Name, StringComparer.Ordinal)
             .ToList();
         if (members.Count == 0 && exclude is null)
             throw new FingerprintException($"{what}: a {type.FullName} has no public properties or fields to fingerprint; give it some, or pass its values instead");
@@ -192,20 +254,30 @@ public sealed class Fingerprint
     }
 
     // A list and a set of the same items are different values; List<T> and T[] are the same sequence.
-    private static string CollectionKind(Type type) =>
-        type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(ISet<>)) ? "set" : "seq";
+    private static string CollectionKind(Type type) => Kinds.GetValue(type, t =>
+        t.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(ISet<>)) ? "set" : "seq");
 
-    private void Tag(char c) => _hash.AppendData([(byte)c]);
+    // Per type, computed once (weakly held: a collectible experiment assembly can still unload).
+    private static readonly ConditionalWeakTable<Type, string> Kinds = new();
+    private static readonly ConditionalWeakTable<Type, (MemberInfo Member, string Name)[]> Members = new();
+
+    private void Tag(char c)
+    {
+        if (_used == _buffer.Length) Flush();
+        _buffer[_used++] = (byte)c;
+    }
 
     private void Int(int v)
     {
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(_scratch, v);
-        _hash.AppendData(_scratch.AsSpan(0, 4));
+        Span<byte> b = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(b, v);
+        Append(b);
     }
 
     private void Long(long v)
     {
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(_scratch, v);
-        _hash.AppendData(_scratch.AsSpan(0, 8));
+        Span<byte> b = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(b, v);
+        Append(b);
     }
 }

@@ -61,24 +61,25 @@ public sealed partial class ExperimentCatalog(string root)
     }
 
     /// <summary>The experiment file for <paramref name="name"/>; a missing one is an error listing those there are.</summary>
-    public string ExperimentPath(string name) => Find(ExperimentsDir, name, "experiment", Experiments());
+    public string ExperimentPath(string name) => Find(ExperimentsDir, name, "experiment", Experiments);
 
     /// <summary>A parameters file: <c>params/NAME.cs</c>, else <c>experiments/NAME.cs</c> (an experiment with its own GetParams).</summary>
     public string ParamsPath(string name)
     {
         var inParams = System.IO.Path.Combine(ParamsDir, name + ".cs");
         if (File.Exists(inParams)) return inParams;
-        return Find(ExperimentsDir, name, "parameters", Params());
+        return Find(ExperimentsDir, name, "parameters", Params);
     }
 
-    private static string Find(string dir, string name, string what, IReadOnlyList<CatalogEntry> known)
+    /// <param name="known">Lists the files there are, for the error only (reading them all is not free).</param>
+    private static string Find(string dir, string name, string what, Func<IReadOnlyList<CatalogEntry>> known)
     {
         if (name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name.EndsWith(".cs", StringComparison.Ordinal))
             throw new ExperimentException($"{name}: give the {what} file's name without folder or .cs (as `kiln experiment ls` lists them)");
         var path = System.IO.Path.Combine(dir, name + ".cs");
-        if (!File.Exists(path))
-            throw new ExperimentException($"{path}: no such {what} file (there are: {(known.Count == 0 ? "none" : string.Join(", ", known.Select(k => k.Name)))})");
-        return path;
+        if (File.Exists(path)) return path;
+        var there = known();
+        throw new ExperimentException($"{path}: no such {what} file (there are: {(there.Count == 0 ? "none" : string.Join(", ", there.Select(k => k.Name)))})");
     }
 
     /// <summary>Compiles the experiment with its parameter files and shared stage code, and finds its entry points.</summary>

@@ -16,6 +16,7 @@ public sealed class ExperimentManager
     private readonly List<Record> _records = [];
     private readonly List<StageNode> _nodes = [];
     private readonly List<RenderedReportable> _reportables = [];
+    private readonly Dictionary<MethodInfo, Stage> _stages = [];
     private readonly StageRunner _runner;
 
     public ExperimentManager(ExperimentOptions options)
@@ -49,6 +50,13 @@ public sealed class ExperimentManager
         if (hide) return -1;
         _records.Add(record);
         return _records.Count - 1;
+    }
+
+    /// <summary>The stage a method's attribute declares, read once per method (a method is usually run on every record).</summary>
+    internal Stage StageOf(MethodInfo method)
+    {
+        if (!_stages.TryGetValue(method, out var stage)) _stages[method] = stage = Stage.FromAttribute(method);
+        return stage;
     }
 
     internal void Log(LogLevel level, string message) => Options.Log(level, message);

@@ -287,10 +287,9 @@ internal sealed class StageRunner(ExperimentManager manager)
             ["prior_records"] = new JsonArray([.. node.Record.InputRecords.Select(r => (JsonNode)r.ReferenceName)]),
             ["params"] = p is null ? null : JsonSerializer.SerializeToNode(p, p.GetType(), JsonCacher.Options),
             ["manager_run_info"] = new JsonObject { ["reference"] = manager.Options.RunReference, ["experiment_name"] = manager.ExperimentName },
-            ["reportables"] = node.Reportables.Count,
             ["preview"] = Preview(node.Outputs[i].Value),
         };
-        return new ArtifactMetadata { StageKey = node.Key!, Version = version, Length = length, CacherType = cacher, Files = files, Extra = extra };
+        return new ArtifactMetadata { StageKey = node.Key!, Version = version, Length = length, CacherType = cacher, Files = files, Reportables = node.Reportables.Count, Extra = extra };
     }
 
     private static string Preview(object? value)
@@ -344,7 +343,7 @@ internal sealed class StageRunner(ExperimentManager manager)
     /// <summary>A cached stage's reportables, reloaded (a cached re-run does not double them).</summary>
     private void LoadReportables(StageNode node)
     {
-        if (node.Outputs.FirstOrDefault()?.Metadata?.Extra["reportables"] is not JsonValue n || n.GetValue<int>() == 0) return;
+        if (node.Outputs.FirstOrDefault()?.Metadata is not { Reportables: > 0 }) return;
         var path = _store.Base(node.Key!, node.Stage.Name) + "_reportables.json";
         node.Reportables.Clear();
         try

@@ -82,7 +82,7 @@ public sealed class Record
     public Record Run(Delegate stage, IReadOnlyDictionary<string, object?>? inputs = null)
     {
         ArgumentNullException.ThrowIfNull(stage);
-        Manager.Declare(this, Kiln.Experiments.Stage.FromAttribute(stage.Method), stage, inputs, null);
+        Manager.Declare(this, Manager.StageOf(stage.Method), stage, inputs, null);
         return this;
     }
 
@@ -99,7 +99,7 @@ public sealed class Record
     public Record Aggregate(Delegate stage, IReadOnlyList<Record>? records = null)
     {
         ArgumentNullException.ThrowIfNull(stage);
-        var definition = Kiln.Experiments.Stage.FromAttribute(stage.Method) with { IsAggregate = true };
+        var definition = Manager.StageOf(stage.Method) with { IsAggregate = true };
         Manager.Declare(this, definition, stage, null, records ?? [.. Manager.Records.Where(r => r != this)]);
         return this;
     }

@@ -22,6 +22,36 @@ public static class ExperimentRunner
     {
         ArgumentNullException.ThrowIfNull(request);
         var workspace = new WorkspacePaths(request.Root);
+        // The registry is opened while the experiment loads (SQLite's start-up overlaps the compile cache's read), and
+        // one connection serves the run's start and its end: each close checkpoints the log into the database file.
+        var registry = request.WritesNothing || request.ParallelSafe || request.Hashes || request.PrintParams is not null
+            ? null
+            : Task.Run(() => RegistryDb.Open(workspace));
+        try
+        {
+            return Run(request, workspace, registry);
+        }
+        finally
+        {
+            Close(registry);
+        }
+    }
+
+    private static void Close(Task<RegistryDb>? registry)
+    {
+        if (registry is null) return;
+        try
+        {
+            registry.GetAwaiter().GetResult().Dispose();
+        }
+        catch (Exception ex) when (ex is Kiln.Registry.RegistryException or IOException or UnauthorizedAccessException)
+        {
+            // Already said where it was needed (the run's start); nothing is open.
+        }
+    }
+
+    private static int Run(ExperimentRequest request, WorkspacePaths workspace, Task<RegistryDb>? registry)
+    {
         var catalog = new ExperimentCatalog(workspace.Root);
         var paramNames = request.Params.Count == 0 ? [request.Experiment] : request.Params;
         var loaded = catalog.Load(request.Experiment, paramNames);
@@ -39,7 +69,7 @@ public static class ExperimentRunner
         }
         var started = DateTimeOffset.UtcNow;
         var cache = request.Cache is null ? workspace.Cache : Path.GetFullPath(request.Cache);
-        var record = Begin(request, workspace, files, started);
+        var record = registry is null ? null : Begin(request, workspace, registry.GetAwaiter().GetResult(), files, started);
         var reference = record?.Reference ?? $"{request.Experiment}_{(request.ParallelSafe ? "worker" : "dry")}_{started:yyyy-MM-dd-THHmmss}";
         using var log = new RunLog(request.NoLog || request.WritesNothing ? null : Path.Combine(workspace.State, "logs", reference + ".log"),
             request.Quiet || request.Hashes || request.Paths, request.Verbose);
@@ -82,17 +112,15 @@ public static class ExperimentRunner
             error = ex.Message;
             log.Write(LogLevel.Error, ex.Message);
         }
-        if (record is not null) Finish(request, workspace, manager, record, error, log, cache);
+        if (record is not null) Finish(request, workspace, registry!.Result, manager, record, error, log, cache);
         return error is null ? 0 : 1;
     }
 
-    private static ExperimentRunRecord? Begin(ExperimentRequest request, WorkspacePaths workspace, IReadOnlyList<(string File, IReadOnlyList<ExperimentParams> Sets)> files, DateTimeOffset started)
+    private static ExperimentRunRecord Begin(ExperimentRequest request, WorkspacePaths workspace, RegistryDb db, IReadOnlyList<(string File, IReadOnlyList<ExperimentParams> Sets)> files, DateTimeOffset started)
     {
-        if (request.WritesNothing || request.ParallelSafe) return null;
         var parameters = new JsonObject();
         foreach (var (file, sets) in files) parameters[file] = new JsonArray([.. sets.Select(s => (JsonNode)new JsonArray(s.Name, s.Hash))]);
         var code = CodeState.Capture(workspace, request.Experiment, started);
-        using var db = RegistryDb.Open(workspace);
         return db.BeginExperimentRun(request.Experiment, n => new ExperimentRunRecord
         {
             Reference = $"{request.Experiment}_{n}_{started.ToLocalTime():yyyy-MM-dd-THHmmss}",
@@ -110,7 +138,7 @@ public static class ExperimentRunner
         });
     }
 
-    private static void Finish(ExperimentRequest request, WorkspacePaths workspace, ExperimentManager manager, ExperimentRunRecord record, string? error, RunLog log, string cache)
+    private static void Finish(ExperimentRequest request, WorkspacePaths workspace, RegistryDb db, ExperimentManager manager, ExperimentRunRecord record, string? error, RunLog log, string cache)
     {
         var storeDir = Path.Combine(workspace.Stores, record.Reference);
         var reproduce = Reproduce(request, Path.GetRelativePath(workspace.Root, Path.Combine(storeDir, "artifacts")));
@@ -125,7 +153,6 @@ public static class ExperimentRunner
         };
         if (!request.NoReport) RunReportWriter.Write(workspace.Reports, done, manager, log.Lines);
         if (request.StoreFull) FullStore.Write(storeDir, done, manager, log, workspace.Reports);
-        using var db = RegistryDb.Open(workspace);
         db.UpdateExperimentRun(done);
         if (!request.NoReport) ReportIndex.Write(workspace.Reports, db.ExperimentRuns(), new ExperimentCatalog(workspace.Root));
         log.Write(error is null ? LogLevel.Info : LogLevel.Error, $"{record.Reference} {done.Status}{(done.Report is null ? "" : $"; report: {done.Report}/index.html")}");

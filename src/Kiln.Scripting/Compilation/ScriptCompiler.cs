@@ -28,13 +28,8 @@ public static class ScriptCompiler
         "System.Text.Json.Nodes", "Kiln.Kernel", "Kiln.Modules", "Kiln.Modules.Callbacks", "Kiln.Runs",
     ];
 
-    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
     private static readonly Lazy<string> ReferenceFingerprint = new(Fingerprint);
     private static readonly ConcurrentDictionary<string, CompiledScript> Memory = new(StringComparer.Ordinal);
-    private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
-    private static readonly SyntaxTree GlobalUsings = CSharpSyntaxTree.ParseText(
-        Microsoft.CodeAnalysis.Text.SourceText.From(string.Concat(ImplicitUsings.Select(u => $"global using {u};\n")), Encoding.UTF8),
-        ParseOptions, path: "kiln-implicit-usings.cs");
     private static Task? _warmUp;
 
     /// <summary>Where compiled sources are kept between processes.</summary>
@@ -147,9 +142,9 @@ public static class ScriptCompiler
     private static (byte[] Image, byte[] Pdb) Emit(IReadOnlyList<(byte[] Source, string DisplayPath)> sources, string assemblyName)
     {
         var trees = sources.Select(s => CSharpSyntaxTree.ParseText(
-            Microsoft.CodeAnalysis.Text.SourceText.From(s.Source, s.Source.Length, Encoding.UTF8, canBeEmbedded: true), ParseOptions, path: s.DisplayPath));
+            Microsoft.CodeAnalysis.Text.SourceText.From(s.Source, s.Source.Length, Encoding.UTF8, canBeEmbedded: true), Roslyn.ParseOptions, path: s.DisplayPath));
         var displayPath = string.Join(", ", sources.Select(s => s.DisplayPath));
-        var compilation = CSharpCompilation.Create(assemblyName, [.. trees, GlobalUsings], References.Value,
+        var compilation = CSharpCompilation.Create(assemblyName, [.. trees, Roslyn.GlobalUsings], Roslyn.References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary,
                 optimizationLevel: OptimizationLevel.Release,
                 nullableContextOptions: NullableContextOptions.Enable,
@@ -178,8 +173,21 @@ public static class ScriptCompiler
         return $"{where}: {d.Severity.ToString().ToLowerInvariant()} {d.Id}: {d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 
-    private static ImmutableArray<MetadataReference> LoadReferences() =>
-        [.. ReferencePaths().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
+    /// <summary>
+    /// What only a compile needs, in its own type so that its initializer — which loads Roslyn and parses — runs on the
+    /// first compile, never on a load from the cache.
+    /// </summary>
+    private static class Roslyn
+    {
+        public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
+
+        public static readonly SyntaxTree GlobalUsings = CSharpSyntaxTree.ParseText(
+            Microsoft.CodeAnalysis.Text.SourceText.From(string.Concat(ImplicitUsings.Select(u => $"global using {u};\n")), Encoding.UTF8),
+            ParseOptions, path: "kiln-implicit-usings.cs");
+
+        public static readonly ImmutableArray<MetadataReference> References =
+            [.. ReferencePaths().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
+    }
 
     /// <summary>
     /// The process's trusted assemblies — the shared framework and the application's own (Kiln.Core, and Kiln.Train
@@ -198,10 +206,14 @@ public static class ScriptCompiler
         return [.. paths.Where(File.Exists).Order(StringComparer.Ordinal)];
     }
 
-    /// <summary>What a compiled source depends on: the compiler, the runtime and the build of every Kiln assembly it can see.</summary>
+    /// <summary>
+    /// What a compiled source depends on: the compiler, the runtime and the build of every Kiln assembly it can see. The
+    /// compiler's version is read from this assembly's references, so a load from the cache does not load Roslyn.
+    /// </summary>
     private static string Fingerprint()
     {
-        var sb = new StringBuilder(typeof(CSharpCompilation).Assembly.GetName().Version?.ToString());
+        var compiler = typeof(ScriptCompiler).Assembly.GetReferencedAssemblies().FirstOrDefault(a => a.Name == "Microsoft.CodeAnalysis.CSharp");
+        var sb = new StringBuilder(compiler?.Version?.ToString());
         sb.Append('|').Append(typeof(object).Assembly.ManifestModule.ModuleVersionId);
         foreach (var path in ReferencePaths())
         {
