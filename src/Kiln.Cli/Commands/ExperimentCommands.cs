@@ -7,6 +7,8 @@ using Kiln.Experiments.Loading;
 using Kiln.Experiments.Reporting;
 using Kiln.Experiments.Runs;
 using Kiln.Registry.Store;
+using Kiln.Runs;
+using Kiln.Server.Hosting;
 
 namespace Kiln.Cli.Commands;
 
@@ -138,17 +140,27 @@ internal static class ExperimentCommands
 
     public static Command Reports(Cli cli)
     {
-        var update = new Option<bool>("--update") { Description = "Rebuild reports/index.html from every report folder's run_info.json" };
-        var port = new Option<int>("--port") { Description = "Port to serve on", DefaultValueFactory = _ => 8080 };
-        var host = new Option<string>("--host") { Description = "Address to serve on", DefaultValueFactory = _ => "127.0.0.1" };
-        var command = new Command("reports", "Rebuild the experiment reports' index (--update); serving them is not available yet") { update, port, host };
+        var update = new Option<bool>("--update") { Description = "Rebuild reports/index.html from every report folder's run_info.json, then exit" };
+        var (host, port, token) = ServeCommands.ServerOptions(defaultPort: 8080);
+        var command = new Command("reports", "Serve the experiment reports (reports/ and its index) over HTTP; --update rebuilds the index") { update, port, host, token };
         cli.Handle(command, c =>
         {
             var workspace = c.Workspace();
-            if (!c.Get(update)) throw new UsageException("reports: serving reports is not available yet; open reports/index.html, or rebuild it with --update");
-            var n = ReportIndex.Rebuild(workspace.Reports, new ExperimentCatalog(workspace.Root));
-            c.Out.Line($"{Path.Combine(workspace.Reports, "index.html")}: {n} runs");
-            return 0;
+            if (c.Get(update))
+            {
+                var n = ReportIndex.Rebuild(workspace.Reports, new ExperimentCatalog(workspace.Root));
+                c.Out.Line($"{Path.Combine(workspace.Reports, "index.html")}: {n} runs");
+                return 0;
+            }
+            if (!Directory.Exists(workspace.Reports))
+                throw new UsageException($"{workspace.Reports}: no reports yet (each `kiln experiment` run writes one, unless --no-report)");
+            var stop = StopSignals.Install();
+            var server = ServeCommands.Start(c.Get(host)!, c.Get(port), options => KilnServer.StartFolderAsync(options with { Root = workspace.Reports, Token = c.Get(token) }));
+            c.Out.Line("reports ", server.PageUrl(), "cyan", $"  (serving {workspace.Reports}; Ctrl-C to stop)");
+            c.Out.Line($"token: {server.Token}");
+            server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return stop.StopRequested ? stop.ExitCode : 0;
         });
         return command;
     }
