@@ -98,10 +98,12 @@ internal static class ExperimentCommands
                 NoReport = c.Get(noReport) || c.Get(parallelSafe),
                 Cli = ["experiment", .. c.Parse.Tokens.SkipWhile(t => t.Value != "experiment").Skip(1).Select(t => t.Value)],
                 KilnBinary = Environment.ProcessPath,
+                Stop = StopSignals.Install().Token,
             };
             try
             {
-                return ExperimentRunner.Run(request);
+                var code = ExperimentRunner.Run(request);
+                return StopSignals.Install() is { StopRequested: true } stop ? stop.ExitCode : code;
             }
             catch (Exception ex) when (ex is ExperimentException or StageSignatureException or FingerprintException)
             {

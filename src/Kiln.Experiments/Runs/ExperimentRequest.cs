@@ -37,6 +37,9 @@ public sealed record ExperimentRequest
     /// <summary>The command line as typed, for the record and the reproduce line.</summary>
     public IReadOnlyList<string> Cli { get; init; } = [];
 
+    /// <summary>Cancelled when the run is asked to stop (a signal; for a worker, its runner gone).</summary>
+    public CancellationToken Stop { get; init; }
+
     /// <summary>The kiln executable that <c>--parallel</c> workers run.</summary>
     public string? KilnBinary { get; init; }
 

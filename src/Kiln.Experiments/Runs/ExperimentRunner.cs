@@ -18,6 +18,9 @@ namespace Kiln.Experiments.Runs;
 /// </summary>
 public static class ExperimentRunner
 {
+    /// <summary>Why a run stopped early; re-running it resumes it (what was saved stays cached).</summary>
+    private const string Stopped = "stopped before it was done (asked to stop); run it again to resume";
+
     public static int Run(ExperimentRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -75,7 +78,10 @@ public static class ExperimentRunner
             request.Quiet || request.Hashes || request.Paths, request.Verbose);
         string? error = null;
         if (request.Parallel is > 1 && !request.ParallelSafe && !request.WritesNothing)
+        {
             error = ParallelRun.Run(request, workspace, sets.Count, reference, log);
+            if (error is not null && request.Stop.IsCancellationRequested) error = Stopped;
+        }
         var manager = new ExperimentManager(new ExperimentOptions
         {
             ExperimentName = request.Experiment,
@@ -90,6 +96,7 @@ public static class ExperimentRunner
             Code = Hashing.CodeHasher.ForUserAssemblies(loaded.Assembly),
             Log = log.Write,
             RunReference = reference,
+            Stop = request.Stop,
         });
         try
         {
@@ -104,8 +111,13 @@ public static class ExperimentRunner
                     return 0;
                 }
                 if (!request.NoDag) manager.Execute();
-                if (manager.Failures.Count > 0) error = string.Join("; ", manager.Failures.Select(f => $"{f.Stage.Name} on {f.Record.ReferenceName}: {f.Error}"));
+                if (manager.Stopped) error = Stopped;
+                else if (manager.Failures.Count > 0) error = string.Join("; ", manager.Failures.Select(f => $"{f.Stage.Name} on {f.Record.ReferenceName}: {f.Error}"));
             }
+        }
+        catch (OperationCanceledException) when (request.Stop.IsCancellationRequested)
+        {
+            error = Stopped;
         }
         catch (Exception ex) when (ex is StageSignatureException or StageFailedException or ExperimentException or Hashing.FingerprintException)
         {
@@ -145,7 +157,7 @@ public static class ExperimentRunner
         var done = record with
         {
             Ended = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0,
-            Status = error is null ? "completed" : "failed",
+            Status = error is null ? "completed" : request.Stop.IsCancellationRequested ? "stopped" : "failed",
             Error = error,
             Reproduce = reproduce,
             FullStore = request.StoreFull ? Path.GetRelativePath(workspace.Root, storeDir) : null,
