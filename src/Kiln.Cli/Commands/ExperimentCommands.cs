@@ -51,8 +51,8 @@ internal static class ExperimentCommands
         var printParams = new Option<string?>("--print-params") { Description = "Print the parameter sets (or the one with this name or hash prefix) as JSON", Arity = ArgumentArity.ZeroOrOne };
         var paths = Flag("--paths", "Print the artifact and metadata paths of every stage");
         var noReport = Flag("--no-report", "Write no HTML report");
-        var notebook = Flag("--notebook", "Write a notebook that reloads the run (not available yet)");
-        var docker = Flag("--docker", "Write a docker build context of the run (not available yet)");
+        var notebook = Flag("--notebook", "Write notebooks/experiments/REFERENCE.ipynb, a C# notebook that reloads the run's cached records");
+        var docker = Flag("--docker", "Write a docker build context of the run (code snapshot, artifacts, notebook; implies --store-full), and build it when docker or podman can");
         var command = new Command("experiment", "Run a cached experiment pipeline: experiments/NAME.cs over the parameter sets of params/*.cs")
         {
             name, parameters, names, indices, globalIndices, parallel, parallelSafe, overwrite, overwriteStage, storeFull, cache, dry, dryCache,
@@ -62,7 +62,6 @@ internal static class ExperimentCommands
         cli.Handle(command, c =>
         {
             var experiment = c.Get(name) ?? throw new UsageException("experiment: name the experiment (`kiln experiment ls` lists them)");
-            if (c.Get(notebook) || c.Get(docker)) throw new UsageException($"{(c.Get(notebook) ? "--notebook" : "--docker")} is not available in this version of kiln");
             if (c.Get(lazy) && c.Get(ignoreLazy)) throw new UsageException("--lazy and --ignore-lazy contradict each other");
             var workspace = c.Workspace();
             var noteText = c.Parse.GetResult(notes) is null ? null : c.Get(notes) ?? Editor();
@@ -78,7 +77,6 @@ internal static class ExperimentCommands
                 ParallelSafe = c.Get(parallelSafe),
                 Overwrite = c.Get(overwrite),
                 OverwriteStages = c.Get(overwriteStage) ?? [],
-                StoreFull = c.Get(storeFull),
                 Cache = c.Get(cache),
                 Dry = c.Get(dry),
                 DryCache = c.Get(dryCache),
@@ -96,6 +94,9 @@ internal static class ExperimentCommands
                 PrintParams = c.Parse.GetResult(printParams) is null ? null : c.Get(printParams) ?? "",
                 Paths = c.Get(paths),
                 NoReport = c.Get(noReport) || c.Get(parallelSafe),
+                Notebook = c.Get(notebook) || c.Get(docker),
+                Docker = c.Get(docker),
+                StoreFull = c.Get(storeFull) || c.Get(docker),
                 Cli = ["experiment", .. c.Parse.Tokens.SkipWhile(t => t.Value != "experiment").Skip(1).Select(t => t.Value)],
                 KilnBinary = Environment.ProcessPath,
                 Stop = StopSignals.Install().Token,
