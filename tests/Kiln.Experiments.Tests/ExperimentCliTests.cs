@@ -7,7 +7,7 @@ public class ExperimentCliTests : IDisposable
 {
     private readonly TempDir _dir = new("experiment-cli");
 
-    private const string Params = """
+    internal const string Params = """
         /// Two parameter sets
         using Kiln.Experiments;
         public sealed record Knobs : ExperimentParams { public int A { get; init; } }
@@ -17,7 +17,7 @@ public class ExperimentCliTests : IDisposable
         }
         """;
 
-    private const string Experiment = """
+    internal const string Experiment = """
         /// Load then scale
         using Kiln.Experiments;
         using Kiln.Experiments.Caching;
@@ -36,13 +36,16 @@ public class ExperimentCliTests : IDisposable
         }
         """;
 
-    public ExperimentCliTests()
+    public ExperimentCliTests() => Populate(_dir);
+
+    /// <summary>A workspace with <c>experiments/demo.cs</c> and <c>params/basic.cs</c>.</summary>
+    internal static void Populate(TempDir dir)
     {
-        File.WriteAllText(_dir.File("kiln.json"), "{}");
-        Directory.CreateDirectory(_dir.File("experiments"));
-        Directory.CreateDirectory(_dir.File("params"));
-        File.WriteAllText(_dir.File("params/basic.cs"), Params);
-        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment);
+        File.WriteAllText(dir.File("kiln.json"), "{}");
+        Directory.CreateDirectory(dir.File("experiments"));
+        Directory.CreateDirectory(dir.File("params"));
+        File.WriteAllText(dir.File("params/basic.cs"), Params);
+        File.WriteAllText(dir.File("experiments/demo.cs"), Experiment);
     }
 
     public void Dispose() => _dir.Dispose();

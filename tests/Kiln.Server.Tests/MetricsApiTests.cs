@@ -308,7 +308,7 @@ public sealed class WarmupTests
         FakeRun.Create(workspace.Sub("runs/no-metrics"));
         await using var server = await Hosting.KilnServer.StartAsync(new Hosting.ServerOptions { Root = workspace.Path, Port = 0, WarmRuns = 3 });
         await server.Warmup.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal([false, false, true, true, true], dirs.Select(server.Metrics.Holds));
+        Assert.Equal([false, false, true, true, true], dirs.Select(server.Metrics!.Holds));
         Assert.False(server.Metrics.Holds(Path.Combine(workspace.Path, "runs/no-metrics")));
     }
 }

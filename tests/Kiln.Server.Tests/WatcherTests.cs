@@ -123,10 +123,10 @@ public sealed class WatcherTests
             FakeRun.Metrics(a, 0, 9, s => s);
         }, configure: o => o with { WarmRuns = 0 });
         var dir = Path.Combine(host.Workspace.Path, "runs/a");
-        var watchers = host.Server.Watchers;
+        var watchers = host.Server.Watchers!;
         Assert.Equal(0, watchers.Count);
         await host.GetOk("/api/run/metrics?run=runs/a");
-        Assert.True(host.Server.Metrics.Follows(dir));
+        Assert.True(host.Server.Metrics!.Follows(dir));
         Assert.Equal(1, watchers.Find(dir)!.Listeners);
 
         await using (var first = await SseStream.Open(host.Client, "/api/run/events?run=runs/a"))

@@ -7,6 +7,8 @@ using Kiln.Experiments.Loading;
 using Kiln.Experiments.Reporting;
 using Kiln.Experiments.Runs;
 using Kiln.Registry.Store;
+using Kiln.Runs;
+using Kiln.Server.Hosting;
 
 namespace Kiln.Cli.Commands;
 
@@ -49,8 +51,8 @@ internal static class ExperimentCommands
         var printParams = new Option<string?>("--print-params") { Description = "Print the parameter sets (or the one with this name or hash prefix) as JSON", Arity = ArgumentArity.ZeroOrOne };
         var paths = Flag("--paths", "Print the artifact and metadata paths of every stage");
         var noReport = Flag("--no-report", "Write no HTML report");
-        var notebook = Flag("--notebook", "Write a notebook that reloads the run (not available yet)");
-        var docker = Flag("--docker", "Write a docker build context of the run (not available yet)");
+        var notebook = Flag("--notebook", "Write notebooks/experiments/REFERENCE.ipynb, a C# notebook that reloads the run's cached records");
+        var docker = Flag("--docker", "Write a docker build context of the run (code snapshot, artifacts, notebook; implies --store-full), and build it when docker or podman can");
         var command = new Command("experiment", "Run a cached experiment pipeline: experiments/NAME.cs over the parameter sets of params/*.cs")
         {
             name, parameters, names, indices, globalIndices, parallel, parallelSafe, overwrite, overwriteStage, storeFull, cache, dry, dryCache,
@@ -60,7 +62,6 @@ internal static class ExperimentCommands
         cli.Handle(command, c =>
         {
             var experiment = c.Get(name) ?? throw new UsageException("experiment: name the experiment (`kiln experiment ls` lists them)");
-            if (c.Get(notebook) || c.Get(docker)) throw new UsageException($"{(c.Get(notebook) ? "--notebook" : "--docker")} is not available in this version of kiln");
             if (c.Get(lazy) && c.Get(ignoreLazy)) throw new UsageException("--lazy and --ignore-lazy contradict each other");
             var workspace = c.Workspace();
             var noteText = c.Parse.GetResult(notes) is null ? null : c.Get(notes) ?? Editor();
@@ -76,7 +77,6 @@ internal static class ExperimentCommands
                 ParallelSafe = c.Get(parallelSafe),
                 Overwrite = c.Get(overwrite),
                 OverwriteStages = c.Get(overwriteStage) ?? [],
-                StoreFull = c.Get(storeFull),
                 Cache = c.Get(cache),
                 Dry = c.Get(dry),
                 DryCache = c.Get(dryCache),
@@ -94,12 +94,17 @@ internal static class ExperimentCommands
                 PrintParams = c.Parse.GetResult(printParams) is null ? null : c.Get(printParams) ?? "",
                 Paths = c.Get(paths),
                 NoReport = c.Get(noReport) || c.Get(parallelSafe),
+                Notebook = c.Get(notebook) || c.Get(docker),
+                Docker = c.Get(docker),
+                StoreFull = c.Get(storeFull) || c.Get(docker),
                 Cli = ["experiment", .. c.Parse.Tokens.SkipWhile(t => t.Value != "experiment").Skip(1).Select(t => t.Value)],
                 KilnBinary = Environment.ProcessPath,
+                Stop = StopSignals.Install().Token,
             };
             try
             {
-                return ExperimentRunner.Run(request);
+                var code = ExperimentRunner.Run(request);
+                return StopSignals.Install() is { StopRequested: true } stop ? stop.ExitCode : code;
             }
             catch (Exception ex) when (ex is ExperimentException or StageSignatureException or FingerprintException)
             {
@@ -138,17 +143,27 @@ internal static class ExperimentCommands
 
     public static Command Reports(Cli cli)
     {
-        var update = new Option<bool>("--update") { Description = "Rebuild reports/index.html from every report folder's run_info.json" };
-        var port = new Option<int>("--port") { Description = "Port to serve on", DefaultValueFactory = _ => 8080 };
-        var host = new Option<string>("--host") { Description = "Address to serve on", DefaultValueFactory = _ => "127.0.0.1" };
-        var command = new Command("reports", "Rebuild the experiment reports' index (--update); serving them is not available yet") { update, port, host };
+        var update = new Option<bool>("--update") { Description = "Rebuild reports/index.html from every report folder's run_info.json, then exit" };
+        var (host, port, token) = ServeCommands.ServerOptions(defaultPort: 8080);
+        var command = new Command("reports", "Serve the experiment reports (reports/ and its index) over HTTP; --update rebuilds the index") { update, port, host, token };
         cli.Handle(command, c =>
         {
             var workspace = c.Workspace();
-            if (!c.Get(update)) throw new UsageException("reports: serving reports is not available yet; open reports/index.html, or rebuild it with --update");
-            var n = ReportIndex.Rebuild(workspace.Reports, new ExperimentCatalog(workspace.Root));
-            c.Out.Line($"{Path.Combine(workspace.Reports, "index.html")}: {n} runs");
-            return 0;
+            if (c.Get(update))
+            {
+                var n = ReportIndex.Rebuild(workspace.Reports, new ExperimentCatalog(workspace.Root));
+                c.Out.Line($"{Path.Combine(workspace.Reports, "index.html")}: {n} runs");
+                return 0;
+            }
+            if (!Directory.Exists(workspace.Reports))
+                throw new UsageException($"{workspace.Reports}: no reports yet (each `kiln experiment` run writes one, unless --no-report)");
+            var stop = StopSignals.Install();
+            var server = ServeCommands.Start(c.Get(host)!, c.Get(port), options => KilnServer.StartFolderAsync(options with { Root = workspace.Reports, Token = c.Get(token) }));
+            c.Out.Line("reports ", server.PageUrl(), "cyan", $"  (serving {workspace.Reports}; Ctrl-C to stop)");
+            c.Out.Line($"token: {server.Token}");
+            server.WaitAsync(stop.Token).GetAwaiter().GetResult();
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return stop.StopRequested ? stop.ExitCode : 0;
         });
         return command;
     }

@@ -9,10 +9,10 @@ namespace Kiln.Cli.Commands;
 /// <summary><c>kiln serve</c> and <c>kiln demo</c>: the dashboard (docs/dashboard.md).</summary>
 internal static class ServeCommands
 {
-    public static (Option<string> Host, Option<int> Port, Option<string> Token) ServerOptions() =>
+    public static (Option<string> Host, Option<int> Port, Option<string> Token) ServerOptions(int defaultPort = 8421) =>
     (
         new Option<string>("--host") { Description = "Address to listen on; any but loopback requires the token on every request", DefaultValueFactory = _ => "127.0.0.1" },
-        new Option<int>("--port") { Description = "Port to listen on (0: any free port)", DefaultValueFactory = _ => 8421 },
+        new Option<int>("--port") { Description = "Port to listen on (0: any free port)", DefaultValueFactory = _ => defaultPort },
         new Option<string>("--token") { Description = "The token for changes (and, off loopback, every request); generated when not given" }
     );
 
@@ -93,11 +93,15 @@ internal static class ServeCommands
         return command;
     }
 
-    public static KilnServer Start(Context c, string root, string host, int port, string? token)
+    public static KilnServer Start(Context c, string root, string host, int port, string? token) =>
+        Start(host, port, options => KilnServer.StartAsync(options with { Root = root, Token = token }));
+
+    /// <summary>Starts a server on <paramref name="host"/>:<paramref name="port"/>; an address it cannot listen on is one clear line.</summary>
+    public static KilnServer Start(string host, int port, Func<Kiln.Server.Hosting.ServerOptions, Task<KilnServer>> start)
     {
         try
         {
-            return KilnServer.StartAsync(new Kiln.Server.Hosting.ServerOptions { Root = root, Host = host, Port = port, Token = token }).GetAwaiter().GetResult();
+            return start(new Kiln.Server.Hosting.ServerOptions { Root = "", Host = host, Port = port }).GetAwaiter().GetResult();
         }
         catch (Exception ex) when (ex is IOException or FormatException or System.Net.Sockets.SocketException)
         {

@@ -44,6 +44,18 @@ public sealed class ArtifactStore(string directory, string prefix, bool readOnly
         return m is not null && m.StageKey == key ? m : null;
     }
 
+    /// <summary>
+    /// A cached output read back, verified against its metadata (a notebook reloading a run's records uses this):
+    /// <paramref name="cacher"/> is the one the stage saved it with.
+    /// </summary>
+    public T Load<T>(string key, string stage, string output, Cacher cacher)
+    {
+        ArgumentNullException.ThrowIfNull(cacher);
+        var metadata = ReadMetadata(key, stage, output)
+            ?? throw new CorruptArtifactException($"{MetadataPath(key, stage, output)}: no metadata for this key (was the cache cleared, or the stage run again?)");
+        return (T)cacher.Load(ArtifactPath(key, stage, output, cacher.Extension), typeof(T), metadata)!;
+    }
+
     public void WriteMetadata(string key, string stage, string output, ArtifactMetadata metadata)
     {
         if (ReadOnly) return;

@@ -7,6 +7,9 @@ namespace Kiln.Experiments.Loading;
 /// <summary>A compiled experiment: its <c>Run</c> and the <c>GetParams</c> of each parameters file given.</summary>
 public sealed record LoadedExperiment(string Name, string Path, MethodInfo Run, IReadOnlyList<(string File, MethodInfo Method)> GetParams, string CompileKey, Assembly Assembly)
 {
+    /// <summary>The compiled experiment in the compile cache (what a notebook references), or null when it is not on disk.</summary>
+    public string? AssemblyFile => Kiln.Scripting.Compilation.ScriptCompiler.CachedAssembly(CompileKey);
+
     /// <summary>Each parameters file's sets, in order; a file that returns none (or not a list of params) is an error.</summary>
     public IReadOnlyList<(string File, IReadOnlyList<ExperimentParams> Sets)> ParamSets()
     {

@@ -40,6 +40,9 @@ public sealed class ExperimentManager
     public IReadOnlyList<RenderedReportable> Reportables =>
         [.. _nodes.SelectMany(n => n.Reportables), .. _reportables];
 
+    /// <summary>Whether <see cref="Execute"/> ended early because <see cref="ExperimentOptions.Stop"/> was cancelled.</summary>
+    public bool Stopped { get; private set; }
+
     /// <summary>The stages that failed, with why.</summary>
     public IReadOnlyList<StageNode> Failures => [.. _nodes.Where(n => n.Status == StageStatus.Failed)];
 
@@ -77,6 +80,7 @@ public sealed class ExperimentManager
         for (var i = 0; i < stage.OutputNames.Count; i++) record.SetOutput(stage.OutputNames[i], node, i);
         if (Options.NoDag)
         {
+            Options.Stop.ThrowIfCancellationRequested();
             _runner.Evaluate(node, mapOnly: false);
             if (node.Status == StageStatus.Run || !node.HasCachers && node.Status == StageStatus.Known) _runner.Execute(node);
             if (node.Status == StageStatus.Failed) throw new StageFailedException(node);
@@ -101,13 +105,19 @@ public sealed class ExperimentManager
     /// Runs what is needed, in declaration order: a node whose outputs are cached is not run (its outputs load only if
     /// read), one whose key is new runs, and its new data versions decide its consumers' keys (early cutoff). A node
     /// whose outputs nobody reads and that has no cacher runs every time (it is a leaf with effects, like a report). A
-    /// failed stage fails the nodes below it; the others go on.
+    /// failed stage fails the nodes below it; the others go on. Once <see cref="ExperimentOptions.Stop"/> is cancelled no
+    /// further node starts (<see cref="Stopped"/>).
     /// </summary>
     public void Execute()
     {
         Mapping = false;
         foreach (var node in _nodes)
         {
+            if (Options.Stop.IsCancellationRequested)
+            {
+                Stopped = true;
+                return;
+            }
             if (node.Status is StageStatus.Executed or StageStatus.Failed) continue;
             if (node.Inputs.Any(i => Upstream(i).Any(u => u.Status == StageStatus.Failed)))
             {

@@ -45,4 +45,10 @@ public sealed record ExperimentOptions
 
     /// <summary>The run, as recorded in each artifact's metadata (<c>manager_run_info</c>).</summary>
     public string? RunReference { get; init; }
+
+    /// <summary>
+    /// Cancelled to stop (a signal, or a <c>--parallel</c> worker's runner gone): no further stage starts; the one running
+    /// finishes and is saved (a stage body cannot be interrupted safely, and its writes are atomic anyway).
+    /// </summary>
+    public CancellationToken Stop { get; init; }
 }

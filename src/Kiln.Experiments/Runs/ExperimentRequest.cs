@@ -34,8 +34,17 @@ public sealed record ExperimentRequest
     public bool Paths { get; init; }
     public bool NoReport { get; init; }
 
+    /// <summary><c>--notebook</c>: write <c>notebooks/experiments/{reference}.ipynb</c> (<see cref="RunNotebook"/>).</summary>
+    public bool Notebook { get; init; }
+
+    /// <summary><c>--docker</c>: write a build context of the run, and build it when an engine can (<see cref="DockerExport"/>).</summary>
+    public bool Docker { get; init; }
+
     /// <summary>The command line as typed, for the record and the reproduce line.</summary>
     public IReadOnlyList<string> Cli { get; init; } = [];
+
+    /// <summary>Cancelled when the run is asked to stop (a signal; for a worker, its runner gone).</summary>
+    public CancellationToken Stop { get; init; }
 
     /// <summary>The kiln executable that <c>--parallel</c> workers run.</summary>
     public string? KilnBinary { get; init; }

@@ -18,6 +18,9 @@ namespace Kiln.Experiments.Runs;
 /// </summary>
 public static class ExperimentRunner
 {
+    /// <summary>Why a run stopped early; re-running it resumes it (what was saved stays cached).</summary>
+    private const string Stopped = "stopped before it was done (asked to stop); run it again to resume";
+
     public static int Run(ExperimentRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -75,7 +78,10 @@ public static class ExperimentRunner
             request.Quiet || request.Hashes || request.Paths, request.Verbose);
         string? error = null;
         if (request.Parallel is > 1 && !request.ParallelSafe && !request.WritesNothing)
+        {
             error = ParallelRun.Run(request, workspace, sets.Count, reference, log);
+            if (error is not null && request.Stop.IsCancellationRequested) error = Stopped;
+        }
         var manager = new ExperimentManager(new ExperimentOptions
         {
             ExperimentName = request.Experiment,
@@ -90,6 +96,7 @@ public static class ExperimentRunner
             Code = Hashing.CodeHasher.ForUserAssemblies(loaded.Assembly),
             Log = log.Write,
             RunReference = reference,
+            Stop = request.Stop,
         });
         try
         {
@@ -104,15 +111,20 @@ public static class ExperimentRunner
                     return 0;
                 }
                 if (!request.NoDag) manager.Execute();
-                if (manager.Failures.Count > 0) error = string.Join("; ", manager.Failures.Select(f => $"{f.Stage.Name} on {f.Record.ReferenceName}: {f.Error}"));
+                if (manager.Stopped) error = Stopped;
+                else if (manager.Failures.Count > 0) error = string.Join("; ", manager.Failures.Select(f => $"{f.Stage.Name} on {f.Record.ReferenceName}: {f.Error}"));
             }
+        }
+        catch (OperationCanceledException) when (request.Stop.IsCancellationRequested)
+        {
+            error = Stopped;
         }
         catch (Exception ex) when (ex is StageSignatureException or StageFailedException or ExperimentException or Hashing.FingerprintException)
         {
             error = ex.Message;
             log.Write(LogLevel.Error, ex.Message);
         }
-        if (record is not null) Finish(request, workspace, registry!.Result, manager, record, error, log, cache);
+        if (record is not null) Finish(request, workspace, registry!.Result, manager, record, error, log, loaded);
         return error is null ? 0 : 1;
     }
 
@@ -138,14 +150,14 @@ public static class ExperimentRunner
         });
     }
 
-    private static void Finish(ExperimentRequest request, WorkspacePaths workspace, RegistryDb db, ExperimentManager manager, ExperimentRunRecord record, string? error, RunLog log, string cache)
+    private static void Finish(ExperimentRequest request, WorkspacePaths workspace, RegistryDb db, ExperimentManager manager, ExperimentRunRecord record, string? error, RunLog log, LoadedExperiment loaded)
     {
         var storeDir = Path.Combine(workspace.Stores, record.Reference);
         var reproduce = Reproduce(request, Path.GetRelativePath(workspace.Root, Path.Combine(storeDir, "artifacts")));
         var done = record with
         {
             Ended = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0,
-            Status = error is null ? "completed" : "failed",
+            Status = error is null ? "completed" : request.Stop.IsCancellationRequested ? "stopped" : "failed",
             Error = error,
             Reproduce = reproduce,
             FullStore = request.StoreFull ? Path.GetRelativePath(workspace.Root, storeDir) : null,
@@ -155,22 +167,35 @@ public static class ExperimentRunner
         if (request.StoreFull) FullStore.Write(storeDir, done, manager, log, workspace.Reports);
         db.UpdateExperimentRun(done);
         if (!request.NoReport) ReportIndex.Write(workspace.Reports, db.ExperimentRuns(), new ExperimentCatalog(workspace.Root));
+        if (request.Notebook)
+        {
+            var notebook = RunNotebook.Write(NotebookPath(workspace, done.Reference), done, manager, RunNotebook.Here(manager, loaded.AssemblyFile));
+            log.Write(LogLevel.Info, $"notebook: {Path.GetRelativePath(workspace.Root, notebook)}");
+        }
+        if (request.Docker) DockerExport.Write(workspace, done, request, manager, storeDir, loaded.AssemblyFile, log.Write);
         log.Write(error is null ? LogLevel.Info : LogLevel.Error, $"{record.Reference} {done.Status}{(done.Report is null ? "" : $"; report: {done.Report}/index.html")}");
     }
 
+    /// <summary>Where <c>--notebook</c> writes a run's notebook (curifactory's <c>notebooks/experiments/{reference}.ipynb</c>).</summary>
+    public static string NotebookPath(WorkspacePaths workspace, string reference) =>
+        Path.Combine(workspace.Root, "notebooks", "experiments", reference + ".ipynb");
+
     /// <summary>The line that reproduces the run from its full store: <c>--overwrite</c> and <c>--store-full</c> dropped, the store as a read-only cache.</summary>
-    public static string Reproduce(ExperimentRequest request, string artifacts)
+    public static string Reproduce(ExperimentRequest request, string artifacts) => string.Join(' ', ReproduceArgs(request, artifacts).Select(Quote));
+
+    /// <summary><see cref="Reproduce"/> as arguments (<c>--docker</c> dropped too: a reproduction exports nothing).</summary>
+    public static IReadOnlyList<string> ReproduceArgs(ExperimentRequest request, string artifacts)
     {
         ArgumentNullException.ThrowIfNull(request);
         var args = new List<string>();
         for (var i = 0; i < request.Cli.Count; i++)
         {
             var a = request.Cli[i];
-            if (a is "--overwrite" or "--store-full" or "-s" or "--dry-cache") continue;
+            if (a is "--overwrite" or "--store-full" or "-s" or "--dry-cache" or "--docker") continue;
             if (a is "--cache" or "-c") { i++; continue; }
-            args.Add(Quote(a));
+            args.Add(a);
         }
-        return string.Join(' ', [.. args, "--cache", Quote(artifacts), "--dry-cache"]);
+        return [.. args, "--cache", artifacts, "--dry-cache"];
     }
 
     private static string Quote(string a) => a.Length > 0 && a.All(c => char.IsLetterOrDigit(c) || "-_./=:,@".Contains(c, StringComparison.Ordinal)) ? a : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'";

@@ -225,6 +225,13 @@ public static class ScriptCompiler
         return sb.ToString();
     }
 
+    /// <summary>The compiled assembly of <paramref name="key"/> in the disk cache, or null when it is not there.</summary>
+    public static string? CachedAssembly(string key)
+    {
+        var dll = Path.Combine(CacheDirectory, key + ".dll");
+        return File.Exists(dll) ? dll : null;
+    }
+
     private static CompiledScript? ReadDisk(string key)
     {
         try

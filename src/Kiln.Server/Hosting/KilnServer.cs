@@ -1,5 +1,6 @@
 using System.Net;
 using Kiln.Server.Control;
+using Kiln.Server.Files;
 using Kiln.Server.Live;
 using Kiln.Server.Metrics;
 using Kiln.Server.Runs;
@@ -15,13 +16,14 @@ namespace Kiln.Server.Hosting;
 
 /// <summary>
 /// Kiln's dashboard server: ASP.NET Core minimal APIs grouped by feature (runs, metrics, control, live events, UI)
-/// over the run directories under <see cref="ServerOptions.Root"/>, and the static UI.
+/// over the run directories under <see cref="ServerOptions.Root"/>, and the static UI — or, started with
+/// <see cref="StartFolderAsync"/>, one folder's files (the experiment reports) under the same access rules.
 /// </summary>
 public sealed class KilnServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private KilnServer(WebApplication app, string url, AccessPolicy access, RunIndex runs)
+    private KilnServer(WebApplication app, string url, AccessPolicy access, RunIndex? runs)
     {
         _app = app;
         Url = url;
@@ -32,7 +34,8 @@ public sealed class KilnServer : IAsyncDisposable
     /// <summary>The server's address, e.g. <c>http://127.0.0.1:8421/</c>: what scripts and the API are reached at.</summary>
     public string Url { get; }
     public AccessPolicy Access { get; }
-    public RunIndex Runs { get; }
+    /// <summary>The runs served (null when serving a folder's files, <see cref="StartFolderAsync"/>).</summary>
+    public RunIndex? Runs { get; }
     public string Token => Access.Token;
 
     /// <summary>
@@ -46,11 +49,49 @@ public sealed class KilnServer : IAsyncDisposable
 
     public static async Task<KilnServer> StartAsync(ServerOptions options, CancellationToken cancel = default)
     {
-        if (!Directory.Exists(options.Root)) throw new DirectoryNotFoundException($"{options.Root}: no such directory to serve");
-        var access = new AccessPolicy(options.Host, options.Token);
+        var access = Check(options);
         var runs = new RunIndex(options.Root, options.Time);
         var watchers = new RunWatchers(options.Time);
         var store = new MetricsStore(previewBytes: options.PreviewBytes, watchers: watchers);
+        var app = Build(options, access);
+        RunsEndpoints.Map(app, runs);
+        ModelsEndpoints.Map(app, runs);
+        MetricsEndpoints.Map(app, runs, store);
+        ControlEndpoints.Map(app, runs);
+        AutopilotEndpoints.Map(app, runs);
+        EventsEndpoint.Map(app, runs, watchers);
+        UiEndpoints.Map(app, access);
+        // Endpoints are built (their parameter binding compiled) now rather than by the first request, which for a
+        // large run is the one a user waits on.
+        foreach (var source in ((IEndpointRouteBuilder)app).DataSources) _ = source.Endpoints;
+        await app.StartAsync(cancel);
+        var warmup = Warm(runs, store, options.WarmRuns);
+        return new KilnServer(app, AddressOf(app, options), access, runs) { Warmup = warmup, Metrics = store, Watchers = watchers };
+    }
+
+    /// <summary>
+    /// Serves the files of <see cref="ServerOptions.Root"/> as they are, read-only (<c>kiln reports</c>: the experiment
+    /// reports and their index), under the dashboard's rules: loopback by default, the token on every request
+    /// elsewhere, and nothing outside the folder readable, symbolic links included (<see cref="FolderEndpoints"/>).
+    /// </summary>
+    public static async Task<KilnServer> StartFolderAsync(ServerOptions options, CancellationToken cancel = default)
+    {
+        var access = Check(options);
+        var app = Build(options, access);
+        FolderEndpoints.Map(app, new Confinement(options.Root));
+        await app.StartAsync(cancel);
+        return new KilnServer(app, AddressOf(app, options), access, runs: null);
+    }
+
+    private static AccessPolicy Check(ServerOptions options)
+    {
+        if (!Directory.Exists(options.Root)) throw new DirectoryNotFoundException($"{options.Root}: no such directory to serve");
+        return new AccessPolicy(options.Host, options.Token);
+    }
+
+    /// <summary>Kestrel on the options' address, with the access policy in front of everything and errors in the API's shape.</summary>
+    private static WebApplication Build(ServerOptions options, AccessPolicy access)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.ConfigureHttpJsonOptions(ServerJson.Configure);
@@ -66,29 +107,22 @@ public sealed class KilnServer : IAsyncDisposable
         var app = builder.Build();
         app.Use(access.Guard);
         app.Use(ApiErrors.Handle);
-        RunsEndpoints.Map(app, runs);
-        ModelsEndpoints.Map(app, runs);
-        MetricsEndpoints.Map(app, runs, store);
-        ControlEndpoints.Map(app, runs);
-        AutopilotEndpoints.Map(app, runs);
-        EventsEndpoint.Map(app, runs, watchers);
-        UiEndpoints.Map(app, access);
-        // Endpoints are built (their parameter binding compiled) now rather than by the first request, which for a
-        // large run is the one a user waits on.
-        foreach (var source in ((IEndpointRouteBuilder)app).DataSources) _ = source.Endpoints;
-        await app.StartAsync(cancel);
-        var warmup = Warm(runs, store, options.WarmRuns);
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var port = new Uri(bound).Port;
-        // Bound to every address, the URL to hand out names this machine.
-        var host = options.Host is "0.0.0.0" or "::" ? Dns.GetHostName()
-            : options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
-        return new KilnServer(app, $"http://{host}:{port}/", access, runs) { Warmup = warmup, Metrics = store, Watchers = watchers };
+        return app;
     }
 
-    internal MetricsStore Metrics { get; private init; } = null!;
+    /// <summary>The address to hand out: the port actually bound, and, bound to every address, this machine's name.</summary>
+    private static string AddressOf(WebApplication app, ServerOptions options)
+    {
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var port = new Uri(bound).Port;
+        var host = options.Host is "0.0.0.0" or "::" ? Dns.GetHostName()
+            : options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
+        return $"http://{host}:{port}/";
+    }
 
-    internal RunWatchers Watchers { get; private init; } = null!;
+    internal MetricsStore? Metrics { get; private init; }
+
+    internal RunWatchers? Watchers { get; private init; }
 
     /// <summary>Completes when the runs read at start are read.</summary>
     public Task Warmup { get; private init; } = Task.CompletedTask;
@@ -131,6 +165,6 @@ public sealed class KilnServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        Watchers.Dispose();
+        Watchers?.Dispose();
     }
 }
