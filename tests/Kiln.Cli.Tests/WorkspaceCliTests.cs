@@ -89,7 +89,7 @@ public sealed class WorkspaceCliTests
         Trained(dir.Path, "a2", "aaaa", """{"batch_size": 64, "learning_rate": 0.001}""", 300, kind: "queue");
         var rebuild = KilnProcess.Run(dir.Path, "registry", "rebuild");
         Assert.True(rebuild.ExitCode == 0, rebuild.ToString());
-        Assert.Matches(@"^rebuilt \.kiln/registry\.db from the run folders: 3 runs, 3 models \(1 trialled\) in [\d.]+ s\n$", rebuild.Stdout);
+        Assert.Matches(@"^rebuilt \.kiln/registry\.db from the run folders: 3 runs, 3 models \(1 trialled\), 0 experiment runs in [\d.]+ s\n$", rebuild.Stdout);
 
         var list = KilnProcess.Run(Path.Combine(dir.Path, "cfg"), "models");
         Assert.True(list.ExitCode == 0, list.ToString());

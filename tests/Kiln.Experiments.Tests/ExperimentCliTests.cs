@@ -5,60 +5,16 @@ namespace Kiln.Experiments.Tests;
 /// <summary>The published kiln running experiments in a real workspace: compile, cache, code edits, failures, the registry.</summary>
 public class ExperimentCliTests : IDisposable
 {
-    private readonly TempDir _dir = new("experiment-cli");
+    private readonly ExperimentWorkspace _workspace = new("experiment-cli");
+    private readonly TempDir _dir;
 
-    internal const string Params = """
-        /// Two parameter sets
-        using Kiln.Experiments;
-        public sealed record Knobs : ExperimentParams { public int A { get; init; } }
-        public static class BasicParams
-        {
-            public static IEnumerable<Knobs> GetParams() => [new Knobs { Name = "small", A = 2 }, new Knobs { Name = "big", A = 5 }];
-        }
-        """;
+    public ExperimentCliTests() => _dir = _workspace.Dir;
 
-    internal const string Experiment = """
-        /// Load then scale
-        using Kiln.Experiments;
-        using Kiln.Experiments.Caching;
-        using Kiln.Experiments.Pipeline;
-        public static class Demo
-        {
-            [Stage("data", Cachers = [typeof(JsonCacher)])]
-            public static int[] Load(Record r) { File.AppendAllText("calls.txt", "load\n"); return [.. Enumerable.Range(0, ((Knobs)r.Params!).A)]; }
-            [Stage("scaled", Cachers = [typeof(JsonCacher)])]
-            public static double[] Scale(Record r, int[] data) { File.AppendAllText("calls.txt", "scale\n"); return [.. data.Select(Helper)]; }
-            static double Helper(int x) => x + 0.5;
-            public static void Run(IReadOnlyList<Knobs> ps, ExperimentManager manager)
-            {
-                foreach (var p in ps) new Record(manager, p).Run(Load).Run(Scale);
-            }
-        }
-        """;
+    public void Dispose() => _workspace.Dispose();
 
-    public ExperimentCliTests() => Populate(_dir);
+    private KilnProcess.Result Kiln(params string[] args) => _workspace.Kiln(args);
 
-    /// <summary>A workspace with <c>experiments/demo.cs</c> and <c>params/basic.cs</c>.</summary>
-    internal static void Populate(TempDir dir)
-    {
-        File.WriteAllText(dir.File("kiln.json"), "{}");
-        Directory.CreateDirectory(dir.File("experiments"));
-        Directory.CreateDirectory(dir.File("params"));
-        File.WriteAllText(dir.File("params/basic.cs"), Params);
-        File.WriteAllText(dir.File("experiments/demo.cs"), Experiment);
-    }
-
-    public void Dispose() => _dir.Dispose();
-
-    private KilnProcess.Result Kiln(params string[] args) => KilnProcess.Run(_dir.Path, TimeSpan.FromMinutes(5), null, args);
-
-    private string[] Calls()
-    {
-        var path = _dir.File("calls.txt");
-        var calls = File.Exists(path) ? File.ReadAllLines(path) : [];
-        File.Delete(path);
-        return calls;
-    }
+    private string[] Calls() => _workspace.Calls();
 
     [Fact]
     public void A_run_a_cached_rerun_a_helper_edit_and_a_comment_edit()
@@ -74,12 +30,12 @@ public class ExperimentCliTests : IDisposable
         Assert.Empty(Calls());
 
         // A comment and white space change no IL: nothing re-runs.
-        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("    static double Helper", "    // the helper\n\n    static double Helper", StringComparison.Ordinal));
+        File.WriteAllText(_dir.File("experiments/demo.cs"), ExperimentWorkspace.Experiment.Replace("    static double Helper", "    // the helper\n\n    static double Helper", StringComparison.Ordinal));
         Assert.Equal(0, Kiln("experiment", "demo", "-p", "basic").ExitCode);
         Assert.Empty(Calls());
 
         // A called helper's edit re-runs the stage that calls it, and only it.
-        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("x + 0.5", "x + 0.25", StringComparison.Ordinal));
+        File.WriteAllText(_dir.File("experiments/demo.cs"), ExperimentWorkspace.Experiment.Replace("x + 0.5", "x + 0.25", StringComparison.Ordinal));
         var map = Kiln("experiment", "demo", "-p", "basic", "--map");
         Assert.Contains("Stage: Scale (leaf) [runs: code changed]", map.Stdout, StringComparison.Ordinal);
         Assert.Equal(0, Kiln("experiment", "demo", "-p", "basic").ExitCode);
@@ -93,7 +49,7 @@ public class ExperimentCliTests : IDisposable
     [Fact]
     public void A_failing_stage_exits_1_with_its_cause_in_the_registry_and_the_report()
     {
-        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("x + 0.5", "x / (x - x)", StringComparison.Ordinal).Replace("double[] Scale", "int[] Scale").Replace("double Helper", "int Helper"));
+        File.WriteAllText(_dir.File("experiments/demo.cs"), ExperimentWorkspace.Experiment.Replace("x + 0.5", "x / (x - x)", StringComparison.Ordinal).Replace("double[] Scale", "int[] Scale").Replace("double Helper", "int Helper"));
         var run = Kiln("experiment", "demo", "-p", "basic");
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("divide by zero", run.Stderr, StringComparison.OrdinalIgnoreCase);
@@ -104,7 +60,7 @@ public class ExperimentCliTests : IDisposable
     [Fact]
     public void A_compile_error_names_file_line_and_column()
     {
-        File.WriteAllText(_dir.File("experiments/demo.cs"), Experiment.Replace("=> x + 0.5;", "=> x + ;", StringComparison.Ordinal));
+        File.WriteAllText(_dir.File("experiments/demo.cs"), ExperimentWorkspace.Experiment.Replace("=> x + 0.5;", "=> x + ;", StringComparison.Ordinal));
         var run = Kiln("experiment", "demo", "-p", "basic");
         Assert.Equal(1, run.ExitCode);
         Assert.Matches(@"experiments/demo\.cs\(\d+,\d+\): error CS\d+", run.Stderr);

@@ -10,13 +10,11 @@ namespace Kiln.Experiments.Tests;
 /// <summary><c>--notebook</c> and <c>--docker</c> with the published kiln: what they write, read back.</summary>
 public sealed partial class ExportCliTests : IDisposable
 {
-    private readonly TempDir _dir = new("export-cli");
+    private readonly ExperimentWorkspace _workspace = new("export-cli");
 
-    public ExportCliTests() => ExperimentCliTests.Populate(_dir);
+    public void Dispose() => _workspace.Dispose();
 
-    public void Dispose() => _dir.Dispose();
-
-    private KilnProcess.Result Kiln(params string[] args) => KilnProcess.Run(_dir.Path, TimeSpan.FromMinutes(5), null, args);
+    private KilnProcess.Result Kiln(params string[] args) => _workspace.Kiln(args);
 
     [GeneratedRegex("""var (\w+) = cache\.Load<(.+?)>\(@"([0-9a-f]{64})", @"(\w+)", @"(\w+)", new Kiln\.Experiments\.Caching\.JsonCacher\(\)\);""")]
     private static partial Regex LoadLine();
@@ -29,7 +27,7 @@ public sealed partial class ExportCliTests : IDisposable
     {
         var run = Kiln("experiment", "demo", "-p", "basic", "--notebook");
         Assert.True(run.ExitCode == 0, run.ToString());
-        var file = Directory.GetFiles(_dir.File("notebooks/experiments"), "*.ipynb").Single();
+        var file = Directory.GetFiles(_workspace.Dir.File("notebooks/experiments"), "*.ipynb").Single();
         var notebook = JsonNode.Parse(File.ReadAllText(file))!;
         Assert.Equal(4, (int)notebook["nbformat"]!);
         Assert.Equal(".net-csharp", (string?)notebook["metadata"]!["kernelspec"]!["name"]);
@@ -42,12 +40,12 @@ public sealed partial class ExportCliTests : IDisposable
         Assert.Equal(["Kiln.Core.dll", "Kiln.Experiments.dll"], references.Take(2).Select(Path.GetFileName));
         Assert.All(references, r => Assert.True(File.Exists(r), r));
         Assert.Equal(3, references.Count); // and the compiled experiment
-        Assert.Contains($"new ArtifactStore(@\"{Path.GetFullPath(_dir.File(".kiln/cache"))}\", @\"demo\", readOnly: true)", code[1], StringComparison.Ordinal);
+        Assert.Contains($"new ArtifactStore(@\"{Path.GetFullPath(_workspace.Dir.File(".kiln/cache"))}\", @\"demo\", readOnly: true)", code[1], StringComparison.Ordinal);
 
         // Each load line, run as written: the outputs of both records come back, verified.
         var loads = code.Skip(2).SelectMany(c => LoadLine().Matches(c)).ToList();
         Assert.Equal(["small_data", "small_scaled", "big_data", "big_scaled"], loads.Select(m => m.Groups[1].Value));
-        var cache = new ArtifactStore(_dir.File(".kiln/cache"), "demo", readOnly: true);
+        var cache = new ArtifactStore(_workspace.Dir.File(".kiln/cache"), "demo", readOnly: true);
         var data = loads.Where(m => m.Groups[2].Value == "int[]").Select(m => cache.Load<int[]>(m.Groups[3].Value, m.Groups[4].Value, m.Groups[5].Value, new JsonCacher())).ToList();
         Assert.Equal([[0, 1], [0, 1, 2, 3, 4]], data);
         Assert.Equal("double[]", loads[1].Groups[2].Value);
@@ -56,12 +54,12 @@ public sealed partial class ExportCliTests : IDisposable
     [Fact]
     public void Docker_writes_a_build_context_of_the_run_and_says_when_no_engine_can_build_it()
     {
-        GitCommand.Run(_dir.Path, "init", "-q");
-        GitCommand.Run(_dir.Path, "add", "experiments", "params", "kiln.json");
-        GitCommand.Run(_dir.Path, "commit", "-q", "-m", "the experiment");
+        GitCommand.Run(_workspace.Dir.Path, "init", "-q");
+        GitCommand.Run(_workspace.Dir.Path, "add", "experiments", "params", "kiln.json");
+        GitCommand.Run(_workspace.Dir.Path, "commit", "-q", "-m", "the experiment");
         var run = Kiln("experiment", "demo", "-p", "basic", "--docker");
         Assert.True(run.ExitCode == 0, run.ToString());
-        var context = Directory.GetDirectories(_dir.File(".kiln/docker")).Single();
+        var context = Directory.GetDirectories(_workspace.Dir.File(".kiln/docker")).Single();
         var reference = Path.GetFileName(context);
         if (!EngineAnswers()) Assert.Contains("client with no engine", run.Stdout + run.Stderr, StringComparison.Ordinal);
 
@@ -78,8 +76,8 @@ public sealed partial class ExportCliTests : IDisposable
             Assert.Contains("experiments/demo.cs", names);
             Assert.Contains("params/basic.cs", names);
         }
-        Assert.Equal(ExperimentCliTests.Experiment, File.ReadAllText(Path.Combine(context, "experiment/experiments/demo.cs")));
-        Assert.Equal(ExperimentCliTests.Params, File.ReadAllText(Path.Combine(context, "experiment/params/basic.cs")));
+        Assert.Equal(ExperimentWorkspace.Experiment, File.ReadAllText(Path.Combine(context, "experiment/experiments/demo.cs")));
+        Assert.Equal(ExperimentWorkspace.Params, File.ReadAllText(Path.Combine(context, "experiment/params/basic.cs")));
         Assert.Equal(4, Directory.GetFiles(Path.Combine(context, "artifacts"), "*_metadata.json").Length);
         Assert.True(File.Exists(Path.Combine(context, "kiln", "kiln.dll")));
         Assert.True(File.Exists(Path.Combine(context, "experiment.dll")));
@@ -88,8 +86,8 @@ public sealed partial class ExportCliTests : IDisposable
         Assert.Contains($"/workspace/.kiln/stores/{reference}/artifacts", notebook, StringComparison.Ordinal);
         Assert.Contains("#r @\\\"/opt/kiln/Kiln.Experiments.dll\\\"", notebook, StringComparison.Ordinal);
         // --docker keeps the full store it copies from, and a notebook on this machine too.
-        Assert.True(Directory.Exists(_dir.File($".kiln/stores/{reference}/artifacts")));
-        Assert.True(File.Exists(_dir.File($"notebooks/experiments/{reference}.ipynb")));
+        Assert.True(Directory.Exists(_workspace.Dir.File($".kiln/stores/{reference}/artifacts")));
+        Assert.True(File.Exists(_workspace.Dir.File($"notebooks/experiments/{reference}.ipynb")));
     }
 
     private static bool EngineAnswers()

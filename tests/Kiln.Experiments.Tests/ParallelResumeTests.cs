@@ -50,23 +50,18 @@ public sealed class ParallelResumeTests : IDisposable
         }
         """;
 
-    private readonly TempDir _dir = new("parallel-resume");
+    private readonly ExperimentWorkspace _workspace = new("parallel-resume");
+    private readonly TempDir _dir;
 
     public ParallelResumeTests()
     {
-        ExperimentCliTests.Populate(_dir);
+        _dir = _workspace.Dir;
         File.WriteAllText(_dir.File("experiments/slow.cs"), Slow);
     }
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => _workspace.Dispose();
 
-    private string[] Calls()
-    {
-        var path = _dir.File("calls.txt");
-        var calls = File.Exists(path) ? File.ReadAllLines(path) : [];
-        File.Delete(path);
-        return calls;
-    }
+    private string[] Calls() => _workspace.Calls();
 
     /// <summary>Starts the parallel run and waits until "small" is saved and "big" is inside its first stage.</summary>
     private async Task<(Process Runner, int[] Workers)> StartHalfWay()

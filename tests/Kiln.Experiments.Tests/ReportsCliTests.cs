@@ -8,11 +8,9 @@ namespace Kiln.Experiments.Tests;
 /// <summary><c>kiln reports</c> as a real process: it serves the reports folder over HTTP until a signal stops it.</summary>
 public sealed partial class ReportsCliTests : IDisposable
 {
-    private readonly TempDir _dir = new("reports-cli");
+    private readonly ExperimentWorkspace _workspace = new("reports-cli");
 
-    public ReportsCliTests() => ExperimentCliTests.Populate(_dir);
-
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => _workspace.Dispose();
 
     [GeneratedRegex(@"reports (http://\S+)")]
     private static partial Regex ReportsLine();
@@ -20,10 +18,10 @@ public sealed partial class ReportsCliTests : IDisposable
     [Fact]
     public async Task Reports_are_served_on_loopback_and_SIGTERM_stops_the_server()
     {
-        var run = KilnProcess.Run(_dir.Path, TimeSpan.FromMinutes(5), null, "experiment", "demo", "-p", "basic");
+        var run = KilnProcess.Run(_workspace.Dir.Path, TimeSpan.FromMinutes(5), null, "experiment", "demo", "-p", "basic");
         Assert.True(run.ExitCode == 0, run.ToString());
-        var reference = Path.GetFileName(Directory.GetDirectories(_dir.File("reports")).Single());
-        using var server = KilnProcess.Start(_dir.Path, null, "reports", "--port", "0", "--plain");
+        var reference = Path.GetFileName(Directory.GetDirectories(_workspace.Dir.File("reports")).Single());
+        using var server = KilnProcess.Start(_workspace.Dir.Path, null, "reports", "--port", "0", "--plain");
         try
         {
             string? line = null;
@@ -49,12 +47,12 @@ public sealed partial class ReportsCliTests : IDisposable
     [Fact]
     public void Without_reports_it_says_so_and_update_rebuilds_the_index()
     {
-        var none = KilnProcess.Run(_dir.Path, "reports", "--port", "0");
+        var none = KilnProcess.Run(_workspace.Dir.Path, "reports", "--port", "0");
         Assert.NotEqual(0, none.ExitCode);
         Assert.Contains("no reports yet", none.Stderr, StringComparison.Ordinal);
-        Directory.CreateDirectory(_dir.File("reports"));
-        var update = KilnProcess.Run(_dir.Path, "reports", "--update");
+        Directory.CreateDirectory(_workspace.Dir.File("reports"));
+        var update = KilnProcess.Run(_workspace.Dir.Path, "reports", "--update");
         Assert.True(update.ExitCode == 0, update.ToString());
-        Assert.True(File.Exists(_dir.File("reports/index.html")));
+        Assert.True(File.Exists(_workspace.Dir.File("reports/index.html")));
     }
 }

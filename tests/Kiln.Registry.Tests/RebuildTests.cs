@@ -183,4 +183,37 @@ public sealed class RebuildTests
         using var db = RegistryDb.Open(ws);
         Assert.Equal(("runs/x", "x"), (db.Get("x")!.Dir, db.Get("./x")!.Dir));
     }
+
+    [Fact]
+    public void Experiment_runs_come_back_from_their_run_info_files()
+    {
+        using var tmp = new TempDir("rebuild");
+        var ws = new WorkspacePaths(tmp.Path);
+        ExperimentRunRecord Run(int n, string status) => new()
+        {
+            Reference = $"demo_{n}_2026-01-0{n}-T120000", Experiment = "demo", RunNumber = n, Started = 1_700_000_000 + n, Ended = 1_700_000_100 + n,
+            Status = status, Params = new JsonObject { ["basic"] = new JsonArray(new JsonArray("small", "abc")) }, GitCommit = new string('a', 40), Dirty = true,
+            SnapshotRef = "refs/kiln/snapshots/x", Cli = "experiment demo -p basic", Host = "h", Notes = "why", Reproduce = "experiment demo --dry-cache",
+            Error = status == "failed" ? "stage Load failed" : null, Report = $"reports/demo_{n}_2026-01-0{n}-T120000",
+        };
+        var reported = Run(1, "completed");
+        var storedOnly = Run(2, "failed") with { Report = null, FullStore = ".kiln/stores/demo_2_2026-01-02-T120000" };
+        Write(Path.Combine(ws.Reports, reported.Reference, "run_info.json"), reported.ToJson().ToJsonString());
+        Write(Path.Combine(ws.Stores, reported.Reference, "run_info.json"), reported.ToJson().ToJsonString());
+        Write(Path.Combine(ws.Stores, storedOnly.Reference, "run_info.json"), storedOnly.ToJson().ToJsonString());
+        Write(Path.Combine(ws.Reports, "torn", "run_info.json"), "{\"reference\": \"demo_3");
+        using (var db = RegistryDb.Open(ws)) db.UpdateExperimentRun(Run(9, "running"));
+
+        var report = RegistryRebuild.Run(ws);
+        Assert.Equal(2, report.ExperimentRuns);
+        Assert.Contains(report.Problems, p => p.Contains("torn", StringComparison.Ordinal));
+        using var rebuilt = RegistryDb.Open(ws);
+        Assert.Equal([storedOnly.ToJson().ToJsonString(), reported.ToJson().ToJsonString()], rebuilt.ExperimentRuns().Select(r => r.ToJson().ToJsonString()));
+    }
+
+    private static void Write(string path, string text)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+    }
 }

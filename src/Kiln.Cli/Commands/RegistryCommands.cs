@@ -22,7 +22,7 @@ internal static class RegistryCommands
             {
                 c.Out.Json(new JsonObject
                 {
-                    ["registry"] = workspace.Registry, ["runs"] = report.Runs, ["models"] = report.Models, ["trialled"] = report.Trialled,
+                    ["registry"] = workspace.Registry, ["runs"] = report.Runs, ["models"] = report.Models, ["trialled"] = report.Trialled, ["experiment_runs"] = report.ExperimentRuns,
                     ["set_aside"] = report.SetAside, ["seconds"] = Math.Round(report.Elapsed.TotalSeconds, 3),
                     ["problems"] = new JsonArray([.. report.Problems.Select(p => (JsonNode)p)]),
                 });
@@ -32,7 +32,7 @@ internal static class RegistryCommands
             foreach (var p in report.Problems) Terminal.Warn(p);
             c.Out.Line(string.Create(CultureInfo.InvariantCulture,
                 $"rebuilt {Path.GetRelativePath(workspace.Root, workspace.Registry)} from the run folders: {report.Runs} run{(report.Runs == 1 ? "" : "s")}, " +
-                $"{report.Models} model{(report.Models == 1 ? "" : "s")} ({report.Trialled} trialled) in {report.Elapsed.TotalSeconds:0.##} s"));
+                $"{report.Models} model{(report.Models == 1 ? "" : "s")} ({report.Trialled} trialled), {report.ExperimentRuns} experiment run{(report.ExperimentRuns == 1 ? "" : "s")} in {report.Elapsed.TotalSeconds:0.##} s"));
             return 0;
         });
         registry.Subcommands.Add(rebuild);

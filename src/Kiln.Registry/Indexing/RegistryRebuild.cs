@@ -14,13 +14,17 @@ namespace Kiln.Registry.Indexing;
 /// <param name="Trialled">Of the models, those with a trial result.</param>
 /// <param name="Problems">Files that could not be read (their runs are recorded all the same).</param>
 /// <param name="SetAside">Where the damaged registry was moved, when it was damaged.</param>
-public sealed record RebuildReport(int Runs, int Models, int Trialled, IReadOnlyList<string> Problems, string? SetAside, TimeSpan Elapsed);
+public sealed record RebuildReport(int Runs, int Models, int Trialled, IReadOnlyList<string> Problems, string? SetAside, TimeSpan Elapsed)
+{
+    /// <summary>Experiment runs recorded (from their reports' and full stores' <c>run_info.json</c>).</summary>
+    public int ExperimentRuns { get; init; }
+}
 
 /// <summary>
 /// Recreates <c>.kiln/registry.db</c> from the run folders, which are the truth it indexes: every run directory below
 /// the workspace root (<see cref="RunDirectories.Walk"/>) is read (<see cref="RunIndexer"/>) into a new database beside
 /// the old one, which then replaces it in one rename, so a reader sees the old registry or the new one, never half of
-/// either. A damaged registry is not deleted but set aside as <c>registry.db.corrupt-&lt;time&gt;</c>.
+/// either. Experiment runs come back from their <c>run_info.json</c> files. A damaged registry is not deleted but set aside as <c>registry.db.corrupt-&lt;time&gt;</c>.
 /// Records written by other processes while the rebuild runs are lost with the old file: rebuild when nothing trains.
 /// </summary>
 public static class RegistryRebuild
@@ -30,17 +34,22 @@ public static class RegistryRebuild
         var clock = Stopwatch.StartNew();
         var problems = new List<string>();
         var records = Read(workspace, problems, time);
+        var experiments = ReadExperimentRuns(workspace, problems);
 
         Directory.CreateDirectory(workspace.State);
         var fresh = workspace.Registry + $".rebuild-{Environment.ProcessId}";
         DeleteDatabase(fresh);
         try
         {
-            using (var db = RegistryDb.Open(fresh)) db.UpsertAll(records);
+            using (var db = RegistryDb.Open(fresh))
+            {
+                db.UpsertAll(records);
+                foreach (var run in experiments) db.UpdateExperimentRun(run);
+            }
             var setAside = Retire(workspace.Registry, time ?? TimeProvider.System);
             File.Move(fresh, workspace.Registry, overwrite: true);
             var models = records.Where(r => r.IsModel).ToList();
-            return new RebuildReport(records.Count, models.Count, models.Count(m => m.IsTrialled), problems, setAside, clock.Elapsed);
+            return new RebuildReport(records.Count, models.Count, models.Count(m => m.IsTrialled), problems, setAside, clock.Elapsed) { ExperimentRuns = experiments.Count };
         }
         finally
         {
@@ -67,6 +76,33 @@ public static class RegistryRebuild
             records.Add(record);
         }
         return records;
+    }
+
+    /// <summary>
+    /// Every <c>kiln experiment</c> run, from <c>reports/*/run_info.json</c> and <c>.kiln/stores/*/run_info.json</c> (a run
+    /// with <c>--no-report</c> and <c>--store-full</c> has only the latter); a reference found in both is read once.
+    /// </summary>
+    private static List<ExperimentRunRecord> ReadExperimentRuns(WorkspacePaths workspace, List<string> problems)
+    {
+        var runs = new Dictionary<string, ExperimentRunRecord>(StringComparer.Ordinal);
+        foreach (var folder in new[] { workspace.Reports, workspace.Stores }.Where(Directory.Exists))
+        {
+            foreach (var file in Directory.GetDirectories(folder).Order(StringComparer.Ordinal).Select(d => Path.Combine(d, "run_info.json")).Where(File.Exists))
+            {
+                try
+                {
+                    if (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllBytes(file)) is System.Text.Json.Nodes.JsonObject o && ExperimentRunRecord.FromJson(o) is { } run)
+                        runs.TryAdd(run.Reference, run);
+                    else
+                        problems.Add($"{Path.GetRelativePath(workspace.Root, file)}: not an experiment run's record");
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+                {
+                    problems.Add($"{Path.GetRelativePath(workspace.Root, file)}: {ex.Message}");
+                }
+            }
+        }
+        return [.. runs.Values];
     }
 
     /// <summary>

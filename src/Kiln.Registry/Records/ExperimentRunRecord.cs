@@ -57,4 +57,38 @@ public sealed record ExperimentRunRecord
         ["full_store"] = FullStore,
         ["report"] = Report,
     };
+
+    /// <summary>
+    /// The record a <c>run_info.json</c> holds (<see cref="ToJson"/>'s shape), or null when the file is not one: what
+    /// <c>kiln registry rebuild</c> reads the experiment runs back from.
+    /// </summary>
+    public static ExperimentRunRecord? FromJson(JsonObject o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        string? Text(string key) => o[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        double? Number(string key) => o[key] is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
+        if (Text("reference") is not { } reference || Text("experiment_name") is not { } experiment || Number("run_number") is not { } number
+            || Number("started") is not { } started || Text("status") is not { } status)
+            return null;
+        return new ExperimentRunRecord
+        {
+            Reference = reference,
+            Experiment = experiment,
+            RunNumber = (int)number,
+            Started = started,
+            Ended = Number("ended"),
+            Status = status,
+            Params = o["params"] is JsonObject p ? (JsonObject)p.DeepClone() : [],
+            GitCommit = Text("commit"),
+            Dirty = o["workdir_dirty"] is JsonValue d && d.TryGetValue<bool>(out var dirty) ? dirty : null,
+            SnapshotRef = Text("snapshot_ref"),
+            Cli = Text("cli"),
+            Host = Text("hostname"),
+            Notes = Text("notes"),
+            Reproduce = Text("reproduce"),
+            Error = Text("error"),
+            FullStore = Text("full_store"),
+            Report = Text("report"),
+        };
+    }
 }
