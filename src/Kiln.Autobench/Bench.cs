@@ -17,6 +17,12 @@ public static class Bench
     /// <summary>Schedule-Free's warmup, as a fraction of the budget (the authors' AlgoPerf setting).</summary>
     public const double ScheduleFreeWarmup = 0.05;
 
+    /// <summary>The tune module as the bench runs it: lr only, factors in [1/4, 4], a verdict at every evaluation, none in the last fifth.</summary>
+    public static System.Text.Json.Nodes.JsonObject TuneSettings => new()
+    {
+        ["mode"] = "active", ["keys.lr.bounds"] = new System.Text.Json.Nodes.JsonArray(0.25, 4), ["until"] = 0.8,
+    };
+
     public static IReadOnlyList<BenchTask> Tasks(BenchOptions options) => options.Tasks ?? (options.Suite == BenchOptions.RunSuite
         ? [BenchTasks.Blobs(options.Quick)]
         : [BenchTasks.FashionMlp(options.Quick, options.DataDir)]);
@@ -36,6 +42,8 @@ public static class Bench
             Each("schedule_free", Condition.Default, new(BenchSetup.ScheduleFree, ScheduleFreeAdamW.DefaultLr, Warmup: (long)(task.Steps * ScheduleFreeWarmup))),
             Each("autopilot", Condition.High, new(BenchSetup.Adam, high), dir => new AutopilotController(dir)),
             Each("autopilot", Condition.Low, new(BenchSetup.Adam, low), dir => new AutopilotController(dir)),
+            Each("tune", Condition.High, new(BenchSetup.Adam, high, Tune: TuneSettings)),
+            Each("tune", Condition.Low, new(BenchSetup.Adam, low, Tune: TuneSettings)),
         ];
     }
 
@@ -43,7 +51,6 @@ public static class Bench
     public static IReadOnlyList<Condition> NotRun() =>
     [
         Condition.Skipped("pbt-4", "population-based training is not built in Kiln yet"),
-        Condition.Skipped("tune", "the tune kernel module (issue 17, item 3) is not built yet"),
         Condition.Skipped("ai_autopilot", Environment.GetEnvironmentVariable("KILN_AI_KEY") is null && Environment.GetEnvironmentVariable("OPENAI_API_KEY") is null
             ? "no endpoint configured (KILN_AI_KEY or OPENAI_API_KEY)"
             : "the bench does not drive the AI autopilot yet"),

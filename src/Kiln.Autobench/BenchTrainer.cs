@@ -3,6 +3,7 @@ using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Optim;
 using Kiln.Train.Runs;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Autobench;
@@ -28,7 +29,8 @@ public static class BenchTrainer
             ? new Adam([group])
             : throw new ArgumentException($"unknown optimizer {setup.Optimizer}", nameof(setup)));
         ctx.Attach(model, optimizer);
-        TrainingLoop.Run(ctx, new Batcher(train, task.BatchSize, shuffle: true, ctx.Seed), optimizer, 0, ctx.MaxSteps,
+        var batcher = new Batcher(train, task.BatchSize, shuffle: true, ctx.Seed);
+        TrainingLoop.Run(ctx, batcher, optimizer, 0, ctx.MaxSteps,
             step: (batch, _) =>
             {
                 using var tape = new Tape();
@@ -51,6 +53,7 @@ public static class BenchTrainer
                     scheduleFree?.Train();
                 }
             },
-            evalEvery: task.EvalEvery);
+            evalEvery: task.EvalEvery,
+            state: new TrainingState(model, optimizer, batcher));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Kiln.Kernel;
 using Kiln.Metrics;
+using Kiln.Modules.Tune;
 using Kiln.Protocol;
 using Kiln.Runs;
 using Kiln.Train.Data;
@@ -18,6 +19,12 @@ public static class ConditionRunner
     {
         var setup = condition.Setup ?? throw new ArgumentException($"condition {condition.Name} is not run: {condition.NotRun}", nameof(condition));
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+        if (setup.Tune is { } tune)
+        {
+            // JSON is YAML: tune is set up as a user would, in kiln.yaml, and is part of the run's baseline.
+            Directory.CreateDirectory(runDir);
+            File.WriteAllText(Path.Combine(runDir, RunFiles.Config), $"version: 1\ntune:\n  params: {tune.ToJsonString()}\n");
+        }
         var pacer = new ControllerPacer();
         var function = new TrainFunction($"bench-{task.Name}", task.Steps, ctx =>
         {
@@ -46,7 +53,8 @@ public static class ConditionRunner
         {
             Task = task.Name, Condition = condition.Name, Start = condition.Start, Seed = seed, Lr = setup.Lr,
             Status = launched.Status, Error = launched.Error, RunDir = launched.RunDir, Steps = steps, ValAccuracy = acc,
-            StepsToTarget = hit >= 0 ? steps[hit] + 1 : null, WallSeconds = wall, Compute = trained, Actions = pacer.Controller?.Actions ?? 0,
+            StepsToTarget = hit >= 0 ? steps[hit] + 1 : null, WallSeconds = wall, Compute = trained,
+            Actions = setup.Tune is null ? pacer.Controller?.Actions ?? 0 : TuneHistory.Read(new RunFiles(launched.RunDir)).Segments.Count,
         };
     }
 }

@@ -39,6 +39,7 @@ var commands = new (string Name, Func<IEnumerable<Command>> Build)[]
     ("queue", () => [TrainCommands.Queue(cli)]),
     ("report", () => [ReportCommand.Build(cli)]),
     ("autopilot", () => [AutopilotCommands.Build(cli)]),
+    ("tune", () => [TuneCommands.Build(cli)]),
     ("experiment", () => [ExperimentCommands.Experiment(cli)]),
     ("reports", () => [ExperimentCommands.Reports(cli)]),
     ("bench", () => [BenchCommands.Build(cli)]),

@@ -20,6 +20,13 @@ internal sealed class Dispatcher(ModuleTable modules, LedgerRecorder ledger, Run
 
     public RunFiles Files => files;
 
+    public IRunState? RunState { get; set; }
+
+    public IReadOnlyList<ActuatorState> Dials(long step) => modules.Describe(step);
+
+    OpResult IModuleHost.Execute(Command command, string source, long? step, string evt, KernelEnv? env) =>
+        Execute(command, source, null, new Moment(step, evt, env), gated: false);
+
     /// <summary>
     /// Applies a command, ledgers the decision and returns it. <paramref name="gated"/> commands (the inbox's) are ignored while the
     /// run is frozen, except <c>core</c> ones; baseline, <c>kiln.yaml</c> and replay changes are gated where they are read.

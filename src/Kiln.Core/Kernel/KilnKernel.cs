@@ -125,6 +125,17 @@ public sealed class KilnKernel : IDisposable
     }
 
     /// <summary>
+    /// Registers the trainer's in-memory state (weights, optimizer, loss dials) for modules that roll back, and plugs in
+    /// <c>tune</c>, which needs it: a run that registers none answers tune's commands with "not available in this run".
+    /// Call it before the first safe point, so <c>kiln.yaml</c>'s <c>tune</c> section is part of the baseline.
+    /// </summary>
+    public void SetRunState(IRunState state)
+    {
+        _dispatch.RunState = state;
+        if (_modules.Find(Modules.Tune.TuneModule.ModuleName) is null) AddModule(new Modules.Tune.TuneModule());
+    }
+
+    /// <summary>
     /// Plugs a module in: commands whose <c>module</c> is its name go to it, its dials join <c>kiln.actuators.json</c>,
     /// and <c>kiln.yaml</c> may have a section named after it. Add it before the first safe point, so the baseline sees it.
     /// </summary>

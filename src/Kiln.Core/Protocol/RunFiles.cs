@@ -17,6 +17,8 @@ public sealed class RunFiles
     public const string KernelLock = "kiln.kernel.lock";
     /// <summary>A built-in run's checkpoint: a folder holding <c>checkpoint.json</c> and the tensors file it names.</summary>
     public const string Checkpoint = "kiln.checkpoint";
+    /// <summary>The <c>tune</c> module's settings, counts and last verdicts (the ledger has every decision).</summary>
+    public const string TuneState = "kiln.tune.json";
     /// <summary>A trial's per-batch log (seed 002); the trainer writes it last, so its presence marks the trial complete.</summary>
     public const string BatchLog = "batch_log.csv";
     /// <summary>The per-epoch aggregate of <see cref="BatchLog"/>.</summary>
@@ -70,6 +72,7 @@ public sealed class RunFiles
     public string SourcesPath => Path.Combine(Dir, SourcesDir);
     public string KernelLockPath => Path.Combine(Dir, KernelLock);
     public string CheckpointPath => Path.Combine(Dir, Checkpoint);
+    public string TunePath => Path.Combine(Dir, TuneState);
 
     /// <summary>Resolves a path given in a file of this run: relative paths are relative to the run directory.</summary>
     public string Resolve(string path) => Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(Dir, path));

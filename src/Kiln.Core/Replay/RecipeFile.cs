@@ -89,7 +89,8 @@ public static class RecipeFile
                     Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
                     Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() ?? [],
                 },
-                _ => new RecipeEntry { Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id },
+                // Other ops replay with what they applied (tune's mutate and verdict carry their segment).
+                _ => new RecipeEntry { Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id, Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() },
             });
         }
         return recipe;

@@ -42,6 +42,8 @@ public static class TrainingLoop
         var env = ctx.Env;
         env.MaxSteps = ctx.MaxSteps;
         env.Phase = "train";
+        // tune rolls back to the state it captured; without one it cannot mutate.
+        if (state is not null) ctx.Kernel.SetRunState(state);
         // The baseline (kiln.yaml, the freeze state) applies before the first step, not at its end.
         ctx.Kernel.Start(env);
         var s = firstStep;

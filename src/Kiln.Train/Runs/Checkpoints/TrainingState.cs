@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Kiln.Modules;
 using Kiln.Modules.Loss;
 using Kiln.Protocol;
 using Kiln.Train.Data;
@@ -16,8 +17,29 @@ namespace Kiln.Train.Runs.Checkpoints;
 /// restored from it, so the steps after a resume are the steps the run would have taken, bit for bit.
 /// </summary>
 /// <param name="rngs">Generators the steps draw from, by name (the batcher's own is part of the data order).</param>
-public sealed class TrainingState(Module model, Optimizer optimizer, Batcher batcher, LossDials? loss = null, IReadOnlyDictionary<string, Rng>? rngs = null)
+/// <remarks>
+/// It is also the run's <see cref="IRunState"/>: <c>tune</c> captures the weights, the optimizer and the loss dials in
+/// memory before a mutation and restores them when the mutation did not pay (the data position and the generators go on).
+/// </remarks>
+public sealed class TrainingState(Module model, Optimizer optimizer, Batcher batcher, LossDials? loss = null, IReadOnlyDictionary<string, Rng>? rngs = null) : IRunState
 {
+    private sealed record Snapshot(Dictionary<string, Tensor> Model, Dictionary<string, Tensor> Buffers, JsonObject Optimizer, JsonObject? Loss);
+
+    public object Capture()
+    {
+        var buffers = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var opt = optimizer.SaveState(buffers);
+        return new Snapshot(model.StateDict(), buffers, opt, loss?.SaveState());
+    }
+
+    public void Restore(object snapshot)
+    {
+        if (snapshot is not Snapshot s) throw new ArgumentException("not a snapshot this run's state took", nameof(snapshot));
+        model.LoadStateDict(s.Model);
+        optimizer.RestoreState(s.Optimizer, s.Buffers, "snapshot.optimizer");
+        if (loss is not null && s.Loss is not null) loss.RestoreState(s.Loss, "snapshot.loss");
+    }
+
     private const string ModelPrefix = "model.";
 
     /// <summary>What the trainer keeps besides (a log it writes at the end, say), saved under <c>state.trainer</c>.</summary>
