@@ -89,8 +89,10 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("not run", table);
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, BenchReport.JsonFile)))!;
         Assert.Equal(report.Rows.Count, json["rows"]!.AsArray().Count);
-        // 7 conditions and the grid's best point, one seed each; the note names every grid point's result.
-        Assert.Equal(8, json["runs"]!.AsArray().Count);
+        // 9 conditions and the grid's best point, one seed each; the note names every grid point's result.
+        Assert.Equal(10, json["runs"]!.AsArray().Count);
+        // tune ran as a module of the run, and mutated it.
+        Assert.All(report.Rows.Where(r => r.Condition == "tune"), r => Assert.True(r.Runs.Single().Actions > 0, $"tune {r.Start}: no mutation"));
         var cosine = report.Rows.Single(r => r.Condition == "cosine_tuned");
         Assert.Equal(40 * 5, cosine.Compute);
         Assert.Equal(5, cosine.Note!.Split(',').Length);
