@@ -59,6 +59,7 @@ public sealed class KilnServer : IAsyncDisposable
         MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);
         AutopilotEndpoints.Map(app, runs);
+        TuneEndpoints.Map(app, runs);
         EventsEndpoint.Map(app, runs, watchers);
         UiEndpoints.Map(app, access);
         // Endpoints are built (their parameter binding compiled) now rather than by the first request, which for a

@@ -11,6 +11,7 @@ import { RunMetrics } from './run/metrics.js';
 import { MetricPicker } from './run/picker.js';
 import { ChartPanel } from './run/chart-panel.js';
 import { AutopilotPanel } from './run/autopilot-panel.js';
+import { TunePanel } from './run/tune-panel.js';
 
 const POINTS = 1000; // asked of the server per series
 const CAP = 4 * POINTS; // live appends beyond this many points re-fetch the downsampled series
@@ -57,13 +58,15 @@ class RunPage {
       send: (b, fb) => this.send(b, fb), setFreeze: (b, fb) => this.setFreeze(b, fb), readOnly: mayChange ? null : READ_ONLY,
     });
     this.autopilot = new AutopilotPanel(id);
+    this.tune = new TunePanel(id);
     fill(root, h('div.run-page', {},
       this.header.el,
       h('div.run-body', {},
         h('div.run-main', {}, this.charts.el, ledgerBox),
         h('aside.run-side', {},
           controlsBox,
-          this.autopilot.el))));
+          this.autopilot.el,
+          this.tune.el))));
   }
 
   async start() {
@@ -99,6 +102,7 @@ class RunPage {
     }, (e) => showError(e, 'live updates'));
     if (metrics.partial) this.awaitWhole();
     this.autopilot.start();
+    this.tune.start();
   }
 
   /** The server answered from a preview of a large file it is still reading: asks again until it has read it whole. */
@@ -132,6 +136,7 @@ class RunPage {
     this.disposed = true;
     this.closeEvents?.();
     this.autopilot.dispose();
+    this.tune.dispose();
     this.refetchSoon.cancel();
     this.refreshDefaultsSoon.cancel();
     this.charts.dispose();
