@@ -116,6 +116,46 @@ public sealed class ResumeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Changes_applied_after_the_last_checkpoint_of_a_run_that_died_are_made_again_at_their_steps()
+    {
+        using var dir = new TempDir("resume-catch-up");
+        var parts = Synthetic(dir, "multitask", "parts", 70, "eval_every=20 batch_size=32") with { CheckpointEvery = 15 };
+        var control = new RunControl(parts.RunDir!);
+        string? sent = null;
+        // Commands are sent after the checkpoint of step 30, then the process dies at step 40 (no checkpoint on the way out).
+        var crashed = RunLauncher.Run(parts, progress: (step, _) =>
+        {
+            if (step == 31 && sent is null) sent = control.SetParams("opt", null, KeyValueParser.Parse(["lr=0.0004"])).Cid!;
+            if (step == 34) control.SetParams("loss", null, KeyValueParser.Parse(["recon_w=2.5"]));
+            if (step == 40) throw new InvalidOperationException("crash");
+        });
+        Assert.Equal(RunInfo.Failed, crashed.Status);
+        Assert.Equal(30, RunCheckpoint.Read(crashed.RunDir)!.Step);
+        var ledger = Kiln.Kernel.Ledger.ReadAll(Path.Combine(crashed.RunDir, RunFiles.Ledger));
+        var changes = ledger.Where(l => l.Decision == Decision.Applied && l.Module is "opt" or "loss" && l.Source == Sources.Cli).ToList();
+        Assert.Equal(2, changes.Count);
+        Assert.All(changes, c => Assert.InRange(c.Step!.Value, 30, 39));
+
+        // The run that never died: the same changes at the same steps (its recipe, replayed).
+        var whole = Synthetic(dir, "multitask", "whole", 70, "eval_every=20 batch_size=32");
+        Kiln.Replay.RecipeFile.Write(Path.Combine(whole.RunDir!, RunFiles.Recipe), Kiln.Replay.RecipeFile.Export(ledger));
+        new RunControl(whole.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
+        Assert.Equal(RunInfo.Completed, RunLauncher.Run(whole).Status);
+
+        var resumed = RunLauncher.Run(parts with { Resume = true });
+        Assert.Equal(RunInfo.Completed, resumed.Status);
+        Assert.Equal(Metrics(whole.RunDir!), Metrics(resumed.RunDir));
+        var after = Kiln.Kernel.Ledger.ReadAll(Path.Combine(resumed.RunDir, RunFiles.Ledger));
+        // Read once from the inbox; made again once, under the id of the line it repeats.
+        Assert.Single(after, l => l.Cid == sent);
+        foreach (var c in changes)
+        {
+            var again = Assert.Single(after, l => l.Cid == $"resume:{c.Seq}");
+            Assert.Equal((Sources.Resume, Decision.Applied, c.Step), (again.Source, again.Decision, again.Step));
+        }
+    }
+
+    [Fact]
     public void Resuming_a_directory_without_a_checkpoint_says_so()
     {
         using var dir = new TempDir("resume-none");

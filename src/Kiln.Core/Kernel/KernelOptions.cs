@@ -48,6 +48,12 @@ public sealed record KernelOptions
     /// </summary>
     public IReadOnlyList<IKernelModule> Modules { get; init; } = [];
 
+    /// <summary>
+    /// The ledger <c>seq</c> of the checkpoint a resumed run starts from: the changes ledgered after it are made again at
+    /// their steps (<see cref="ResumeCatchUp"/>). Null for a run that starts afresh.
+    /// </summary>
+    public long? ResumeAfterSeq { get; init; }
+
     /// <summary>Where the kernel reports problems that have no ledger line (a ledger line it could not read).</summary>
     public Action<string> Warn { get; init; } = message => Console.Error.WriteLine("kiln: " + message);
 }

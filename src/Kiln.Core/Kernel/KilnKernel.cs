@@ -30,6 +30,7 @@ public sealed class KilnKernel : IDisposable
     private readonly TimeProvider _time;
     private readonly ModuleTable _modules = new();
     private readonly OptModule _opt = new();
+    private ResumeCatchUp? _catchUp;
     private readonly LossModule _loss = new();
     private readonly CallbackModule _cb;
     private readonly LedgerRecorder _ledger;
@@ -188,6 +189,7 @@ public sealed class KilnKernel : IDisposable
                 new JsonObject { ["dropped_bytes"] = _ledger.Ledger.DroppedTornBytes },
                 "dropped the unfinished last line of the ledger left by a killed kernel"));
         }
+        if (_options.ResumeAfterSeq is { } after) _catchUp = ResumeCatchUp.From(Ledger.ReadAll(Files.LedgerPath), after);
         _freeze.Start(at);
         _config.Start(at);
         foreach (var (callback, enabled) in _registrations)
@@ -221,6 +223,7 @@ public sealed class KilnKernel : IDisposable
                 Poll(new Moment(step, evt, e));
             }
         }
+        if (_catchUp is not null && step >= _catchUp.DueStep) _catchUp.Fire(step, evt, e, _dispatch, _ledger);
         if (step >= _freeze.DueStep) _freeze.Fire(step, evt, e);
         if (_modules.Listening.Length != 0) _dispatch.SafePoint(evt, e);
         if (_dispatch.DialsChanged) WriteActuators();
@@ -236,6 +239,7 @@ public sealed class KilnKernel : IDisposable
         for (var i = 1; i < events.Length; i++)
         {
             e.Event = events[i];
+            if (_catchUp is not null && step >= _catchUp.DueStep) _catchUp.Fire(step, events[i], e, _dispatch, _ledger);
             if (step >= _freeze.DueStep) _freeze.Fire(step, events[i], e);
             if (_modules.Listening.Length != 0) _dispatch.SafePoint(events[i], e);
         }

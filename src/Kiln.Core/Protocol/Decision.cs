@@ -34,6 +34,8 @@ public static class Sources
     public const string Code = "code";
     /// <summary>A recipe entry fired by the replay player.</summary>
     public const string Replay = "replay";
+    /// <summary>A change made again after a resume: it was applied after the checkpoint the run resumed from.</summary>
+    public const string Resume = "resume";
     /// <summary>A new <c>kiln.freeze.json</c> written by the CLI.</summary>
     public const string FreezeFile = "freeze_file";
     /// <summary>The kernel itself (recovery, failure isolation, configuration).</summary>

@@ -117,7 +117,8 @@ public static class RunLauncher
         }
         using var run = KilnRun.Start(dir, new RunOptions
         {
-            Kind = options.Kind, Config = fn.Name, Seed = options.Seed, Params = parameters, Kernel = options.Kernel,
+            Kind = options.Kind, Config = fn.Name, Seed = options.Seed, Params = parameters,
+            Kernel = resume is null ? options.Kernel : (options.Kernel ?? new KernelOptions()) with { ResumeAfterSeq = resume.LedgerSeq },
             OwnsProtocol = !fn.OwnsProtocol, Stop = cancel, Log = log, ResumeMetricsAt = resume?.MetricsBytes,
         });
         options.Started?.Invoke(dir);

@@ -48,7 +48,7 @@ public sealed class TuneModule : IKernelModule
     private readonly Dictionary<string, int> _cooldowns = new(StringComparer.Ordinal);
     private readonly List<JsonObject> _recent = [];
 
-    private sealed record Segment(long Id, string Key, string Module, double Factor, double Pre, int StartEvaluation, object Snapshot, JsonObject From);
+    private sealed record Segment(long Id, string Key, string Module, double Factor, double Pre, long Step, int StartEvaluation, object Snapshot, JsonObject From);
 
     public string Name => ModuleName;
 
@@ -76,7 +76,7 @@ public sealed class TuneModule : IKernelModule
                 result = Configure(p);
                 break;
             case "mutate":
-                result = Mutate(host, p);
+                result = Mutate(host, p, context.StepOrZero);
                 break;
             case "verdict":
                 result = Verdict(host, p);
@@ -111,7 +111,7 @@ public sealed class TuneModule : IKernelModule
     }
 
     /// <summary>Takes the snapshot a mutation starts from; the change itself is the <c>opt</c>/<c>loss</c> line after it.</summary>
-    private OpResult Mutate(IModuleHost host, JsonObject p)
+    private OpResult Mutate(IModuleHost host, JsonObject p, long step)
     {
         if (host.RunState is not { } state) return OpResult.Rejected("this run registered no state to roll back to (IRunState), so tune cannot mutate it");
         if (_segment is not null) return OpResult.Rejected($"segment {_segment.Id} is still under way; a verdict ends it first");
@@ -122,7 +122,8 @@ public sealed class TuneModule : IKernelModule
         var factor = JsonValues.GetDouble(p["factor"], "factor");
         var pre = p["pre"] is { } pv ? JsonValues.GetDouble(pv, "pre") : double.NaN;
         var from = p["from"] as JsonObject ?? [];
-        _segment = new Segment(id, key, module, factor, pre, _evaluations, state.Capture(), (JsonObject)from.DeepClone());
+        // A segment made again by a resume (before this safe point's own call) is judged from the next evaluation on, as it was.
+        _segment = new Segment(id, key, module, factor, pre, step, _evaluations, state.Capture(), (JsonObject)from.DeepClone());
         _segments = Math.Max(_segments, id);
         _segmentSinceLast = true;
         Listen(true);
@@ -173,6 +174,11 @@ public sealed class TuneModule : IKernelModule
         var replaying = host.Freeze.IsReplay || _settings.Mode == TuneSettings.Replay;
         if (_segment is { } seg && !replaying)
         {
+            if (seg.Step == env.Step)
+            {
+                _segment = seg with { StartEvaluation = _evaluations };
+                return;
+            }
             if (_evaluations - seg.StartEvaluation < _settings.Segment) return;
             Judge(host, seg, metric, env);
         }
