@@ -66,6 +66,26 @@ public sealed class ResumeTests(ITestOutputHelper output)
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
     }
 
+    [Theory]
+    [InlineData(20)] // in pre-training
+    [InlineData(44)] // its last step: the checkpoint is stage 2's, before its first step
+    [InlineData(61)] // in fine-tuning, with the backbone's features at the switch in the checkpoint
+    public void Finetune_stopped_in_either_stage_or_at_the_switch_resumes_into_the_uninterrupted_run(long at)
+    {
+        using var dir = new TempDir("resume-finetune");
+        const long steps = 90;
+        var whole = RunLauncher.Run(Synthetic(dir, "finetune", "whole", steps, "eval_every=20 batch_size=32"));
+        Assert.Equal(RunInfo.Completed, whole.Status);
+        var parts = Synthetic(dir, "finetune", "parts", steps, "eval_every=20 batch_size=32");
+        var first = StoppedAt(parts, at);
+        Assert.Equal(RunInfo.Stopped, first.Status);
+        Assert.Equal(at + 1, RunCheckpoint.Read(first.RunDir)!.Step);
+        var resumed = RunLauncher.Run(parts with { Resume = true });
+        Assert.Equal(RunInfo.Completed, resumed.Status);
+        Assert.Equal(Metrics(whole.RunDir), Metrics(resumed.RunDir));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
+    }
+
     [Fact]
     public void A_run_that_died_resumes_from_its_last_periodic_checkpoint_and_the_metrics_after_it_are_cut()
     {

@@ -65,6 +65,12 @@ public sealed class TrainContext
     /// <summary>The checkpoint this run continues from (<c>kiln launch --resume</c>), or null for a run from step 0.</summary>
     public RunCheckpoint? Resume { get; init; }
 
+    /// <summary>
+    /// Set by the training loop that restored <see cref="Resume"/>: a trainer with stages (finetune) runs several loops,
+    /// and only the one the checkpoint falls in restores it; the loops after it go on from there.
+    /// </summary>
+    public bool Resumed { get; set; }
+
     /// <summary>Write a checkpoint every this many steps (<c>--checkpoint-every</c>); 0: only when the run is stopped.</summary>
     public long CheckpointEvery { get; init; }
 

@@ -47,8 +47,9 @@ public static class TrainingLoop
         // The baseline (kiln.yaml, the freeze state) applies before the first step, not at its end.
         ctx.Kernel.Start(env);
         var s = firstStep;
-        if (ctx.Resume is { } resume)
+        if (ctx.Resume is { } resume && !ctx.Resumed)
         {
+            ctx.Resumed = true;
             if (state is null) throw new InvalidOperationException("this training loop keeps no checkpoint state, so it cannot resume");
             if (resume.Step < firstStep || resume.Step > endStep)
                 throw new InvalidOperationException($"the checkpoint's step {resume.Step} is outside this loop's steps [{firstStep}, {endStep})");

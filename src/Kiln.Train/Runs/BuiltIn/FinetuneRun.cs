@@ -1,9 +1,13 @@
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
 using Kiln.Modules.Loss;
 using Kiln.Modules.Opt;
+using Kiln.Protocol;
 using Kiln.Train.Autograd;
 using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Serialization;
 using Kiln.Train.Tensors;
 
@@ -62,31 +66,60 @@ public static class FinetuneRun
 
         (string, double)[] Extra(long s) => [("lr_backbone", backboneGroup.Frozen ? 0 : backboneGroup.Lr.At(s)), ("lr_head", headGroup.Lr.At(s))];
 
-        var next = TrainingLoop.Run(ctx, new Batcher(oldTrain, p.Int("batch_size"), shuffle: true, ctx.Seed), optimizer, 0, Math.Min(switchAt, ctx.MaxSteps),
-            Step,
-            evaluate: _ =>
+        var pretrain = new Batcher(oldTrain, p.Int("batch_size"), shuffle: true, ctx.Seed);
+        var finetune = new Batcher(newTrain, p.Int("batch_size"), shuffle: true, ctx.Seed + 1);
+        // Stage 2's checkpoints keep the probe's features at the switch (drift is measured against them); a checkpoint
+        // taken at the switch itself has none yet, and they are taken from the restored weights.
+        var stage2 = new TrainingState(model, optimizer, finetune, loss)
+        {
+            SaveTrainer = () => new JsonObject
             {
-                var (l, a) = TrainingLoop.EvaluateClassifier(model, oldTest);
-                return [("val_loss", l), ("val_accuracy", a)];
+                ["reference"] = reference is null ? null : Convert.ToBase64String(MemoryMarshal.AsBytes(reference.AsSpan())),
+                ["drift"] = drift,
             },
-            p.Int("eval_every"), Extra);
+            RestoreTrainer = o =>
+            {
+                reference = o["reference"] is { } r ? MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(JsonValues.GetString(r, "trainer.reference"))).ToArray() : Features(backbone, probe);
+                drift = JsonValues.GetDouble(o["drift"], "trainer.drift");
+            },
+        };
+        var next = switchAt;
+        // A run resumed in stage 2 skips stage 1: the checkpoint holds everything it did.
+        if (ctx.Resume is not { } resume || resume.Step < switchAt)
+        {
+            next = TrainingLoop.Run(ctx, pretrain, optimizer, 0, Math.Min(switchAt, ctx.MaxSteps),
+                Step,
+                evaluate: _ =>
+                {
+                    var (l, a) = TrainingLoop.EvaluateClassifier(model, oldTest);
+                    return [("val_loss", l), ("val_accuracy", a)];
+                },
+                p.Int("eval_every"), Extra, state: new TrainingState(model, optimizer, pretrain, loss));
+            if (next == switchAt && next < ctx.MaxSteps && ctx.Stop.IsCancellationRequested)
+            {
+                // Stopped at the switch: the checkpoint is stage 2's, before its first step.
+                backboneGroup.Frozen = p.Bool("freeze_backbone");
+                stage2.Save(ctx, next);
+            }
+        }
 
         if (next < ctx.MaxSteps && !ctx.Stop.IsCancellationRequested)
         {
             stage = 2;
             backboneGroup.Frozen = p.Bool("freeze_backbone");
-            reference = Features(backbone, probe);
+            // A run resumed in stage 2 takes the switch's features from its checkpoint.
+            reference = ctx.Resume is not null && !ctx.Resumed ? null : Features(backbone, probe);
             ctx.Log($"finetune: pre-training on classes 0-4 ended at step {next}; fine-tuning on classes 5-9{(backboneGroup.Frozen ? " with the backbone frozen" : "")}");
-            TrainingLoop.Run(ctx, new Batcher(newTrain, p.Int("batch_size"), shuffle: true, ctx.Seed + 1), optimizer, next, ctx.MaxSteps,
+            TrainingLoop.Run(ctx, finetune, optimizer, next, ctx.MaxSteps,
                 Step,
                 evaluate: _ =>
                 {
-                    drift = Drift(reference, Features(backbone, probe), 128);
+                    drift = Drift(reference!, Features(backbone, probe), 128);
                     var (l, a) = TrainingLoop.EvaluateClassifier(model, newTest);
                     var (_, old) = TrainingLoop.EvaluateClassifier(model, oldTest);
                     return [("val_loss", l), ("val_accuracy", a), ("val_accuracy_old", old), ("feature_drift", drift)];
                 },
-                p.Int("eval_every"), s => [.. Extra(s), ("feature_drift", drift)]);
+                p.Int("eval_every"), s => [.. Extra(s), ("feature_drift", drift)], state: stage2);
         }
         Safetensors.Save(Path.Combine(ctx.RunDir, "model.safetensors"), model.StateDict(), new Dictionary<string, string> { ["config"] = "finetune" });
     }
