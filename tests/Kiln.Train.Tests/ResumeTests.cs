@@ -176,6 +176,40 @@ public sealed class ResumeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_callback_loaded_by_command_before_the_stop_is_loaded_again_with_its_params_and_switch()
+    {
+        using var dir = new TempDir("resume-callbacks");
+        var options = Synthetic(dir, "simple", "run", 60, "eval_every=20 batch_size=32");
+        var control = new RunControl(options.RunDir!);
+        using (var stop = new CancellationTokenSource())
+        {
+            var sent = 0;
+            var first = RunLauncher.Run(options, progress: (step, _) =>
+            {
+                if (step == 3 && sent == 0)
+                {
+                    sent++;
+                    control.Send(new Command { Module = "cb", Op = "load", Id = "norms", Target = new CallbackTarget(CallbackTarget.TypeKind, "Kiln.Callbacks.GradientNorms", null) });
+                    control.SetParams("cb", "norms", KeyValueParser.Parse(["every=7"]));
+                    control.Send(new Command { Module = "cb", Op = "disable", Id = "norms" });
+                    control.Send(new Command { Module = "cb", Op = "load", Id = "gone", Target = new CallbackTarget(CallbackTarget.TypeKind, "Kiln.Callbacks.Timing", null) });
+                    control.Send(new Command { Module = "cb", Op = "unload", Id = "gone" });
+                }
+                if (step >= 20) stop.Cancel();
+            }, cancel: stop.Token);
+            Assert.Equal(RunInfo.Stopped, first.Status);
+        }
+        var resumed = RunLauncher.Run(options with { Resume = true });
+        Assert.Equal(RunInfo.Completed, resumed.Status);
+        var again = Kiln.Kernel.Ledger.ReadAll(Path.Combine(resumed.RunDir, RunFiles.Ledger)).Where(l => l.Source == Sources.Resume).ToList();
+        Assert.Equal([("load", "norms"), ("set_params", "norms")], again.Select(l => (l.Op!, l.Id!)));
+        Assert.All(again, l => Assert.Equal((Decision.Applied, KernelEvents.Start), (l.Decision, l.Event)));
+        Assert.Equal(7, (int)again[1].Payload!["every"]!);
+        Assert.False((bool)again[0].Payload!["enabled"]!);
+        Assert.DoesNotContain(Kiln.Replay.RecipeFile.Export(Kiln.Kernel.Ledger.ReadAll(Path.Combine(resumed.RunDir, RunFiles.Ledger))), e => e.Step < 3);
+    }
+
+    [Fact]
     public void Resuming_a_directory_without_a_checkpoint_says_so()
     {
         using var dir = new TempDir("resume-none");

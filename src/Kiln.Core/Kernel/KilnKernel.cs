@@ -192,6 +192,7 @@ public sealed class KilnKernel : IDisposable
         if (_options.ResumeAfterSeq is { } after) _catchUp = ResumeCatchUp.From(Ledger.ReadAll(Files.LedgerPath), after);
         _freeze.Start(at);
         _config.Start(at);
+        _catchUp?.LoadCallbacks(at, _dispatch);
         foreach (var (callback, enabled) in _registrations)
         {
             var result = _cb.Register(callback, enabled, e);

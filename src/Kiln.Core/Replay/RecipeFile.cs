@@ -64,12 +64,15 @@ public static class RecipeFile
     /// applied (for a partial <c>set_params</c>, only the keys that took effect). The run's baseline (what
     /// <c>kiln.yaml</c> and the trainer set up before the first safe point) is not a change and stays out.
     /// </summary>
-    public static List<RecipeEntry> Export(IEnumerable<LedgerEntry> ledger)
+    /// <param name="resumed">Keep the changes made again after a resume (source <c>resume</c>); a recipe leaves them out, since each repeats a line it holds.</param>
+    public static List<RecipeEntry> Export(IEnumerable<LedgerEntry> ledger, bool resumed = false)
     {
         var recipe = new List<RecipeEntry>();
         foreach (var e in ledger)
         {
             if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) continue;
+            // A change made again after a resume repeats a line the ledger already holds.
+            if (e.Source == Sources.Resume && !resumed) continue;
             if (!RecipeEntry.Replayable(e.Module)) continue;
             if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) continue;
             var p = e.Payload;

@@ -40,7 +40,7 @@ public sealed record TuneHistory(IReadOnlyList<TuneSegment> Segments, int Sugges
         var entries = File.Exists(files.LedgerPath) ? Kernel.Ledger.ReadAll(files.LedgerPath) : [];
         foreach (var e in entries)
         {
-            if (e.Module != TuneModule.ModuleName || e.Payload is not { } p) continue;
+            if (e.Module != TuneModule.ModuleName || e.Payload is not { } p || e.Source == Sources.Resume) continue;
             if (e.Op == "suggest") suggested++;
             if (e.Decision != Decision.Applied) continue;
             if (e.Op == "mutate")
