@@ -23,6 +23,9 @@ using Kiln.Bench;
 //                                         published kiln as a whole process without and with its report (curifactory quoted)
 //   slurm [--tasks N] [--runs N]          submitting a 1,000-task job array (held) and reading its 1,000 tasks' status in one call,
 //                                         beside one squeue call per task (needs a cluster: scripts/slurm-up.sh)
+//   slurm-requeue [--kiln PATH] [--trials N] [--requeues N] [--steps N] [--seed N]
+//                                         a 20-trial sweep on the cluster, each trial requeued (scontrol requeue) 3 times at random
+//                                         steps: every trial completes, resumes from its checkpoints, and equals its uninterrupted run
 //   python [--applies N] [--commands N] [--steps N] [--rounds N]
 //                                         the Python client: idle apply beside hotcb, command->applied latency at 1 kHz,
 //                                         overhead on a PyTorch training step (bench/python/kiln_client_bench.py)
@@ -101,13 +104,19 @@ switch (suite)
     case "slurm":
         return SlurmBench.Run(int.Parse(Option("--tasks") ?? "1000", System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(Option("--runs") ?? "5", System.Globalization.CultureInfo.InvariantCulture));
+    case "slurm-requeue":
+        return SlurmRequeueBench.Run(Option("--kiln") ?? Path.Combine(root, ".kiln-bin", "kiln"),
+            int.Parse(Option("--trials") ?? "20", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--requeues") ?? "3", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--steps") ?? "200", System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(Option("--seed") ?? "1", System.Globalization.CultureInfo.InvariantCulture));
     case "python":
         return PythonClientBench.Run(root, rest);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(rest);
         return 0;
     default:
-        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, slurm, python, micro)");
+        Console.Error.WriteLine($"unknown suite '{suite}' (kernel, engine, scripting, trials, dashboard, registry, page, snapshot, train, experiments, slurm, slurm-requeue, python, micro)");
         return 2;
 }
 

@@ -37,4 +37,18 @@ public sealed class RunDir(string path)
     public List<LedgerEntry> Decisions() => Ledger().Where(e => e.Event != KilnKernel.StartEvent).ToList();
 
     public void WriteConfig(string yaml) => File.WriteAllText(Files.ConfigPath, yaml);
+
+    /// <summary>Every metrics line without its wall time, in order: what two runs that trained alike have in common.</summary>
+    public List<string> MetricLines()
+    {
+        var lines = new List<string>();
+        if (!File.Exists(Files.MetricsPath)) return lines;
+        JsonlTail.ReadAll(Files.MetricsPath, line =>
+        {
+            var o = (JsonObject)JsonNode.Parse(line.Bytes.Span)!;
+            o.Remove("wall_time");
+            lines.Add(o.ToJsonString());
+        });
+        return lines;
+    }
 }

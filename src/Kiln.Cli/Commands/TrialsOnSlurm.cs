@@ -156,10 +156,7 @@ internal static class TrialsOnSlurm
     /// <summary>The Slurm column of <c>kiln trials status</c>: <c>12_3 RUNNING</c>.</summary>
     public static string Shown((string Id, SlurmTaskState? State) task) => $"{task.Id} {task.State?.Shown ?? "?"}";
 
-    public static JsonObject Json((string Id, SlurmTaskState? State) task) => new()
-    {
-        ["id"] = task.Id, ["state"] = task.State?.State, ["requeued"] = task.State?.Requeued, ["exit_code"] = task.State?.ExitCode,
-    };
+    public static JsonObject Json((string Id, SlurmTaskState? State) task) => SlurmTaskState.Json(task.Id, task.State);
 
     /// <summary><c>kiln trials cancel</c>: one <c>scancel</c> for the queued and running Slurm tasks of the matching trials.</summary>
     public static Command Cancel(Cli cli, Option<string[]> mode, Option<string[]> dataset)

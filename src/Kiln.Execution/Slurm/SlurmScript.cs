@@ -40,7 +40,8 @@ internal static class SlurmScript
     /// <summary>
     /// The batch script. It runs the task as its child so it can act on Slurm's warning (SIGUSR1, sent
     /// <c>signal_seconds</c> before a time limit or a preemption): the task is asked to stop (SIGTERM, on which a
-    /// built-in run saves a checkpoint), and a task stopped that way before it finished is put back in the queue.
+    /// built-in run saves a checkpoint), and a task stopped that way before it finished is put back in the queue. A
+    /// SIGTERM is Slurm's own to deliver (it reaches the task directly); the script outlives it until the task ends.
     /// </summary>
     public static string Batch(string manifest, bool requeue) => $$"""
         #!/bin/bash
@@ -54,7 +55,10 @@ internal static class SlurmScript
         warned=
         child=
         trap 'warned=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' USR1
-        trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+        # On SIGTERM (scancel, scontrol requeue, a preemption) Slurm signals every process of the task, the trial included:
+        # the script only goes on waiting for it. Passing it on would be a second SIGTERM, which stops a run at once,
+        # before it writes its checkpoint.
+        trap ':' TERM
         eval "$line" &
         child=$!
         while :; do

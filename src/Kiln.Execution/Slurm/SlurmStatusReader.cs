@@ -8,14 +8,14 @@ namespace Kiln.Execution.Slurm;
 /// <c>jobcomp/filetxt</c> file for what ended (<c>squeue</c> forgets a finished job after <c>MinJobAge</c>). The
 /// completion file is read incrementally, from where the last read stopped.
 /// </summary>
-public sealed class SlurmStatusReader
+public sealed class SlurmStatusReader : ISlurmStatusSource
 {
     private bool? _sacct;
     private string? _jobComp;
     private bool _jobCompLooked;
     private long _jobCompOffset;
     private readonly Dictionary<string, SlurmTaskState> _ended = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _requeued = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _requeues = new(StringComparer.Ordinal);
 
     /// <param name="useSacct">Ask <c>sacct</c> first (null: try it once and remember whether accounting answers).</param>
     public SlurmStatusReader(bool? useSacct = null) => _sacct = useSacct;
@@ -81,7 +81,7 @@ public sealed class SlurmStatusReader
             var f = line.Split('|');
             if (f.Length < 2) continue;
             var state = SlurmTaskState.Word(f[1]);
-            foreach (var id in ExpandTaskIds(f[0].Trim())) states[id] = new SlurmTaskState(state, null, _requeued.Contains(id));
+            foreach (var id in ExpandTaskIds(f[0].Trim())) states[id] = new SlurmTaskState(state, null, _requeues.GetValueOrDefault(id));
         }
     }
 
@@ -109,11 +109,12 @@ public sealed class SlurmStatusReader
             if (ParseJobComp(line) is not var (id, state)) continue;
             if (state.Kind is Jobs.JobState.Queued or Jobs.JobState.Running || state.State == "PREEMPTED")
             {
-                // A run that ended by going back to the queue (requeue, preemption): the task runs again.
-                _requeued.Add(id);
+                // A run that ended by going back to the queue (requeue, preemption): the task runs again. Each such
+                // run leaves one record, so counting them counts the requeues.
+                _requeues[id] = _requeues.GetValueOrDefault(id) + 1;
                 _ended.Remove(id);
             }
-            else _ended[id] = state with { Requeued = _requeued.Contains(id) };
+            else _ended[id] = state with { Requeues = _requeues.GetValueOrDefault(id) };
         }
     }
 

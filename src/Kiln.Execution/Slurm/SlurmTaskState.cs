@@ -1,22 +1,32 @@
+using System.Text.Json.Nodes;
 using Kiln.Execution.Jobs;
 
 namespace Kiln.Execution.Slurm;
 
 /// <summary>
 /// Where one array task stands, as Slurm says it: its state word (<c>PENDING</c>, <c>RUNNING</c>, <c>COMPLETED</c>,
-/// <c>FAILED</c>, <c>CANCELLED</c>, <c>TIMEOUT</c>, <c>PREEMPTED</c>, …), its exit code once it ended, and whether it
-/// was put back in the queue at least once.
+/// <c>FAILED</c>, <c>CANCELLED</c>, <c>TIMEOUT</c>, <c>PREEMPTED</c>, …), its exit code once it ended, and how many
+/// times it was put back in the queue (requeued or preempted; 0 where the source cannot tell, as <c>sacct -X</c>).
 /// </summary>
-public sealed record SlurmTaskState(string State, int? ExitCode = null, bool Requeued = false)
+public sealed record SlurmTaskState(string State, int? ExitCode = null, int Requeues = 0)
 {
+    /// <summary>It went back in the queue at least once.</summary>
+    public bool Requeued => Requeues > 0;
+
     /// <summary>A task no source knows any more (gone from the queue, with no completion record to read).</summary>
     public static readonly SlurmTaskState Unknown = new("UNKNOWN");
 
     /// <summary>It will not change again by itself.</summary>
     public bool Ended => Kind is JobState.Completed or JobState.Failed or JobState.Stopped;
 
-    /// <summary>The state shown to people: <c>PENDING (requeued)</c> after a requeue.</summary>
-    public string Shown => Requeued && !Ended ? $"{State} (requeued)" : State;
+    /// <summary>The state shown to people: <c>PENDING (requeued)</c> after a requeue, <c>RUNNING (requeued 3×)</c> after three.</summary>
+    public string Shown => Requeued && !Ended ? $"{State} (requeued{(Requeues > 1 ? $" {Requeues}×" : "")})" : State;
+
+    /// <summary>The task as <c>kiln trials status --json</c> and the dashboard give it: <c>{id, state, requeued, requeues, exit_code}</c>; a null state is one Slurm could not be asked for.</summary>
+    public static JsonObject Json(string id, SlurmTaskState? state) => new()
+    {
+        ["id"] = id, ["state"] = state?.State, ["requeued"] = state?.Requeued, ["requeues"] = state?.Requeues, ["exit_code"] = state?.ExitCode,
+    };
 
     public JobState Kind => State switch
     {

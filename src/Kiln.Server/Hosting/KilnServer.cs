@@ -54,7 +54,8 @@ public sealed class KilnServer : IAsyncDisposable
         var watchers = new RunWatchers(options.Time);
         var store = new MetricsStore(previewBytes: options.PreviewBytes, watchers: watchers);
         var app = Build(options, access);
-        RunsEndpoints.Map(app, runs);
+        var slurm = new SlurmStates(runs.Root, runs.Confinement, options.SlurmStatus ?? new Kiln.Execution.Slurm.SlurmStatusReader(), options.Time);
+        RunsEndpoints.Map(app, runs, slurm);
         ModelsEndpoints.Map(app, runs);
         MetricsEndpoints.Map(app, runs, store);
         ControlEndpoints.Map(app, runs);

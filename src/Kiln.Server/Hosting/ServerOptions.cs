@@ -24,6 +24,9 @@ public sealed record ServerOptions
     /// <summary>The largest request body accepted.</summary>
     public long MaxRequestBytes { get; init; } = 64 * 1024;
 
+    /// <summary>Where the runs page's Slurm column comes from (<see cref="Kiln.Server.Runs.SlurmStates"/>); null: the cluster's tools (<see cref="Kiln.Execution.Slurm.SlurmStatusReader"/>).</summary>
+    public Kiln.Execution.Slurm.ISlurmStatusSource? SlurmStatus { get; init; }
+
     /// <summary>The clock the server looks at run files by (and lists runs by).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -17,7 +17,7 @@ internal static class RunsEndpoints
     /// <summary>How many latest metrics a row of the runs list carries at most.</summary>
     internal const int RowMetrics = 12;
 
-    public static void Map(IEndpointRouteBuilder app, RunIndex runs)
+    public static void Map(IEndpointRouteBuilder app, RunIndex runs, SlurmStates slurm)
     {
         var group = app.MapGroup("/api");
 
@@ -32,8 +32,10 @@ internal static class RunsEndpoints
             if (filter.Length > 0) all = all.Where(r => Matches(r, filter));
             var list = all.ToList();
             var ordered = Sort(list, sort, descending: order != "asc").Skip((int)Math.Min(int.MaxValue, (long)at * rows)).Take(rows);
+            // One look at the cached Slurm states for the whole page (a poll of the cluster only when one is due).
+            var onSlurm = slurm.Current();
             return TypedResults.Ok(new RunsPage(runs.Root, list.Count, at, rows,
-                new JsonArray(ordered.Select(r => (JsonNode?)r.ToRow(sort, RowMetrics)).ToArray())));
+                new JsonArray(ordered.Select(r => (JsonNode?)WithSlurm(r.ToRow(sort, RowMetrics), r, onSlurm)).ToArray()), onSlurm.Problem));
         });
 
         // /api/run?run=<id>: the run's summary, dials and freeze state.
@@ -41,9 +43,10 @@ internal static class RunsEndpoints
         {
             if (!runs.TryRun(run, out var dir, out var refused)) return refused;
             var files = new RunFiles(dir);
+            var summary = runs.Get(run!)!;
             return TypedResults.Ok(new JsonObject
             {
-                ["run"] = runs.Get(run!)!.ToJson(),
+                ["run"] = WithSlurm(summary.ToJson(), summary, slurm.Current()),
                 ["actuators"] = ReadJson(files.ActuatorsPath),
                 ["freeze"] = ReadJson(files.FreezePath) ?? FreezeState.Unfrozen.ToJson(),
                 ["has_epochs"] = File.Exists(Path.Combine(dir, RunFiles.BatchLog)),
@@ -94,6 +97,13 @@ internal static class RunsEndpoints
                 return TypedResults.UnprocessableEntity(new ApiError(ex.Message));
             }
         });
+    }
+
+    /// <summary>The run's Slurm task as <c>slurm: {id, state, requeued, requeues, exit_code}</c>, when a submission names its directory.</summary>
+    private static JsonObject WithSlurm(JsonObject row, RunSummary run, SlurmStates.View onSlurm)
+    {
+        if (onSlurm.ByDir.TryGetValue(run.Dir, out var task)) row["slurm"] = Kiln.Execution.Slurm.SlurmTaskState.Json(task.Id, task.State);
+        return row;
     }
 
     private static bool Matches(RunSummary r, string filter) => r.SearchText.Contains(filter, StringComparison.OrdinalIgnoreCase);

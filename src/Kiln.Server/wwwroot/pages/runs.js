@@ -92,7 +92,7 @@ export function mount(root, params) {
       h('td.mono.run-link', {}, h('a', { href: routeHref('run', { run: r.id }) }, r.id)),
       h('td', {}, r.kind ?? ''),
       h('td', {}, r.config ?? ''),
-      h('td', {}, statusBadge(r.status), r.error ? h('span.err-dot', { title: r.error }, ' ⚠') : null),
+      h('td.nowrap', {}, statusBadge(r.status), r.error ? h('span.err-dot', { title: r.error }, ' ⚠') : null, slurmBadge(r.slurm)),
       h('td.nowrap', { title: r.end ? `ended ${time(r.end)}` : '' }, time(r.start, true)),
       h('td.params', { title: show(r.params) }, chips(params, 5, r.swept ? 'swept' : '')),
       h('td.metrics', {
@@ -122,6 +122,8 @@ export function mount(root, params) {
       if (rows.length) fill(body, rows);
       else fill(body, h('tr.empty', {}, h('td', { colspan: 8 }, state.filter ? `No run matches "${state.filter}".` : `No runs under ${answer.root} yet.`)));
       total.textContent = `${num(answer.total)} run${answer.total === 1 ? '' : 's'}${state.filter ? ' matching' : ''}`;
+      total.title = answer.slurm_problem ?? '';
+      if (answer.slurm_problem) total.append(h('span.err-dot', { 'data-testid': 'slurm-problem' }, ' ⚠ Slurm states not current'));
       renderPager(answer);
     } catch (e) {
       if (!disposed && ticket === latest) showError(e, quiet ? 'refreshing the runs' : 'runs');
@@ -141,6 +143,17 @@ export function mount(root, params) {
   load();
   const timer = setInterval(() => { if (!document.hidden) load(true); }, REFRESH_MS);
   return { dispose() { disposed = true; clearInterval(timer); } };
+}
+
+/** Slurm's state of a trial submitted to a cluster, beside Kiln's: `RUNNING`, `PENDING ↻2` after two requeues; the task id on hover. */
+function slurmBadge(slurm) {
+  if (!slurm) return null;
+  const state = slurm.state ?? '?';
+  const requeues = slurm.requeues ?? 0;
+  const title = [`Slurm task ${slurm.id}: ${state}`, requeues ? `requeued ${requeues}×` : '', slurm.exit_code != null ? `exit code ${slurm.exit_code}` : '']
+    .filter(Boolean).join(', ');
+  return h('span.badge.slurm', { class: `slurm-${state.toLowerCase()}`, title, 'data-testid': 'slurm-state', 'data-slurm': state, 'data-requeues': requeues },
+    h('span.k', {}, 'slurm '), state, requeues ? ` ↻${requeues}` : '');
 }
 
 /** The metrics a run is judged by come first: validation accuracy and loss, then test, then other accuracies and losses. */
