@@ -79,6 +79,26 @@ public sealed class AttemptTests
     }
 
     [Fact]
+    public async Task A_trial_that_died_between_periodic_checkpoints_resumes_from_the_last_one_into_the_uninterrupted_trial()
+    {
+        const string cfg = Small + "max_steps: 120\ncheckpoint_every: 25\n";
+        using var whole = new Tree().Cfg("sweep", cfg).Cfg("sweep/synthetic/mlp/adam", "lr: 0.001\n");
+        Assert.Equal(1, (await RunAsync(whole)).Completed);
+        using var parts = new Tree().Cfg("sweep", cfg).Cfg("sweep/synthetic/mlp/adam", "lr: 0.001\n");
+        parts.Expand();
+        var dir = parts.Trial("sweep/synthetic/mlp/adam/trial_000");
+        // Dies at step 60 without a word (as under SIGKILL, no checkpoint on the way out): the last one is step 50's.
+        var died = TrialWorker.Run(parts.Root, dir, progress: (step, _) => { if (step == 60) throw new InvalidOperationException("node lost"); });
+        Assert.Equal(RunInfo.Failed, died.Status);
+        Assert.Equal(50, Kiln.Runs.RunCheckpoint.Read(dir)!.Step);
+
+        Assert.Equal(1, (await RunAsync(parts)).Completed);
+        Assert.False(Directory.Exists(Path.Combine(dir, "attempts")));
+        static List<string> Rows(string trial) => File.ReadAllLines(Path.Combine(trial, TrialPaths.BatchLog)).Select(l => string.Join(',', l.Split(',')[..^1])).ToList();
+        Assert.Equal(Rows(whole.Trial("sweep/synthetic/mlp/adam/trial_000")), Rows(dir));
+    }
+
+    [Fact]
     public async Task Complete_trials_run_again_from_scratch_only_when_asked()
     {
         using var tree = new Tree().Cfg("sweep", Small + "max_steps: 12\n").Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.002]\n");

@@ -35,6 +35,8 @@ public sealed record TrainerSettings
     public int BatchSize { get; init; } = 128;
     public long Seed { get; init; }
     public long? MaxSteps { get; init; }
+    /// <summary>Steps between periodic checkpoints (0: only when the trial is stopped), so a killed trial loses at most that many.</summary>
+    public int CheckpointEvery { get; init; }
     public string[] BatchMetrics { get; init; } = [];
     public string? DataDir { get; init; }
 }
@@ -51,7 +53,7 @@ public static class CfgTrainer
     public static readonly string[] Keys =
     [
         "seed", "dataset", "model", "hidden", "channels", "trainer", "lr", "weight_decay", "momentum", "nesterov", "schedule",
-        "epochs", "batch_size", "max_steps", "batch_metrics", "data_dir", "command",
+        "epochs", "batch_size", "max_steps", "checkpoint_every", "batch_metrics", "data_dir", "command",
     ];
 
     /// <summary>Extra per-batch columns a trial can ask for in <c>batch_metrics</c>.</summary>
@@ -135,6 +137,7 @@ public static class CfgTrainer
             BatchSize = Get("batch_size", Count, 128),
             Seed = Get("seed", JsonValues.GetLong, 0L),
             MaxSteps = cfg["max_steps"] is { } ms ? Count(ms, Key("max_steps")) : null,
+            CheckpointEvery = Get("checkpoint_every", Count, 0),
             BatchMetrics = metrics.Where(n => Array.IndexOf(Columns, n) < 0).ToArray(),
             DataDir = Get<string?>("data_dir", JsonValues.GetString, null),
         };

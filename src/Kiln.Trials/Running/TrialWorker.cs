@@ -65,7 +65,7 @@ public static class TrialWorker
         {
             Function = function, RunDir = trialDir, MaxSteps = steps, Seed = settings.Seed, Kind = "trial", Kernel = kernel, RunParams = record,
             // A trial stopped before its end (a Slurm warning, a preemption, SIGTERM) left a checkpoint: the requeued task goes on from it.
-            Resume = RunCheckpoint.Exists(trialDir),
+            Resume = RunCheckpoint.Exists(trialDir), CheckpointEvery = settings.CheckpointEvery,
         }, log, progress, cancel);
     }
 
