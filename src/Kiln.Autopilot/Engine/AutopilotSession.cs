@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Kiln.Autopilot.Ai;
+using Kiln.Autopilot.Probe;
 using Kiln.Autopilot.Rules;
 using Kiln.Control;
 using Kiln.Metrics;
@@ -22,8 +23,10 @@ public sealed class AutopilotSession
     private readonly TimeProvider _time;
 
     /// <param name="ai">The AI autopilot, for the <c>ai_suggest</c> and <c>ai_auto</c> modes (and only for them).</param>
-    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null)
+    /// <param name="probe">A learning-rate probe to run first; the rules wait until it is done, and then judge only what followed it.</param>
+    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null, LrProbe? probe = null)
     {
+        Probe = probe;
         if (!AutopilotMode.All.Contains(mode)) throw new ProtocolException($"--autopilot: unknown mode \"{mode}\" (known: {string.Join(", ", AutopilotMode.All)})");
         if (AutopilotMode.IsAi(mode) != ai is not null)
             throw new ProtocolException(ai is null ? $"--autopilot {mode}: the AI autopilot needs its model's settings" : $"--autopilot {mode}: the AI settings apply to ai_suggest and ai_auto only");
@@ -41,6 +44,9 @@ public sealed class AutopilotSession
     public string Mode { get; }
     public AutopilotLog Log { get; }
     public IReadOnlyList<Rule> Rules => _engine.Rules;
+
+    /// <summary>The learning-rate probe the session starts with, or null.</summary>
+    public LrProbe? Probe { get; }
 
     /// <summary>The AI autopilot in the <c>ai_*</c> modes; else null.</summary>
     public AiPilot? Ai { get; }
@@ -61,6 +67,14 @@ public sealed class AutopilotSession
         _reader.Forget();
         if (Mode == AutopilotMode.Off) return [];
         var made = new List<Proposal>();
+        if (Probe is { Done: false })
+        {
+            // The probe's segments are not the run's trend: the rules sit them out and judge only what comes after.
+            if (Probe.Next(_engine.History) is { } next)
+                made.Add(Propose(LrProbe.RuleId, next.Rationale, next.Action, Confidences.High, Mode is AutopilotMode.Auto or AutopilotMode.AiAuto ? ProposalStatus.Applied : ProposalStatus.Suggested));
+            _engine.Rearm(_engine.History.Step);
+            return made;
+        }
         var alerts = new List<(string, string)>();
         foreach (var (rule, why) in _engine.Fire())
         {

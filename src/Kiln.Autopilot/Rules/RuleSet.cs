@@ -27,6 +27,18 @@ public static class RuleSet
         new() { Id = "grad_explosion", When = Conditions.Above, Metric = "grad_norm", Threshold = 10, Action = new(AutopilotAction.LrMult, 0.5), Confidence = Confidences.High },
     ];
 
+    /// <summary>
+    /// The rules the benchmark's autopilot steers with after its learning-rate probe (<see cref="Probe.LrProbe"/>): a
+    /// plateau of the validation loss over <paramref name="plateauWindow"/> evaluations (range at most
+    /// <paramref name="plateauEpsilon"/>) halves the rate — the decay a schedule would give, driven by the run; a
+    /// divergence or a spike of the training loss cuts it tenfold; a gradient norm over 10 halves it.
+    /// </summary>
+    public static IReadOnlyList<Rule> Steer(int plateauWindow = 3, double plateauEpsilon = 0.01, string trainLoss = "train_loss", string valLoss = "val_loss") =>
+    [
+        new() { Id = "plateau_val", When = Conditions.Plateau, Metric = valLoss, Window = plateauWindow, Epsilon = plateauEpsilon, Action = new(AutopilotAction.LrMult, 0.5), Cooldown = 0 },
+        .. Defaults(trainLoss, valLoss).Where(r => r.Id is "spike" or "divergence" or "grad_explosion"),
+    ];
+
     /// <summary>The rules of a file; <paramref name="path"/> names it in errors.</summary>
     public static IReadOnlyList<Rule> Load(string path) => Parse(YamlJson.ParseJsonOrYaml(path), path);
 
