@@ -4,6 +4,7 @@ using Kiln.Train.Data;
 using Kiln.Train.Nn;
 using Kiln.Train.Optim;
 using Kiln.Train.Runs;
+using Kiln.Train.Runs.Checkpoints;
 using Kiln.Train.Tensors;
 
 namespace Kiln.Autobench;
@@ -29,7 +30,8 @@ public static class BenchTrainer
             ? new Adam([group])
             : throw new ArgumentException($"unknown optimizer {setup.Optimizer}", nameof(setup)));
         ctx.Attach(model, optimizer);
-        TrainingLoop.Run(ctx, new Batcher(train, task.BatchSize, shuffle: true, ctx.Seed), optimizer, 0, ctx.MaxSteps,
+        var batcher = new Batcher(train, task.BatchSize, shuffle: true, ctx.Seed);
+        TrainingLoop.Run(ctx, batcher, optimizer, 0, ctx.MaxSteps,
             step: (batch, _) => Step(model, batch),
             evaluate: _ =>
             {
@@ -44,7 +46,9 @@ public static class BenchTrainer
                     scheduleFree?.Train();
                 }
             },
-            evalEvery: task.EvalEvery);
+            evalEvery: task.EvalEvery,
+            // Checkpoints (when the run keeps them) let the autopilot roll a diverged run back.
+            state: new TrainingState(model, optimizer, batcher));
     }
 
     /// <summary>One training step of a classifier: forward, cross-entropy, backward (the optimizer's update is the caller's).</summary>

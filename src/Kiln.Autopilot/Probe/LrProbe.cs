@@ -5,105 +5,85 @@ using Kiln.Autopilot.History;
 namespace Kiln.Autopilot.Probe;
 
 /// <summary>
-/// A learning-rate probe at the start of a run: the run trains one segment (from one poll of the autopilot to the
-/// next) at each of the rates <c>base × <see cref="Factors"/></c>, lowest first, and the probe measures how fast the
-/// training loss falls in each (the least-squares slope per step, the first <see cref="Skip"/> points of a segment left
-/// out: they still train at the rate before). It stops climbing at the first segment whose loss rises (or is not a
-/// number), and then sets the rate whose segment fell fastest. The base is the run's <see cref="LrMetric"/> when the
-/// probe starts. Every change is an action with its rationale, sent like any other (<c>set_lr</c>): the probe decides
-/// only from the metrics it is fed, so it is tested by feeding it numbers.
+/// A learning-rate probe at the start of a run, each segment from the same weights: the run trains one segment (from
+/// one poll of the autopilot to the next) at the rate it has, then is rolled back to the checkpoint taken where that
+/// segment began (<c>restore_checkpoint</c>) and trains a segment at <see cref="Step"/> × the rate; if that one ends
+/// at a lower <see cref="Metric"/> the third segment tries <see cref="Step"/>² ×, otherwise ÷ <see cref="Step"/>. Then it
+/// rolls back to the end of the best segment (none when the best is the last) and sets its rate. Every change is an
+/// action with its rationale, sent like any other. It relies on a checkpoint at every poll (the bench's steered runs
+/// keep one per evaluation); a run that cannot roll back rejects the rollbacks and the segments simply follow each other.
+/// The probe decides only from the metrics it is fed, so it is tested by feeding it numbers.
 /// </summary>
 public sealed class LrProbe
 {
-    private readonly List<(double Lr, double Slope)> _segments = [];
+    private readonly List<(double Lr, double Score, long End)> _segments = [];
     private double? _base;
+    private long _start;
     private long _segmentFrom;
 
     /// <summary>The rule name of the probe's proposals.</summary>
     public const string RuleId = "lr_probe";
 
-    /// <summary>The rates tried, as multiples of the run's rate; lowest first.</summary>
-    public double[] Factors { get; init; } = [0.1, 0.3, 1, 3, 10];
+    /// <summary>The factor between the rates tried.</summary>
+    public double Step { get; init; } = 10;
 
-    public string Metric { get; init; } = "train_loss";
+    /// <summary>What a segment is judged by, at its end (lower is better; not a number is the worst).</summary>
+    public string Metric { get; init; } = "val_loss";
+
     public string LrMetric { get; init; } = "lr";
-
-    /// <summary>Points at the start of each segment left out (the command lands a step after it is sent, and acts a step after that).</summary>
-    public int Skip { get; init; } = 2;
-
-    /// <summary>Points a segment needs, after <see cref="Skip"/>, to be judged; the probe waits for more otherwise.</summary>
-    public int MinPoints { get; init; } = 4;
 
     public bool Done { get; private set; }
 
-    /// <summary>The segments judged so far: rate and slope of the loss per step.</summary>
-    public IReadOnlyList<(double Lr, double Slope)> Segments => _segments;
+    /// <summary>The segments judged so far: rate, metric at the end, and the step it ended at.</summary>
+    public IReadOnlyList<(double Lr, double Score, long End)> Segments => _segments;
 
     /// <summary>The rate chosen, once <see cref="Done"/>.</summary>
     public double? Chosen { get; private set; }
 
-    /// <summary>The probe's next action and why, or null while it waits (or is done).</summary>
-    public (AutopilotAction Action, string Rationale)? Next(MetricHistory history)
+    /// <summary>
+    /// The probe's next actions and why, each with the step a rollback goes back to (the newest checkpoint at or
+    /// before it), or none while it waits (or is done).
+    /// </summary>
+    public IReadOnlyList<(AutopilotAction Action, string Rationale, long? Back)> Next(MetricHistory history)
     {
-        if (Done) return null;
+        if (Done) return [];
         if (_base is null)
         {
-            if (history.Last(LrMetric) is not { } lr || !double.IsFinite(lr) || lr <= 0) return null;
+            if (history.Last(LrMetric) is not { } lr || !double.IsFinite(lr) || lr <= 0) return [];
+            // The first segment trains at the run's own rate from the next step; its start is the checkpoint after this poll.
             _base = lr;
-            return Segment(history.Step);
+            _start = history.Step + 1;
+            _segmentFrom = history.Step;
+            return [];
         }
-        var points = history.Window(Metric, history.Capacity, _segmentFrom);
-        if (points.Length < Skip + MinPoints) return null;
-        var lrNow = _base.Value * Factors[_segments.Count];
-        var slope = Slope(points.AsSpan(Skip));
-        _segments.Add((lrNow, slope));
-        var rose = !(slope < 0);
-        if (!rose && _segments.Count < Factors.Length) return Segment(history.Step);
-        return Finish(rose);
-    }
-
-    private (AutopilotAction, string) Segment(long step)
-    {
-        _segmentFrom = step;
-        var i = _segments.Count;
-        var lr = _base!.Value * Factors[i];
-        var before = i == 0 ? "" : $"; segment {i} at {T(_segments[^1].Lr)}: loss slope {T(_segments[^1].Slope)}/step";
-        return (new AutopilotAction(AutopilotAction.SetLr, lr),
-            $"learning-rate probe: segment {i + 1} of {Factors.Length} at lr {T(lr)} ({T(Factors[i])} × {T(_base.Value)}){before}");
-    }
-
-    private (AutopilotAction, string) Finish(bool rose)
-    {
+        if (history.Step <= _segmentFrom || history.Count(Metric) == 0 || history.StepBack(Metric, 1) <= _segmentFrom) return [];
+        var score = history.Last(Metric)!.Value;
+        _segments.Add((_base.Value * FactorOf(_segments.Count), double.IsFinite(score) ? score : double.PositiveInfinity, history.Step + 1));
+        _segmentFrom = history.Step;
+        if (_segments.Count < 3)
+        {
+            var lr = _base.Value * FactorOf(_segments.Count);
+            var why = $"learning-rate probe: segment {_segments.Count} at lr {T(_segments[^1].Lr)} ended at {Metric} {T(_segments[^1].Score)}; " +
+                      $"back to step {_start} to try lr {T(lr)}";
+            return [(new AutopilotAction(AutopilotAction.RestoreCheckpoint), why, _start), (new AutopilotAction(AutopilotAction.SetLr, lr), why, null)];
+        }
         Done = true;
-        var finite = _segments.Where(s => double.IsFinite(s.Slope)).ToList();
-        var best = finite.Count > 0 ? finite.MinBy(s => s.Slope) : (Lr: _base!.Value, Slope: 0.0);
+        var best = _segments.MinBy(s => s.Score);
         Chosen = best.Lr;
-        var table = string.Join(", ", _segments.Select(s => $"{T(s.Lr)}: {T(s.Slope)}/step"));
-        var why = rose ? $"the loss rose at lr {T(_segments[^1].Lr)}, so higher rates were not tried; " : "";
-        return (new AutopilotAction(AutopilotAction.SetLr, best.Lr),
-            $"learning-rate probe done: {why}lr {T(best.Lr)} made the loss fall fastest (slopes {table})");
+        var table = string.Join(", ", _segments.Select(s => $"{T(s.Lr)}: {T(s.Score)}"));
+        var done = $"learning-rate probe done: lr {T(best.Lr)} ended lowest ({Metric} after one segment each from step {_start}: {table})";
+        if (best == _segments[^1]) return [(new AutopilotAction(AutopilotAction.SetLr, best.Lr), done + "; the run goes on from its last segment", null)];
+        return [(new AutopilotAction(AutopilotAction.RestoreCheckpoint), done + $"; back to that segment's end, step {best.End}", best.End),
+            (new AutopilotAction(AutopilotAction.SetLr, best.Lr), done, null)];
     }
 
-    /// <summary>The least-squares slope of <paramref name="ys"/> against their index; a value that is not finite makes it +∞.</summary>
-    internal static double Slope(ReadOnlySpan<double> ys)
+    /// <summary>The factor of segment <paramref name="i"/>: 1, then <see cref="Step"/>, then <see cref="Step"/>² if going up helped, else 1/<see cref="Step"/>.</summary>
+    private double FactorOf(int i) => i switch
     {
-        var n = ys.Length;
-        if (n < 2) return double.NaN;
-        double mx = (n - 1) / 2.0, my = 0;
-        foreach (var y in ys)
-        {
-            if (!double.IsFinite(y)) return double.PositiveInfinity;
-            my += y;
-        }
-        my /= n;
-        double sxy = 0, sxx = 0;
-        for (var i = 0; i < n; i++)
-        {
-            sxy += (i - mx) * (ys[i] - my);
-            sxx += (i - mx) * (i - mx);
-        }
-        return sxy / sxx;
-    }
+        0 => 1,
+        1 => Step,
+        _ => _segments[1].Score < _segments[0].Score ? Step * Step : 1 / Step,
+    };
 
     private static string T(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
 }

@@ -31,11 +31,14 @@ public static class RuleSet
     /// The rules the benchmark's autopilot steers with after its learning-rate probe (<see cref="Probe.LrProbe"/>): a
     /// plateau of the validation loss over <paramref name="plateauWindow"/> evaluations (range at most
     /// <paramref name="plateauEpsilon"/>) halves the rate — the decay a schedule would give, driven by the run; a
-    /// divergence or a spike of the training loss cuts it tenfold; a gradient norm over 10 halves it.
+    /// divergence of the training loss first rolls the run back to the last checkpoint it kept while healthy (a built-in
+    /// run keeping checkpoints; elsewhere the kernel rejects it and the cut still lands), then cuts the rate tenfold, as
+    /// a spike does; a gradient norm over 10 halves it.
     /// </summary>
     public static IReadOnlyList<Rule> Steer(int plateauWindow = 3, double plateauEpsilon = 0.01, string trainLoss = "train_loss", string valLoss = "val_loss") =>
     [
         new() { Id = "plateau_val", When = Conditions.Plateau, Metric = valLoss, Window = plateauWindow, Epsilon = plateauEpsilon, Action = new(AutopilotAction.LrMult, 0.5), Cooldown = 0 },
+        new() { Id = "divergence_rollback", When = Conditions.Divergence, Metric = trainLoss, Window = 10, Threshold = 0.5, Action = new(AutopilotAction.RestoreCheckpoint), Confidence = Confidences.High },
         .. Defaults(trainLoss, valLoss).Where(r => r.Id is "spike" or "divergence" or "grad_explosion"),
     ];
 

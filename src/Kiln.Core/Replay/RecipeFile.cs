@@ -70,7 +70,7 @@ public static class RecipeFile
         foreach (var e in ledger)
         {
             if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) continue;
-            if (!RecipeEntry.Replayable(e.Module)) continue;
+            if (!RecipeEntry.Replayable(e.Module, e.Op)) continue;
             if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) continue;
             var p = e.Payload;
             recipe.Add(e.Op switch
