@@ -17,7 +17,7 @@ public sealed class RollbackTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>Someone sets a rate of 20 at the validation after step 20; the autopilot (divergence rules of <see cref="RuleSet.Steer"/>) watches.</summary>
+    /// <summary>Someone sets a rate of 8 (the dial's bound is 10) at the validation after step 20; the autopilot (divergence rules of <see cref="RuleSet.Steer"/>) watches.</summary>
     private sealed class Sabotage(string runDir) : IBenchController
     {
         private readonly AutopilotSession _autopilot = new(runDir, AutopilotMode.Auto, [.. RuleSet.Steer().Where(r => r.Id is "divergence_rollback" or "divergence")]);
@@ -32,7 +32,7 @@ public sealed class RollbackTests : IDisposable
             var step = _reader.Series["train_loss"].Steps[^1];
             if (!_sent && step >= 20)
             {
-                new RunControl(runDir, "test").SetParams("opt", null, new JsonObject { ["lr"] = 20.0 });
+                new RunControl(runDir, "test").SetParams("opt", null, new JsonObject { ["lr"] = 8.0 });
                 _sent = true;
             }
             Actions += _autopilot.Poll().Count(p => p.Status == ProposalStatus.Applied);
@@ -88,6 +88,8 @@ public sealed class RollbackTests : IDisposable
                 new RunControl(dir).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
             });
         Assert.Equal("completed", replay.Status);
-        Assert.Equal(Metrics(run.RunDir), Metrics(replay.RunDir));
+        var (m1, m2) = (Metrics(run.RunDir), Metrics(replay.RunDir));
+        var at = Enumerable.Range(0, Math.Min(m1.Count, m2.Count)).FirstOrDefault(i => m1[i] != m2[i], -1);
+        Assert.True(at < 0 && m1.Count == m2.Count, at < 0 ? "lengths differ" : $"{m1[at]}\n{m2[at]}\n{string.Join("\n", File.ReadAllLines(Path.Combine(replay.RunDir, RunFiles.Ledger)).Where(l => l.Contains("replay")))}\n--\n{string.Join("\n", File.ReadAllLines(Path.Combine(run.RunDir, RunFiles.Ledger)).Where(l => l.Contains("autopilot") || l.Contains("test")))}");
     }
 }

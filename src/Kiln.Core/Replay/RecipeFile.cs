@@ -89,6 +89,12 @@ public static class RecipeFile
                     Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
                     Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() ?? [],
                 },
+                // The checkpoint the run went back to, exactly: the replayed run keeps the same ones.
+                Kernel.CoreModule.RestoreCheckpoint => new RecipeEntry
+                {
+                    Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
+                    Params = p?["restored_step"] is { } r ? new System.Text.Json.Nodes.JsonObject { ["at_or_before"] = JsonValues.GetLong(r, "payload.restored_step") } : null,
+                },
                 _ => new RecipeEntry { Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id },
             });
         }
