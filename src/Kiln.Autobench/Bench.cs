@@ -1,3 +1,4 @@
+using Kiln.Autobench.Pbt;
 using Kiln.Modules.Opt;
 using Kiln.Train.Optim;
 
@@ -42,6 +43,8 @@ public static class Bench
             Each("schedule_free", Condition.Default, new(BenchSetup.ScheduleFree, ScheduleFreeAdamW.DefaultLr, Warmup: (long)(task.Steps * ScheduleFreeWarmup))),
             Each("autopilot", Condition.High, new(BenchSetup.Adam, high), dir => new AutopilotController(dir)),
             Each("autopilot", Condition.Low, new(BenchSetup.Adam, low), dir => new AutopilotController(dir)),
+            new("pbt-4", Condition.High, new(BenchSetup.Adam, high), Population: 4),
+            new("pbt-4", Condition.Low, new(BenchSetup.Adam, low), Population: 4),
             Each("tune", Condition.High, new(BenchSetup.Adam, high, Tune: TuneSettings)),
             Each("tune", Condition.Low, new(BenchSetup.Adam, low, Tune: TuneSettings)),
         ];
@@ -50,7 +53,6 @@ public static class Bench
     /// <summary>The methods of the issue this build cannot run, and why.</summary>
     public static IReadOnlyList<Condition> NotRun() =>
     [
-        Condition.Skipped("pbt-4", "population-based training is not built in Kiln yet"),
         Condition.Skipped("ai_autopilot", Environment.GetEnvironmentVariable("KILN_AI_KEY") is null && Environment.GetEnvironmentVariable("OPENAI_API_KEY") is null
             ? "no endpoint configured (KILN_AI_KEY or OPENAI_API_KEY)"
             : "the bench does not drive the AI autopilot yet"),
@@ -70,11 +72,17 @@ public static class Bench
             List<RunResult> RunAll(Condition c) => [.. seeds.Select(seed =>
             {
                 var label = $"{task.Name}-{c.Name}-{Slug(c.Start)}-s{seed}";
-                var r = ConditionRunner.Run(task, data, c, seed, Path.Combine(runs, label), log);
+                var r = c.Population > 0
+                    ? PbtRunner.Run(task, data, c, seed, Path.Combine(runs, label))
+                    : ConditionRunner.Run(task, data, c, seed, Path.Combine(runs, label), log);
                 log($"{label}: {r.Status}, final {r.FinalVal:0.0000}, best {r.BestVal:0.0000}, {r.WallSeconds:0.0} s, {r.Actions} actions{(r.Error is null ? "" : $" ({r.Error})")}");
                 return r;
             })];
-            foreach (var c in Conditions(task)) rows.Add(new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, Runs = RunAll(c) });
+            foreach (var c in Conditions(task))
+            {
+                var note = c.Population > 0 ? $"{c.Population} members in lockstep, exploit/explore every {PbtRunner.IntervalFor(task)} steps; compute counts every member's steps" : null;
+                rows.Add(new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, Runs = RunAll(c), Note = note });
+            }
             if (options.Suite == BenchOptions.EvalSuite) rows.Add(TunedCosine(task, RunAll));
             rows.AddRange(NotRun().Select(c => new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, NotRun = c.NotRun }));
         }

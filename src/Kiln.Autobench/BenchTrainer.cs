@@ -1,6 +1,7 @@
 using Kiln.Runs;
 using Kiln.Train.Autograd;
 using Kiln.Train.Data;
+using Kiln.Train.Nn;
 using Kiln.Train.Optim;
 using Kiln.Train.Runs;
 using Kiln.Train.Runs.Checkpoints;
@@ -31,22 +32,14 @@ public static class BenchTrainer
         ctx.Attach(model, optimizer);
         var batcher = new Batcher(train, task.BatchSize, shuffle: true, ctx.Seed);
         TrainingLoop.Run(ctx, batcher, optimizer, 0, ctx.MaxSteps,
-            step: (batch, _) =>
-            {
-                using var tape = new Tape();
-                var logits = model.Forward(batch.X);
-                var ce = Ops.SoftmaxCrossEntropy(logits, batch.Labels);
-                tape.Backward(ce);
-                return new StepOutcome(ce.Item(), (double)TrainingLoop.CountCorrect(logits, batch.Labels) / batch.Size, []);
-            },
+            step: (batch, _) => Step(model, batch),
             evaluate: _ =>
             {
                 // Schedule-Free is evaluated at x, its averaged point, and trains on at y.
                 scheduleFree?.Eval();
                 try
                 {
-                    var (l, a) = TrainingLoop.EvaluateClassifier(model, val);
-                    return [("val_loss", l), ("val_accuracy", a)];
+                    return Evaluate(model, val);
                 }
                 finally
                 {
@@ -54,6 +47,24 @@ public static class BenchTrainer
                 }
             },
             evalEvery: task.EvalEvery,
+            // Checkpoints (when the run keeps them) let the autopilot roll a diverged run back.
             state: new TrainingState(model, optimizer, batcher));
+    }
+
+    /// <summary>One training step of a classifier: forward, cross-entropy, backward (the optimizer's update is the caller's).</summary>
+    public static StepOutcome Step(Module model, Batch batch)
+    {
+        using var tape = new Tape();
+        var logits = model.Forward(batch.X);
+        var ce = Ops.SoftmaxCrossEntropy(logits, batch.Labels);
+        tape.Backward(ce);
+        return new StepOutcome(ce.Item(), (double)TrainingLoop.CountCorrect(logits, batch.Labels) / batch.Size, []);
+    }
+
+    /// <summary>The validation metrics every bench run reports.</summary>
+    public static (string Name, double Value)[] Evaluate(Module model, Dataset val)
+    {
+        var (l, a) = TrainingLoop.EvaluateClassifier(model, val);
+        return [("val_loss", l), ("val_accuracy", a)];
     }
 }

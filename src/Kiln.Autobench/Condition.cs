@@ -6,7 +6,8 @@ namespace Kiln.Autobench;
 /// </summary>
 /// <param name="Start">Where the learning rate starts: <c>lr×10</c>, <c>lr÷10</c> (the mis-set starts), <c>default</c> (the method's own).</param>
 /// <param name="Controller">Builds the controller for a run directory; null for a run nobody steers.</param>
-public sealed record Condition(string Name, string Start, BenchSetup? Setup, Func<string, IBenchController>? Controller = null, string? NotRun = null)
+/// <param name="Population">PBT's population (<see cref="Pbt.PbtRunner"/>); 0 for a single run.</param>
+public sealed record Condition(string Name, string Start, BenchSetup? Setup, Func<string, IBenchController>? Controller = null, string? NotRun = null, int Population = 0)
 {
     public const string High = "lr×10";
     public const string Low = "lr÷10";

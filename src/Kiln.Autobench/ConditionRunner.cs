@@ -15,16 +15,19 @@ namespace Kiln.Autobench;
 /// </summary>
 public static class ConditionRunner
 {
-    public static RunResult Run(BenchTask task, (Dataset Train, Dataset Val, string Source) data, Condition condition, long seed, string runDir, Action<string>? log = null)
+    /// <summary>Checkpoints a steered run keeps: a divergence is seen within a few evaluations of its start.</summary>
+    public const int SteeredCheckpoints = 4;
+
+    /// <param name="prepare">Writes into the fresh run directory before the run starts (a recipe to replay and its freeze file).</param>
+    public static RunResult Run(BenchTask task, (Dataset Train, Dataset Val, string Source) data, Condition condition, long seed, string runDir, Action<string>? log = null,
+        Action<string>? prepare = null)
     {
         var setup = condition.Setup ?? throw new ArgumentException($"condition {condition.Name} is not run: {condition.NotRun}", nameof(condition));
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
-        if (setup.Tune is { } tune)
-        {
-            // JSON is YAML: tune is set up as a user would, in kiln.yaml, and is part of the run's baseline.
-            Directory.CreateDirectory(runDir);
-            File.WriteAllText(Path.Combine(runDir, RunFiles.Config), $"version: 1\ntune:\n  params: {tune.ToJsonString()}\n");
-        }
+        if (setup.Tune is not null || prepare is not null) Directory.CreateDirectory(runDir);
+        // JSON is YAML: tune is set up as a user would, in kiln.yaml, and is part of the run's baseline.
+        if (setup.Tune is { } tune) File.WriteAllText(Path.Combine(runDir, RunFiles.Config), $"version: 1\ntune:\n  params: {tune.ToJsonString()}\n");
+        prepare?.Invoke(runDir);
         var pacer = new ControllerPacer();
         var function = new TrainFunction($"bench-{task.Name}", task.Steps, ctx =>
         {
@@ -36,6 +39,8 @@ public static class ConditionRunner
         var launched = RunLauncher.Run(new LaunchOptions
         {
             Function = function, RunDir = runDir, MaxSteps = task.Steps, Seed = seed, Kind = "bench",
+            // A steered run keeps its last checkpoints, one per evaluation, so the autopilot can roll a divergence back.
+            CheckpointEvery = condition.Controller is null ? 0 : task.EvalEvery, CheckpointKeep = condition.Controller is null ? 1 : SteeredCheckpoints,
             // The inbox is read at every safe point, so a command lands at the next one whatever the machine's load.
             Kernel = new KernelOptions { PollInterval = TimeSpan.Zero, Modules = [pacer], Warn = m => log?.Invoke(m) },
         }, log);

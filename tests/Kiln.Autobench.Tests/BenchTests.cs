@@ -2,8 +2,6 @@ using System.Text.Json.Nodes;
 using Kiln.Control;
 using Kiln.Protocol;
 using Kiln.Testing;
-using Kiln.Train.Data;
-using Kiln.Train.Nn;
 
 namespace Kiln.Autobench.Tests;
 
@@ -14,21 +12,7 @@ public sealed class BenchTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static BenchTask Tiny => new()
-    {
-        Name = "tiny",
-        Data = () =>
-        {
-            var all = Synthetic.Blobs(300, 3, [8], seed: 0, spread: 1f);
-            return (all.Subset([.. Enumerable.Range(0, 240)], "train"), all.Subset([.. Enumerable.Range(240, 60)], "val"), "synthetic");
-        },
-        Model = (data, rng) => new Sequential(new Linear(data.FeatureSize, 8, rng), new ReLU(), new Linear(8, data.Classes, rng)),
-        GoodLr = 1e-2,
-        BatchSize = 16,
-        Steps = 40,
-        EvalEvery = 2,
-        Target = 0.5,
-    };
+    private static BenchTask Tiny => TinyTask.Create();
 
     private static List<JsonObject> Ledger(string runDir) =>
         [.. File.ReadAllLines(Path.Combine(runDir, RunFiles.Ledger)).Where(l => l.Length > 0 && l.Contains("\"cid\"")).Select(l => (JsonObject)JsonNode.Parse(l)!)];
@@ -89,8 +73,8 @@ public sealed class BenchTests : IDisposable
         Assert.Contains("not run", table);
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, BenchReport.JsonFile)))!;
         Assert.Equal(report.Rows.Count, json["rows"]!.AsArray().Count);
-        // 9 conditions and the grid's best point, one seed each; the note names every grid point's result.
-        Assert.Equal(10, json["runs"]!.AsArray().Count);
+        // 11 conditions (PBT's and tune's two starts among them) and the grid's best point, one seed each; the note names every grid point's result.
+        Assert.Equal(12, json["runs"]!.AsArray().Count);
         // tune ran as a module of the run, and mutated it.
         Assert.All(report.Rows.Where(r => r.Condition == "tune"), r => Assert.True(r.Runs.Single().Actions > 0, $"tune {r.Start}: no mutation"));
         var cosine = report.Rows.Single(r => r.Condition == "cosine_tuned");

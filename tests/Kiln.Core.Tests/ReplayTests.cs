@@ -356,7 +356,7 @@ public sealed class ReplayTests
         var problems = RecipeFile.Validate(path);
         Assert.Equal(4, problems.Count);
         Assert.Contains("line 2: at.step: must be >= 0", problems[0]);
-        Assert.Contains("line 3: module: \"core\" cannot be replayed", problems[1]);
+        Assert.Contains("line 3: module: \"core\" op \"freeze\" cannot be replayed", problems[1]);
         Assert.Contains("line 4: line: invalid JSON", problems[2]);
         Assert.Contains("the last line has no newline", problems[3]);
     }

@@ -573,7 +573,10 @@ class _CoreModule:
             return self._kernel.set_freeze(state, write_file=True)
         if command.op == "unfreeze":
             return self._kernel.set_freeze(FreezeState(), write_file=True)
-        return OpResult.rejected(f"op: unknown op \"{command.op}\" for module core (known: freeze, unfreeze)")
+        if command.op == "restore_checkpoint":
+            # Rolling back to a checkpoint needs a trainer that keeps them (Kiln's built-in runs); a script's does not.
+            return OpResult.rejected("this trainer cannot roll back to a checkpoint (a built-in run keeping checkpoints can)")
+        return OpResult.rejected(f"op: unknown op \"{command.op}\" for module core (known: freeze, unfreeze, restore_checkpoint)")
 
 
 def _replay_command(entry, cid):

@@ -8,7 +8,8 @@ namespace Kiln.Autopilot.Actions;
 /// What a rule does when it fires, turned into one inbox command (<see cref="ToCommand"/>) so the kernel validates,
 /// applies and records it like any other change. Multipliers act on what the run has now: <c>lr_mult</c> through the
 /// optimizer's <c>scheduler_drop</c> (every group's rate, the schedule going on from it), <c>wd_mult</c> against the
-/// weight decay the run's dials show.
+/// weight decay the run's dials show; <c>restore_checkpoint</c> rolls a built-in run back to the newest checkpoint it
+/// kept at or before the last healthy step.
 /// </summary>
 public sealed record AutopilotAction(string Kind, double? Number = null, string? Key = null)
 {
@@ -20,14 +21,24 @@ public sealed record AutopilotAction(string Kind, double? Number = null, string?
     public const string CbEnable = "cb_enable";
     public const string CbDisable = "cb_disable";
 
-    public static readonly string[] Kinds = [LrMult, WdMult, SetLr, SetWd, LossWeight, CbEnable, CbDisable];
+    /// <summary>Roll the run back to the last checkpoint it kept while healthy (<c>core restore_checkpoint</c>).</summary>
+    public const string RestoreCheckpoint = "restore_checkpoint";
+
+    public static readonly string[] Kinds = [LrMult, WdMult, SetLr, SetWd, LossWeight, CbEnable, CbDisable, RestoreCheckpoint];
 
     /// <summary>
     /// The command this action sends to a run whose dials are <paramref name="dials"/> (<c>kiln.actuators.json</c>), or
     /// null with the reason when there is nothing to send (a weight decay of 0 doubled is still 0).
+    /// <paramref name="healthyStep"/> is the last step the metrics were healthy at: a rollback asks for the newest
+    /// checkpoint at or before it.
     /// </summary>
-    public (Command? Command, string? Skipped) ToCommand(IReadOnlyList<JsonObject> dials) => Kind switch
+    public (Command? Command, string? Skipped) ToCommand(IReadOnlyList<JsonObject> dials, long? healthyStep = null) => Kind switch
     {
+        RestoreCheckpoint => (new Command
+        {
+            Module = "core", Op = "restore_checkpoint",
+            Params = healthyStep is { } h ? new JsonObject { ["at_or_before"] = h } : null,
+        }, null),
         LrMult => (Opt("scheduler_drop", Number!.Value), null),
         SetLr => (Opt("lr", Number!.Value), null),
         SetWd => (Opt("weight_decay", Number!.Value), null),
@@ -59,6 +70,7 @@ public sealed record AutopilotAction(string Kind, double? Number = null, string?
     {
         LossWeight => new JsonObject { [Kind] = new JsonObject { [Key!] = Number } },
         CbEnable or CbDisable => new JsonObject { [Kind] = Key },
+        RestoreCheckpoint => new JsonObject { [Kind] = true },
         _ => new JsonObject { [Kind] = Number },
     };
 
@@ -71,6 +83,7 @@ public sealed record AutopilotAction(string Kind, double? Number = null, string?
         LossWeight => $"loss weight {Key} = {Text(Number)}",
         CbEnable => $"enable callback {Key}",
         CbDisable => $"disable callback {Key}",
+        RestoreCheckpoint => "restore the last healthy checkpoint",
         _ => Kind,
     };
 
@@ -97,6 +110,9 @@ public sealed record AutopilotAction(string Kind, double? Number = null, string?
                 var w = JsonValues.GetDouble(weight, $"{where}.{kind}.{term}");
                 if (!double.IsFinite(w) || w < 0) throw new ProtocolException($"{where}.{kind}.{term}: must be a number >= 0, got {w}");
                 return new AutopilotAction(kind, w, term);
+            case RestoreCheckpoint:
+                if (!JsonValues.GetBool(value, $"{where}.{kind}")) throw new ProtocolException($"{where}.{kind}: write {{{kind}: true}}");
+                return new AutopilotAction(kind);
             case CbEnable or CbDisable:
                 var id = JsonValues.GetString(value, $"{where}.{kind}");
                 if (id.Length == 0) throw new ProtocolException($"{where}.{kind}: a callback id expected");

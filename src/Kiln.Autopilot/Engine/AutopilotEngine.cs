@@ -18,6 +18,12 @@ public sealed class AutopilotEngine(IReadOnlyList<Rule> rules, int historyPoints
 
     public void Observe(long step, string metric, double value) => History.Add(step, metric, value);
 
+    /// <summary>Every rule judges only the points after <paramref name="step"/>, and waits its cooldown from it, as if it had just fired.</summary>
+    public void Rearm(long step)
+    {
+        foreach (var rule in Rules) _lastFired[rule.Id] = step;
+    }
+
     /// <summary>The rules that hold at the newest step, each with why; each one fired is on cooldown from this step.</summary>
     public IReadOnlyList<(Rule Rule, string Rationale)> Fire()
     {

@@ -68,6 +68,7 @@ public sealed class AutopilotLog(string runDir)
                 Rationale = JsonValues.GetString(o["rationale"], "rationale"),
                 Cid = JsonValues.GetOptionalString(o, "cid"),
                 Note = JsonValues.GetOptionalString(o, "note"),
+                HealthyStep = o["healthy_step"] is { } h ? JsonValues.GetLong(h, "healthy_step") : null,
             };
         }
         catch (ProtocolException)

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Kiln.Autopilot.Ai;
+using Kiln.Autopilot.Probe;
 using Kiln.Autopilot.Rules;
 using Kiln.Control;
 using Kiln.Metrics;
@@ -22,8 +23,10 @@ public sealed class AutopilotSession
     private readonly TimeProvider _time;
 
     /// <param name="ai">The AI autopilot, for the <c>ai_suggest</c> and <c>ai_auto</c> modes (and only for them).</param>
-    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null)
+    /// <param name="probe">A learning-rate probe to run first; the rules wait until it is done, and then judge only what followed it.</param>
+    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null, LrProbe? probe = null)
     {
+        Probe = probe;
         if (!AutopilotMode.All.Contains(mode)) throw new ProtocolException($"--autopilot: unknown mode \"{mode}\" (known: {string.Join(", ", AutopilotMode.All)})");
         if (AutopilotMode.IsAi(mode) != ai is not null)
             throw new ProtocolException(ai is null ? $"--autopilot {mode}: the AI autopilot needs its model's settings" : $"--autopilot {mode}: the AI settings apply to ai_suggest and ai_auto only");
@@ -41,6 +44,9 @@ public sealed class AutopilotSession
     public string Mode { get; }
     public AutopilotLog Log { get; }
     public IReadOnlyList<Rule> Rules => _engine.Rules;
+
+    /// <summary>The learning-rate probe the session starts with, or null.</summary>
+    public LrProbe? Probe { get; }
 
     /// <summary>The AI autopilot in the <c>ai_*</c> modes; else null.</summary>
     public AiPilot? Ai { get; }
@@ -61,22 +67,30 @@ public sealed class AutopilotSession
         _reader.Forget();
         if (Mode == AutopilotMode.Off) return [];
         var made = new List<Proposal>();
+        if (Probe is { Done: false })
+        {
+            // The probe's segments are not the run's trend: the rules sit them out and judge only what comes after.
+            foreach (var (action, why, back) in Probe.Next(_engine.History))
+                made.Add(Propose(LrProbe.RuleId, why, action, Confidences.High, Mode is AutopilotMode.Auto or AutopilotMode.AiAuto ? ProposalStatus.Applied : ProposalStatus.Suggested, back));
+            _engine.Rearm(_engine.History.Step);
+            return made;
+        }
         var alerts = new List<(string, string)>();
         foreach (var (rule, why) in _engine.Fire())
         {
-            made.Add(Propose(rule.Id, why, rule.Action, rule.Confidence, StatusFor(rule)));
+            made.Add(Propose(rule.Id, why, rule.Action, rule.Confidence, StatusFor(rule), HealthyStep(rule)));
             alerts.Add((rule.Id, why));
         }
         if (Ai is not null) made.AddRange(Consult(alerts));
         return made;
     }
 
-    private Proposal Propose(string rule, string why, Actions.AutopilotAction action, string confidence, string status)
+    private Proposal Propose(string rule, string why, Actions.AutopilotAction action, string confidence, string status, long? healthy = null)
     {
         var proposal = new Proposal
         {
             Id = Command.NewCid(), Rule = rule, Step = _engine.History.Step, Ts = Now(), Rationale = why, Action = action,
-            Confidence = confidence, Status = status,
+            Confidence = confidence, Status = status, HealthyStep = healthy,
         };
         if (proposal.Status == ProposalStatus.Applied) proposal = Send(proposal, ProposalStatus.Applied, note: null);
         Log.Append(proposal);
@@ -104,6 +118,18 @@ public sealed class AutopilotSession
             Ai.Start(step, AiPrompt.System(Ai.Settings), AiPrompt.User(_engine.History, alerts, recent, dials, Ai.Settings), dials);
         }
         return made;
+    }
+
+    /// <summary>
+    /// For a rollback: the step of the point just before the rule's window (a divergence's or a spike's reference point;
+    /// for other conditions the point before the newest) — the newest checkpoint at or before it was taken while the
+    /// metric was healthy.
+    /// </summary>
+    private long? HealthyStep(Rule rule)
+    {
+        if (rule.Action.Kind != Actions.AutopilotAction.RestoreCheckpoint || rule.Metric is null) return null;
+        var back = rule.When is Conditions.Divergence or Conditions.Spike ? rule.Window + 1 : 2;
+        return _engine.History.StepBack(rule.Metric, back);
     }
 
     /// <summary>The rule name of the AI autopilot's proposals.</summary>
@@ -149,7 +175,7 @@ public sealed class AutopilotSession
     private static Proposal Send(Proposal proposal, string status, string? note, RunControl control)
     {
         IReadOnlyList<JsonObject> dials = control.Dials();
-        var (command, skipped) = proposal.Action.ToCommand(dials);
+        var (command, skipped) = proposal.Action.ToCommand(dials, proposal.HealthyStep);
         if (command is null) return proposal with { Status = ProposalStatus.Skipped, Note = skipped };
         try
         {

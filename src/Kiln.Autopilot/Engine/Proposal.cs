@@ -20,6 +20,9 @@ public sealed record Proposal
     public required string Status { get; init; }
     public string? Cid { get; init; }
 
+    /// <summary>Where a rollback goes back to (the newest checkpoint at or before it): the last step the rule's metric was healthy at, or a probe segment's start.</summary>
+    public long? HealthyStep { get; init; }
+
     /// <summary>Why nothing was sent (a skipped proposal), or who accepted or rejected it.</summary>
     public string? Note { get; init; }
 
@@ -27,6 +30,7 @@ public sealed record Proposal
     {
         ["id"] = Id, ["ts"] = Ts, ["step"] = Step, ["rule"] = Rule, ["status"] = Status, ["confidence"] = Confidence,
         ["action"] = Action.ToJson(), ["summary"] = Action.ToString(), ["rationale"] = Rationale, ["cid"] = Cid, ["note"] = Note,
+        ["healthy_step"] = HealthyStep,
     };
 }
 

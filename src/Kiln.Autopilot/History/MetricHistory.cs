@@ -48,6 +48,10 @@ public sealed class MetricHistory
         return values;
     }
 
+    /// <summary>The step of the <paramref name="n"/>-th newest point of <paramref name="name"/> (1: the newest), or null when fewer were kept.</summary>
+    public long? StepBack(string name, int n) =>
+        _series.TryGetValue(name, out var r) && n >= 1 && n <= r.Count ? r.Step(r.Count - n) : null;
+
     private sealed class Ring(int capacity)
     {
         private readonly long[] _steps = new long[capacity];

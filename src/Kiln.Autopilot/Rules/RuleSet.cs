@@ -27,6 +27,21 @@ public static class RuleSet
         new() { Id = "grad_explosion", When = Conditions.Above, Metric = "grad_norm", Threshold = 10, Action = new(AutopilotAction.LrMult, 0.5), Confidence = Confidences.High },
     ];
 
+    /// <summary>
+    /// The rules the benchmark's autopilot steers with after its learning-rate probe (<see cref="Probe.LrProbe"/>): a
+    /// plateau of the validation loss over <paramref name="plateauWindow"/> evaluations (range at most
+    /// <paramref name="plateauEpsilon"/>) halves the rate — the decay a schedule would give, driven by the run; a
+    /// divergence of the training loss first rolls the run back to the last checkpoint it kept while healthy (a built-in
+    /// run keeping checkpoints; elsewhere the kernel rejects it and the cut still lands), then cuts the rate tenfold, as
+    /// a spike does; a gradient norm over 10 halves it.
+    /// </summary>
+    public static IReadOnlyList<Rule> Steer(int plateauWindow = 3, double plateauEpsilon = 0.01, string trainLoss = "train_loss", string valLoss = "val_loss") =>
+    [
+        new() { Id = "plateau_val", When = Conditions.Plateau, Metric = valLoss, Window = plateauWindow, Epsilon = plateauEpsilon, Action = new(AutopilotAction.LrMult, 0.5), Cooldown = 0 },
+        new() { Id = "divergence_rollback", When = Conditions.Divergence, Metric = trainLoss, Window = 10, Threshold = 0.5, Action = new(AutopilotAction.RestoreCheckpoint), Confidence = Confidences.High },
+        .. Defaults(trainLoss, valLoss).Where(r => r.Id is "spike" or "divergence" or "grad_explosion"),
+    ];
+
     /// <summary>The rules of a file; <paramref name="path"/> names it in errors.</summary>
     public static IReadOnlyList<Rule> Load(string path) => Parse(YamlJson.ParseJsonOrYaml(path), path);
 

@@ -29,12 +29,12 @@ internal sealed class Dispatcher(ModuleTable modules, LedgerRecorder ledger, Run
 
     /// <summary>
     /// Applies a command, ledgers the decision and returns it. <paramref name="gated"/> commands (the inbox's) are ignored while the
-    /// run is frozen, except <c>core</c> ones; baseline, <c>kiln.yaml</c> and replay changes are gated where they are read.
+    /// run is frozen, except <c>core</c> ones that control the kernel; baseline, <c>kiln.yaml</c> and replay changes are gated where they are read.
     /// </summary>
     public OpResult Execute(Command command, string source, string? cid, Moment at, bool gated)
     {
         OpResult result;
-        if (gated && command.Module != CoreModule.ModuleName && Freeze.IsFrozen)
+        if (gated && !(command.Module == CoreModule.ModuleName && CoreModule.IsControl(command.Op)) && Freeze.IsFrozen)
         {
             result = new OpResult(Freeze.IsReplay ? Decision.IgnoredReplay : Decision.IgnoredFreeze,
                 Notes: $"the run is frozen (mode {Freeze.Mode}); `kiln freeze --mode off` lifts it");

@@ -42,6 +42,14 @@ public sealed class KernelEnv
         MetricsSink?.Invoke(Step, values);
     }
 
+    /// <summary>
+    /// How the trainer rolls back to a checkpoint it kept (<c>core restore_checkpoint</c>): given the newest step the
+    /// checkpoint may have (null: the latest), it puts the weights and the optimizer's state back and returns the
+    /// checkpoint's step; it throws a <see cref="Protocol.ProtocolException"/> when it keeps none that fits. Null when the
+    /// trainer cannot roll back.
+    /// </summary>
+    public Func<long?, long>? RestoreCheckpoint { get; set; }
+
     /// <summary>Why a callback asked training to stop (early stopping), or null.</summary>
     public string? StopRequest { get; private set; }
 

@@ -23,8 +23,11 @@ public sealed record RecipeEntry : Change
     public required long Step { get; init; }
     public required string Event { get; init; }
 
-    /// <summary>Whether changes to <paramref name="module"/> belong in a recipe: every module's do, except <c>core</c>'s (kernel control, not a change to the run).</summary>
-    public static bool Replayable(string module) => module != "core";
+    /// <summary>
+    /// Whether a change belongs in a recipe: every module's do, except <c>core</c>'s kernel control (freeze, unfreeze);
+    /// its <c>restore_checkpoint</c> changes the run and is replayed.
+    /// </summary>
+    public static bool Replayable(string module, string? op) => module != Kernel.CoreModule.ModuleName || !Kernel.CoreModule.IsControl(op);
 
     public JsonObject ToJson()
     {
@@ -52,9 +55,9 @@ public sealed record RecipeEntry : Change
         if (step < 0) throw new ProtocolException($"at.step: must be >= 0, got {step}");
         var evt = at["event"] is null ? throw new ProtocolException("at.event: missing") : JsonValues.GetString(at["event"], "at.event");
         var module = o["module"] is null ? throw new ProtocolException("module: missing") : JsonValues.GetString(o["module"], "module");
-        if (!Replayable(module))
-            throw new ProtocolException($"module: \"{module}\" cannot be replayed (its ops control the kernel; recipes hold changes to the run)");
         var op = o["op"] is null ? throw new ProtocolException("op: missing") : JsonValues.GetString(o["op"], "op");
+        if (!Replayable(module, op))
+            throw new ProtocolException($"module: \"{module}\" op \"{op}\" cannot be replayed (it controls the kernel; recipes hold changes to the run)");
         return (RecipeEntry)new RecipeEntry { Step = step, Event = evt, Module = module, Op = op }.WithArgumentsFrom(o);
     }
 

@@ -73,7 +73,7 @@ public static class RecipeFile
             if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) continue;
             // A change made again after a resume repeats a line the ledger already holds.
             if (e.Source == Sources.Resume && !resumed) continue;
-            if (!RecipeEntry.Replayable(e.Module)) continue;
+            if (!RecipeEntry.Replayable(e.Module, e.Op)) continue;
             if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) continue;
             var p = e.Payload;
             recipe.Add(e.Op switch
@@ -91,6 +91,12 @@ public static class RecipeFile
                 {
                     Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
                     Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() ?? [],
+                },
+                // The checkpoint the run went back to, exactly: the replayed run keeps the same ones.
+                Kernel.CoreModule.RestoreCheckpoint => new RecipeEntry
+                {
+                    Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
+                    Params = p?["restored_step"] is { } r ? new System.Text.Json.Nodes.JsonObject { ["at_or_before"] = JsonValues.GetLong(r, "payload.restored_step") } : null,
                 },
                 // Other ops replay with what they applied (tune's mutate and verdict carry their segment).
                 _ => new RecipeEntry { Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id, Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() },

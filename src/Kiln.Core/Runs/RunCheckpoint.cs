@@ -49,9 +49,32 @@ public sealed record RunCheckpoint
 
     /// <summary>The run's checkpoint, or null when it has none.</summary>
     /// <exception cref="ProtocolException">The record is not a checkpoint this version reads.</exception>
-    public static RunCheckpoint? Read(string runDir)
+    public static RunCheckpoint? Read(string runDir) => ReadFile(ManifestPath(runDir));
+
+    /// <summary>
+    /// The newest checkpoint the run still keeps (<see cref="Write"/>'s <c>keep</c>) whose step is at most
+    /// <paramref name="atOrBefore"/>, or null when there is none.
+    /// </summary>
+    public static RunCheckpoint? ReadAt(string runDir, long atOrBefore)
     {
-        var path = ManifestPath(runDir);
+        var dir = new RunFiles(runDir).CheckpointPath;
+        if (!Directory.Exists(dir)) return null;
+        var kept = Directory.EnumerateFiles(dir, "checkpoint-*.json").Select(p => (Path: p, Step: StepOf(p, "checkpoint-", ".json"))).Where(x => x.Step is { } s && s <= atOrBefore)
+            .OrderByDescending(x => x.Step).Select(x => ReadFile(x.Path)).FirstOrDefault(c => c is not null && File.Exists(Path.Combine(dir, c.Tensors)));
+        if (kept is not null) return kept;
+        var latest = Read(runDir);
+        return latest is not null && latest.Step <= atOrBefore ? latest : null;
+    }
+
+    private static long? StepOf(string path, string prefix, string suffix)
+    {
+        var name = Path.GetFileName(path);
+        return name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(suffix, StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(prefix.Length, name.Length - prefix.Length - suffix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step) ? step : null;
+    }
+
+    private static RunCheckpoint? ReadFile(string path)
+    {
         JsonObject? o;
         try { o = JsonObjectFile.Read(path); }
         catch (ProtocolException ex) { throw new ProtocolException($"{path}: {ex.Message}"); }
@@ -79,16 +102,25 @@ public sealed record RunCheckpoint
     /// <summary>The tensors file's bytes.</summary>
     public byte[] ReadTensors(string runDir) => File.ReadAllBytes(Path.Combine(new RunFiles(runDir).CheckpointPath, Tensors));
 
-    /// <summary>Writes the tensors, then this record (which commits), then removes the tensors of earlier checkpoints.</summary>
-    public void Write(string runDir, ReadOnlySpan<byte> tensors)
+    /// <summary>
+    /// Writes the tensors, then this record (which commits), then removes the checkpoints beyond the newest
+    /// <paramref name="keep"/>. With <paramref name="keep"/> above 1 each kept one also has its own record,
+    /// <c>checkpoint-&lt;step&gt;.json</c>, for <see cref="ReadAt"/> (a rollback to the last healthy one).
+    /// </summary>
+    public void Write(string runDir, ReadOnlySpan<byte> tensors, int keep = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
         var dir = new RunFiles(runDir).CheckpointPath;
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllBytes(Path.Combine(dir, Tensors), tensors);
+        if (keep > 1) AtomicFile.WriteJson(Path.Combine(dir, $"checkpoint-{Step.ToString(CultureInfo.InvariantCulture)}.json"), ToJson());
         AtomicFile.WriteJson(Path.Combine(dir, ManifestFile), ToJson());
-        foreach (var old in Directory.EnumerateFiles(dir, "state-*.safetensors"))
+        var stale = Directory.EnumerateFiles(dir, "state-*.safetensors").Select(p => (Path: p, Step: StepOf(p, "state-", ".safetensors") ?? long.MinValue))
+            .Concat(Directory.EnumerateFiles(dir, "checkpoint-*.json").Select(p => (Path: p, Step: StepOf(p, "checkpoint-", ".json") ?? long.MinValue)))
+            .Where(x => x.Step != Step)
+            .GroupBy(x => x.Step).OrderByDescending(g => g.Key).Skip(keep - 1).SelectMany(g => g);
+        foreach (var (old, _) in stale)
         {
-            if (Path.GetFileName(old) == Tensors) continue;
             try { File.Delete(old); }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { /* left for the next checkpoint to remove */ }
         }

@@ -36,6 +36,9 @@ public sealed record LaunchOptions
     /// <summary>Write a checkpoint every this many steps; 0: only when the run is stopped.</summary>
     public long CheckpointEvery { get; init; }
 
+    /// <summary>Checkpoints kept; above 1 the run can roll back to an earlier one (<c>core restore_checkpoint</c>).</summary>
+    public int CheckpointKeep { get; init; } = 1;
+
     /// <summary>Called with the run directory once <c>kiln.run.json</c> says the run is running (to index it as it starts).</summary>
     public Action<string>? Started { get; init; }
 }
@@ -108,6 +111,7 @@ public static class RunLauncher
         };
         foreach (var (k, v) in options.RunParams ?? []) parameters[k] = v?.DeepClone();
         if (options.CheckpointEvery < 0) throw new ProtocolException($"--checkpoint-every: must be >= 0, got {options.CheckpointEvery}");
+        if (options.CheckpointKeep < 1) throw new ProtocolException($"checkpoint keep: must be >= 1, got {options.CheckpointKeep}");
         RunCheckpoint? resume = null;
         if (options.Resume)
         {
@@ -149,7 +153,7 @@ public static class RunLauncher
                 {
                     Run = run, MaxSteps = maxSteps, StepDelay = options.StepDelay, Stop = stop.Token, Seed = options.Seed,
                     DataDir = options.DataDir, Log = log, Progress = Progress, Overrides = options.Params,
-                    Config = fn.Name, Resume = resume, CheckpointEvery = options.CheckpointEvery,
+                    Config = fn.Name, Resume = resume, CheckpointEvery = options.CheckpointEvery, CheckpointKeep = options.CheckpointKeep,
                 });
             }
             if (!run.StopRequested && stop.IsCancellationRequested)

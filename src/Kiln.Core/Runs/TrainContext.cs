@@ -74,6 +74,9 @@ public sealed class TrainContext
     /// <summary>Write a checkpoint every this many steps (<c>--checkpoint-every</c>); 0: only when the run is stopped.</summary>
     public long CheckpointEvery { get; init; }
 
+    /// <summary>Checkpoints kept (the newest first); above 1, a run can roll back to an earlier one (<c>core restore_checkpoint</c>).</summary>
+    public int CheckpointKeep { get; init; } = 1;
+
     /// <summary>
     /// Writes a checkpoint: <paramref name="step"/> is the next step to train, <paramref name="tensors"/> and
     /// <paramref name="state"/> the trainer's. The metrics written so far are flushed first, so the recorded length covers
@@ -90,7 +93,7 @@ public sealed class TrainContext
             DataDir = DataDir is null ? null : Path.GetFullPath(DataDir),
             Tensors = RunCheckpoint.TensorsFileAt(step), State = state, WallTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0,
         };
-        checkpoint.Write(RunDir, tensors);
+        checkpoint.Write(RunDir, tensors, CheckpointKeep);
         return checkpoint;
     }
 

@@ -57,6 +57,15 @@ public static class TrainingLoop
             env.Epoch = batcher.Epoch;
             s = resume.Step;
         }
+        // core restore_checkpoint rolls the model back to a checkpoint this run kept; the step goes on.
+        env.RestoreCheckpoint = state is null ? null : atOrBefore =>
+        {
+            var checkpoint = (atOrBefore is { } at ? RunCheckpoint.ReadAt(ctx.RunDir, at) : RunCheckpoint.Read(ctx.RunDir))
+                ?? throw new ProtocolException(atOrBefore is { } a ? $"no checkpoint kept at or before step {a}" : "the run has no checkpoint yet");
+            state.Rollback(ctx, checkpoint);
+            ctx.Log($"kiln: rolled back to the checkpoint of step {checkpoint.Step}");
+            return checkpoint.Step;
+        };
         for (; s < endStep; s++)
         {
             if (ctx.Stop.IsCancellationRequested)

@@ -68,17 +68,29 @@ public sealed class TrainingState(Module model, Optimizer optimizer, Batcher bat
     public void Restore(TrainContext ctx, RunCheckpoint checkpoint)
     {
         var where = $"{RunFiles.Checkpoint}/{RunCheckpoint.ManifestFile}: state";
+        Rollback(ctx, checkpoint);
+        var s = checkpoint.State;
+        batcher.Restore(Batcher(JsonValues.GetObject(s["batcher"], where + ".batcher"), where + ".batcher"));
+        var saved = JsonValues.GetObject(s["rngs"], where + ".rngs");
+        foreach (var (name, rng) in rngs ?? new Dictionary<string, Rng>())
+            rng.Restore(Rng(JsonValues.GetObject(saved[name], $"{where}.rngs.{name}"), $"{where}.rngs.{name}"));
+        RestoreTrainer?.Invoke(JsonValues.GetObject(s["trainer"], where + ".trainer"));
+    }
+
+    /// <summary>
+    /// Rolls the model back to <paramref name="checkpoint"/>: the weights, the optimizer (buffers, counters, dials) and
+    /// the loss dials; the data order and the generators go on (<c>core restore_checkpoint</c>: the run continues at its
+    /// step from an earlier, healthy state).
+    /// </summary>
+    public void Rollback(TrainContext ctx, RunCheckpoint checkpoint)
+    {
+        var where = $"{RunFiles.Checkpoint}/{RunCheckpoint.ManifestFile}: state";
         var (tensors, _) = Safetensors.Deserialize(checkpoint.ReadTensors(ctx.RunDir), $"{RunFiles.Checkpoint}/{checkpoint.Tensors}");
         model.LoadStateDict(tensors.Where(kv => kv.Key.StartsWith(ModelPrefix, StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key[ModelPrefix.Length..], kv => kv.Value, StringComparer.Ordinal));
         var s = checkpoint.State;
         optimizer.RestoreState(JsonValues.GetObject(s["optimizer"], where + ".optimizer"), tensors, where + ".optimizer");
         if (loss is not null) loss.RestoreState(JsonValues.GetObject(s["loss"], where + ".loss"), where + ".loss");
-        batcher.Restore(Batcher(JsonValues.GetObject(s["batcher"], where + ".batcher"), where + ".batcher"));
-        var saved = JsonValues.GetObject(s["rngs"], where + ".rngs");
-        foreach (var (name, rng) in rngs ?? new Dictionary<string, Rng>())
-            rng.Restore(Rng(JsonValues.GetObject(saved[name], $"{where}.rngs.{name}"), $"{where}.rngs.{name}"));
-        RestoreTrainer?.Invoke(JsonValues.GetObject(s["trainer"], where + ".trainer"));
     }
 
     // A generator's words are written as hex strings: a JSON reader that keeps numbers as doubles would round them.

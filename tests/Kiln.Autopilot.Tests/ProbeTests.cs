@@ -1,0 +1,108 @@
+using Kiln.Autopilot.Actions;
+using Kiln.Autopilot.Engine;
+using Kiln.Autopilot.History;
+using Kiln.Autopilot.Probe;
+using Kiln.Autopilot.Rules;
+using Kiln.Control;
+using Kiln.IO;
+using Kiln.Protocol;
+using Kiln.Testing;
+
+namespace Kiln.Autopilot.Tests;
+
+/// <summary>The learning-rate probe, fed numbers: its segments, where it stops climbing, the rate it sets, and the session around it.</summary>
+public sealed class ProbeTests : IDisposable
+{
+    private readonly TempDir _dir = new("probe");
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>One segment: the rate at every step, the validation loss at its end; returns the next step.</summary>
+    private static long Segment(MetricHistory h, long step, int n, double lr, double valLoss)
+    {
+        for (var i = 0; i < n; i++, step++) h.Add(step, "lr", lr);
+        h.Add(step - 1, "val_loss", valLoss);
+        return step;
+    }
+
+    [Fact]
+    public void Going_up_helps_so_it_tries_a_hundredfold_and_goes_on_from_the_best_segment_s_end()
+    {
+        var h = new MetricHistory();
+        var probe = new LrProbe();
+        Assert.Empty(probe.Next(h));                                 // no rate reported yet
+        var step = Segment(h, 0, 15, 1e-4, 2.0);                     // the first validation: the probe starts from step 15
+        Assert.Empty(probe.Next(h));
+        step = Segment(h, step, 15, 1e-4, 1.5);
+        var second = probe.Next(h);
+        Assert.Equal([AutopilotAction.RestoreCheckpoint, AutopilotAction.SetLr], second.Select(a => a.Action.Kind));
+        Assert.Equal(15, second[0].Back);
+        Assert.Equal(1e-3, second[1].Action.Number!.Value, 12);
+        Assert.Contains("segment 1 at lr 0.0001 ended at val_loss 1.5; back to step 15 to try lr 0.001", second[0].Rationale);
+        step = Segment(h, step, 15, 1e-3, 0.9);
+        var third = probe.Next(h);
+        Assert.Equal(1e-2, third[1].Action.Number!.Value, 12);
+        Segment(h, step, 15, 1e-2, 1.1);
+        var done = probe.Next(h);
+        Assert.True(probe.Done);
+        // The tenfold rate ended lowest: back to the end of its segment (step 45), at its rate.
+        Assert.Equal((AutopilotAction.RestoreCheckpoint, (long?)45), (done[0].Action.Kind, done[0].Back));
+        Assert.Equal(1e-3, done[1].Action.Number!.Value, 12);
+        Assert.StartsWith("learning-rate probe done: lr 0.001 ended lowest (val_loss after one segment each from step 15: 0.0001: 1.5, 0.001: 0.9, 0.01: 1.1)", done[1].Rationale);
+        Assert.Empty(probe.Next(h));
+    }
+
+    [Fact]
+    public void Going_up_hurts_so_it_tries_a_tenth_and_a_diverged_segment_is_the_worst()
+    {
+        var h = new MetricHistory();
+        var probe = new LrProbe();
+        var step = Segment(h, 0, 15, 1e-2, 2.0);
+        probe.Next(h);
+        step = Segment(h, step, 15, 1e-2, 0.8);
+        probe.Next(h);
+        step = Segment(h, step, 15, 1e-1, double.NaN);
+        Assert.Equal(1e-3, probe.Next(h)[1].Action.Number!.Value, 12);
+        Segment(h, step, 15, 1e-3, 0.7);
+        var done = probe.Next(h);
+        // The last segment is the best: the run goes on from where it is, no rollback.
+        Assert.Equal(AutopilotAction.SetLr, done.Single().Action.Kind);
+        Assert.Equal(1e-3, probe.Chosen!.Value, 12);
+        Assert.Contains("the run goes on from its last segment", done.Single().Rationale);
+    }
+
+    [Fact]
+    public void In_a_session_the_probe_goes_first_through_the_inbox_and_the_rules_judge_only_what_followed()
+    {
+        var dir = _dir.Sub("run");
+        new RunControl(dir).Init();
+        var always = new Rule { Id = "always", When = Conditions.Above, Metric = "val_loss", Threshold = 0, Action = new(AutopilotAction.LrMult, 0.5), Cooldown = 0 };
+        var session = new AutopilotSession(dir, AutopilotMode.Auto, [always], probe: new LrProbe());
+        long step = 0;
+        void Metrics(int n, double lr, double val)
+        {
+            for (var i = 0; i < n; i++, step++)
+            {
+                var m = new Dictionary<string, double> { ["lr"] = lr };
+                if (i == n - 1) m["val_loss"] = val;
+                JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(step, 0, "train", 0, m).ToJsonLine());
+            }
+        }
+        Metrics(5, 1e-3, 2);
+        Assert.Empty(session.Poll());                                // the probe starts; the rule that always holds waits
+        Metrics(5, 1e-3, 1);
+        Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));
+        Metrics(5, 1e-2, 0.5);
+        Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));
+        Metrics(5, 1e-1, 3);
+        var done = session.Poll();
+        Assert.All(done, p => Assert.Equal((LrProbe.RuleId, ProposalStatus.Applied), (p.Rule, p.Status)));
+        Metrics(1, 1e-2, 0.5);
+        Assert.Equal("always", session.Poll().Single().Rule);
+        var sent = File.ReadAllLines(Path.Combine(dir, RunFiles.Commands)).Where(l => l.Length > 0).Select(l => Command.FromJson(System.Text.Json.Nodes.JsonNode.Parse(l)!)).ToList();
+        Assert.All(sent, c => Assert.Equal(Sources.Autopilot, c.Source));
+        Assert.Equal(["core", "opt", "core", "opt", "core", "opt", "opt"], sent.Select(c => c.Module));
+        Assert.Equal([5L, 5L, 15L], sent.Where(c => c.Module == "core").Select(c => (long)c.Params!["at_or_before"]!));
+        Assert.Equal(0.01, (double)sent[5].Params!["lr"]!, 12);
+    }
+}
