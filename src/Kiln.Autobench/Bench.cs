@@ -21,12 +21,15 @@ public static class Bench
     /// <summary>The tune module as the bench runs it: lr only, factors in [1/4, 4], a verdict at every evaluation, none in the last fifth.</summary>
     public static System.Text.Json.Nodes.JsonObject TuneSettings => new()
     {
-        ["mode"] = "active", ["keys.lr.bounds"] = new System.Text.Json.Nodes.JsonArray(0.25, 4), ["until"] = 0.8,
+        ["mode"] = "active", ["keys.lr.bounds"] = new System.Text.Json.Nodes.JsonArray(0.5, 4), ["until"] = 0.8,
     };
 
     public static IReadOnlyList<BenchTask> Tasks(BenchOptions options) => options.Tasks ?? (options.Suite == BenchOptions.RunSuite
         ? [BenchTasks.Blobs(options.Quick)]
         : [BenchTasks.FashionMlp(options.Quick, options.DataDir)]);
+
+    /// <summary>Every condition's name, for <c>--only</c>.</summary>
+    public static readonly string[] ConditionNames = ["fixed", "reduce_lr_on_plateau", "schedule_free", "autopilot", "pbt-4", "tune", "cosine_tuned", "ai_autopilot"];
 
     /// <summary>The rows every task gets, in table order.</summary>
     public static IReadOnlyList<Condition> Conditions(BenchTask task)
@@ -41,8 +44,8 @@ public static class Bench
             Each("reduce_lr_on_plateau", Condition.High, new(BenchSetup.Adam, high), dir => new PlateauController(dir)),
             Each("reduce_lr_on_plateau", Condition.Low, new(BenchSetup.Adam, low), dir => new PlateauController(dir)),
             Each("schedule_free", Condition.Default, new(BenchSetup.ScheduleFree, ScheduleFreeAdamW.DefaultLr, Warmup: (long)(task.Steps * ScheduleFreeWarmup))),
-            Each("autopilot", Condition.High, new(BenchSetup.Adam, high), dir => new AutopilotController(dir)),
-            Each("autopilot", Condition.Low, new(BenchSetup.Adam, low), dir => new AutopilotController(dir)),
+            Each("autopilot", Condition.High, new(BenchSetup.Adam, high), dir => new AutopilotController(dir, task.Steps)),
+            Each("autopilot", Condition.Low, new(BenchSetup.Adam, low), dir => new AutopilotController(dir, task.Steps)),
             new("pbt-4", Condition.High, new(BenchSetup.Adam, high), Population: 4),
             new("pbt-4", Condition.Low, new(BenchSetup.Adam, low), Population: 4),
             Each("tune", Condition.High, new(BenchSetup.Adam, high, Tune: TuneSettings)),
@@ -78,13 +81,13 @@ public static class Bench
                 log($"{label}: {r.Status}, final {r.FinalVal:0.0000}, best {r.BestVal:0.0000}, {r.WallSeconds:0.0} s, {r.Actions} actions{(r.Error is null ? "" : $" ({r.Error})")}");
                 return r;
             })];
-            foreach (var c in Conditions(task))
+            foreach (var c in Conditions(task).Where(c => options.Runs(c.Name)))
             {
                 var note = c.Population > 0 ? $"{c.Population} members in lockstep, exploit/explore every {PbtRunner.IntervalFor(task)} steps; compute counts every member's steps" : null;
                 rows.Add(new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, Runs = RunAll(c), Note = note });
             }
-            if (options.Suite == BenchOptions.EvalSuite) rows.Add(TunedCosine(task, RunAll));
-            rows.AddRange(NotRun().Select(c => new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, NotRun = c.NotRun }));
+            if (options.Suite == BenchOptions.EvalSuite && options.Runs("cosine_tuned")) rows.Add(TunedCosine(task, RunAll));
+            rows.AddRange(NotRun().Where(c => options.Runs(c.Name)).Select(c => new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, NotRun = c.NotRun }));
         }
         var report = new BenchReport(options, rows, sources);
         report.Write(options.OutDir);

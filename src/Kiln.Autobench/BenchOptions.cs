@@ -11,6 +11,12 @@ public sealed record BenchOptions
     public int Seeds { get; init; } = 3;
     public string? DataDir { get; init; }
 
+    /// <summary>Only these conditions (by name: <c>fixed</c>, <c>tune</c>, <c>cosine_tuned</c>, …); all of them when null.</summary>
+    public IReadOnlyCollection<string>? Only { get; init; }
+
+    /// <summary>Whether condition <paramref name="name"/> is run.</summary>
+    public bool Runs(string name) => Only is null || Only.Contains(name);
+
     /// <summary>The tasks; by default the suite's.</summary>
     public IReadOnlyList<BenchTask>? Tasks { get; init; }
 

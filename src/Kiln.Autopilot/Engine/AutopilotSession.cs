@@ -24,9 +24,11 @@ public sealed class AutopilotSession
 
     /// <param name="ai">The AI autopilot, for the <c>ai_suggest</c> and <c>ai_auto</c> modes (and only for them).</param>
     /// <param name="probe">A learning-rate probe to run first; the rules wait until it is done, and then judge only what followed it.</param>
-    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null, LrProbe? probe = null)
+    /// <param name="anneal">The cosine decay that follows the probe (needs the probe).</param>
+    public AutopilotSession(string runDir, string mode, IReadOnlyList<Rule> rules, TimeProvider? time = null, AiPilot? ai = null, LrProbe? probe = null, LrAnneal? anneal = null)
     {
         Probe = probe;
+        Anneal = anneal is not null && probe is null ? throw new ArgumentException("the decay follows the probe: give both", nameof(anneal)) : anneal;
         if (!AutopilotMode.All.Contains(mode)) throw new ProtocolException($"--autopilot: unknown mode \"{mode}\" (known: {string.Join(", ", AutopilotMode.All)})");
         if (AutopilotMode.IsAi(mode) != ai is not null)
             throw new ProtocolException(ai is null ? $"--autopilot {mode}: the AI autopilot needs its model's settings" : $"--autopilot {mode}: the AI settings apply to ai_suggest and ai_auto only");
@@ -47,6 +49,9 @@ public sealed class AutopilotSession
 
     /// <summary>The learning-rate probe the session starts with, or null.</summary>
     public LrProbe? Probe { get; }
+
+    /// <summary>The decay after the probe, or null.</summary>
+    public LrAnneal? Anneal { get; }
 
     /// <summary>The AI autopilot in the <c>ai_*</c> modes; else null.</summary>
     public AiPilot? Ai { get; }
@@ -73,8 +78,11 @@ public sealed class AutopilotSession
             foreach (var (action, why, back) in Probe.Next(_engine.History))
                 made.Add(Propose(LrProbe.RuleId, why, action, Confidences.High, Mode is AutopilotMode.Auto or AutopilotMode.AiAuto ? ProposalStatus.Applied : ProposalStatus.Suggested, back));
             _engine.Rearm(_engine.History.Step);
+            if (Probe.Done && Probe.Chosen is { } chosen) Anneal?.Start(_engine.History.Step + 1, chosen);
             return made;
         }
+        if (Anneal?.Next(_engine.History) is { } decay)
+            made.Add(Propose(LrAnneal.RuleId, decay.Rationale, decay.Action, Confidences.High, Mode is AutopilotMode.Auto or AutopilotMode.AiAuto ? ProposalStatus.Applied : ProposalStatus.Suggested));
         var alerts = new List<(string, string)>();
         foreach (var (rule, why) in _engine.Fire())
         {

@@ -26,14 +26,22 @@ internal static class BenchCommands
         var output = new Option<string?>("--out") { Description = "Where to write bench.md, bench.json, the plots and the runs (default: bench-<suite>)" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per condition", DefaultValueFactory = _ => 3 };
         var dataDir = new Option<string?>("--data-dir") { Description = "Where Fashion-MNIST lives (default: Debian's location)" };
-        var command = new Command(suite, description) { quick, output, seeds, dataDir };
+        var only = new Option<string[]>("--only")
+        {
+            Description = "Run only these conditions (repeatable, or comma-separated): " + string.Join(", ", Bench.ConditionNames),
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var command = new Command(suite, description) { quick, output, seeds, dataDir, only };
         cli.Handle(command, c =>
         {
             var n = c.Get(seeds);
             if (n is < 1 or > 20) throw new UsageException($"--seeds: between 1 and 20, got {n}");
+            string[]? names = c.Get(only) is { Length: > 0 } given ? [.. given.SelectMany(g => g.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))] : null;
+            if (names?.FirstOrDefault(x => !Bench.ConditionNames.Contains(x)) is { } unknown)
+                throw new UsageException($"--only: unknown condition \"{unknown}\" (known: {string.Join(", ", Bench.ConditionNames)})");
             var options = new BenchOptions
             {
-                Suite = suite, Quick = c.Get(quick), OutDir = Path.GetFullPath(c.Get(output) ?? $"bench-{suite}"), Seeds = n, DataDir = c.Get(dataDir),
+                Suite = suite, Quick = c.Get(quick), OutDir = Path.GetFullPath(c.Get(output) ?? $"bench-{suite}"), Seeds = n, DataDir = c.Get(dataDir), Only = names,
             };
             var report = Bench.Run(options, line => c.Out.Line(line));
             c.Out.Line();
