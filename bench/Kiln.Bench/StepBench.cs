@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Kiln.Train.Autograd;
 using Kiln.Train.Compute;
 using Kiln.Train.Data;
@@ -11,7 +12,9 @@ namespace Kiln.Bench;
 /// <summary>
 /// One training step of the engine bench's model on a fixed batch (128 Fashion-MNIST images, Adam 1e-3), timed in
 /// rounds of steps: the best round's time per step and, over all rounds, the time per op. A quick, quieter figure
-/// than whole epochs for comparing a kernel change back to back (run it before and after on the same machine).
+/// than whole epochs for comparing a kernel change back to back (run it before and after on the same machine). The
+/// calling thread's CPU time per step is printed too: at one thread, when other work shares the cores, it leaves out
+/// the time the step waited for a core.
 /// </summary>
 internal static class StepBench
 {
@@ -38,20 +41,45 @@ internal static class StepBench
         for (var i = 0; i < 3 * steps; i++) Step();
         OpTimes.Reset();
         OpTimes.Enabled = true;
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
         var best = double.MaxValue;
+        var cpuSteps = new List<double>();
         var total = TimeSpan.Zero;
         for (var r = 0; r < rounds; r++)
         {
             var clock = Stopwatch.StartNew();
-            for (var i = 0; i < steps; i++) Step();
+            for (var i = 0; i < steps; i++)
+            {
+                var cpu = ThreadCpuMs();
+                Step();
+                cpuSteps.Add(ThreadCpuMs() - cpu);
+            }
             total += clock.Elapsed;
             best = Math.Min(best, clock.Elapsed.TotalMilliseconds / steps);
         }
+        cpuSteps.Sort();
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         OpTimes.Enabled = false;
         var n = rounds * steps;
         var parts = Enum.GetValues<OpKind>().Select(k => string.Create(CultureInfo.InvariantCulture, $"{k} {OpTimes.Of(k).TotalMilliseconds / n:0.000}"));
         Figures.Print($"step.{model}.t{threads}.ms_per_step", best, "ms",
-            string.Create(CultureInfo.InvariantCulture, $"best of {rounds}x{steps}; {128 / best * 1000:0} samples/s; mean {total.TotalMilliseconds / n:0.000} ms"));
+            string.Create(CultureInfo.InvariantCulture, $"best of {rounds}x{steps}; {128 / best * 1000:0} samples/s; mean {total.TotalMilliseconds / n:0.000} ms; thread CPU per step: min {cpuSteps[0]:0.000}, median {Figures.Percentile(cpuSteps, 50):0.000} ms; {allocated / (double)(rounds * steps):0} bytes allocated per step on the calling thread"));
         Console.WriteLine($"# step.{model}.t{threads} ms per op (mean): {string.Join(", ", parts)}");
     }
+
+    private static double ThreadCpuMs()
+    {
+        // CLOCK_THREAD_CPUTIME_ID
+        return clock_gettime(3, out var t) == 0 ? t.Seconds * 1e3 + t.Nanoseconds / 1e6 : 0;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", SetLastError = false)]
+    private static extern int clock_gettime(int clock, out TimeSpec time);
 }
