@@ -30,6 +30,7 @@ using Kiln.Bench;
 //                                         the Python client: idle apply beside hotcb, command->applied latency at 1 kHz,
 //                                         overhead on a PyTorch training step (bench/python/kiln_client_bench.py)
 //   checkpoint [--steps N] [--runs N]     checkpoint write and resume time of the built-in simple and multitask runs (in process)
+//   step [--model cnn|mlp] [--threads N] [--rounds N] [--steps N]   one training step on a fixed batch, per op
 //   micro [BenchmarkDotNet args]          every BenchmarkDotNet benchmark (--filter '*Idle*', --job short, …)
 var suite = args.Length > 0 ? args[0] : "kernel";
 var rest = args.Skip(1).ToArray();
@@ -61,6 +62,11 @@ switch (suite)
         EngineBench.Run(root, int.Parse(Option("--epochs") ?? "5", System.Globalization.CultureInfo.InvariantCulture),
             Option("--model") is { } model ? [model] : ["mlp", "cnn"],
             Option("--threads") is { } threads ? [int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture)] : [1, 2]);
+        return 0;
+    case "step":
+        foreach (var t in Option("--threads") is { } st ? [int.Parse(st, System.Globalization.CultureInfo.InvariantCulture)] : new[] { 1, 2 })
+            StepBench.Run(Option("--model") ?? "cnn", t, int.Parse(Option("--rounds") ?? "5", System.Globalization.CultureInfo.InvariantCulture),
+                int.Parse(Option("--steps") ?? "20", System.Globalization.CultureInfo.InvariantCulture));
         return 0;
     case "scripting":
         ScriptingBench.Run();

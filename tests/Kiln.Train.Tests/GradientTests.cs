@@ -148,6 +148,41 @@ public sealed class GradientTests
     }
 
     [Fact]
+    public void Convolution_weight_gradient_in_blocks_and_chunks()
+    {
+        // The weight gradient's dot products: 6 outputs × 18 unrolled rows make 4×4 blocks and both edges; 8×8 images,
+        // nine samples, give a part 512 columns (two chunks of 256) and a partial one 64.
+        Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 1), [Random(new(1), [9, 2, 8, 8], grad: false), Random(new(2), [6, 2, 3, 3]), Random(new(3), [6])], tolerance: 3e-2);
+    }
+
+    [Theory]
+    [InlineData(4, 4, 16)]
+    [InlineData(6, 18, 512)]
+    [InlineData(5, 9, 1000)]
+    [InlineData(3, 2, 7)]
+    public unsafe void Row_dot_products_match_a_double_reference(int m, int rows, int n)
+    {
+        var rng = new Rng(5);
+        var a = new float[m * (n + 3)];
+        var b = new float[rows * (n + 1)];
+        rng.FillUniform(a, -1, 1);
+        rng.FillUniform(b, -1, 1);
+        var d = new float[m * (rows + 2)];
+        var scratch = new float[Kiln.Train.Compute.RowDots.ScratchSize(m, rows)];
+        fixed (float* pa = a, pb = b, pd = d, ps = scratch)
+        {
+            Kiln.Train.Compute.RowDots.Compute(pa, n + 3, pb, n + 1, m, rows, n, pd, rows + 2, ps);
+        }
+        for (var i = 0; i < m; i++)
+        for (var r = 0; r < rows; r++)
+        {
+            double s = 0;
+            for (var j = 0; j < n; j++) s += (double)a[i * (n + 3) + j] * b[r * (n + 1) + j];
+            Assert.True(Math.Abs(s - d[i * (rows + 2) + r]) <= 1e-4 * Math.Max(1, Math.Sqrt(n)), $"({i}, {r}): {d[i * (rows + 2) + r]} against {s}");
+        }
+    }
+
+    [Fact]
     public void Convolution_edge_geometries()
     {
         // Padding wider than the kernel reaches (rows and columns that see only zeros), a 1×1 kernel, and a 5×5 'same' kernel.

@@ -63,14 +63,21 @@ public static unsafe class Gemm
             OpenBlas.Sgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
             return;
         }
-        if (beta != 1f) ScaleC(m, n, beta, c, cOffset, ldc);
-        if (k == 0 || alpha == 0f) return;
+        if (k == 0 || alpha == 0f)
+        {
+            if (beta != 1f) ScaleC(m, n, beta, c, cOffset, ldc);
+            return;
+        }
+        // With beta = 0 the first block of k writes C instead of adding to a cleared C: C is not cleared and read back.
+        // The first block stores fma(sum, alpha, +0), the bits the cleared C gave.
+        var overwrite = beta == 0f;
+        if (!overwrite && beta != 1f) ScaleC(m, n, beta, c, cOffset, ldc);
 
         var flops = 2L * m * n * k;
         var threads = flops < ParallelFlops ? 1 : Workers.Threads;
         if (threads <= 1)
         {
-            Compute(transA, transB, 0, m, 0, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+            Compute(transA, transB, 0, m, 0, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, overwrite);
             return;
         }
         // Split into whole micro-tiles; each part owns its rows or columns of C. Every part packs all of the operand
@@ -85,9 +92,9 @@ public static unsafe class Gemm
             var first = tiles * part / parts;
             var last = tiles * (part + 1) / parts;
             if (splitN)
-                Compute(transA, transB, 0, m, first * NR, Math.Min(n, last * NR), k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+                Compute(transA, transB, 0, m, first * NR, Math.Min(n, last * NR), k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, overwrite);
             else
-                Compute(transA, transB, first * MR, Math.Min(m, last * MR), 0, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+                Compute(transA, transB, first * MR, Math.Min(m, last * MR), 0, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, overwrite);
         });
     }
 
@@ -111,7 +118,7 @@ public static unsafe class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Compute(bool ta, bool tb, int m0, int m1, int n0, int n1, int k, float alpha,
-        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc)
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc, bool overwrite)
     {
         if (_packA == null)
         {
@@ -132,6 +139,7 @@ public static unsafe class Gemm
                 for (var p = 0; p < k; p += KC)
                 {
                     var kc = Math.Min(KC, k - p);
+                    var fresh = overwrite && p == 0;
                     PackB(tb, pb, ldb, p, kc, jc, nc, packB);
                     for (var ic = m0; ic < m1; ic += MC)
                     {
@@ -148,15 +156,15 @@ public static unsafe class Gemm
                                 var bp = packB + jr * kc;
                                 if (mr == MR && nr == NR)
                                 {
-                                    Micro(kc, ap, bp, ct, ldc, alpha);
+                                    Micro(kc, ap, bp, ct, ldc, alpha, fresh);
                                 }
                                 else
                                 {
                                     new Span<float>(tile, MR * NR).Clear();
-                                    Micro(kc, ap, bp, tile, NR, 1f);
+                                    Micro(kc, ap, bp, tile, NR, 1f, fresh);
                                     for (var r = 0; r < mr; r++)
                                     for (var q = 0; q < nr; q++)
-                                        ct[(long)r * ldc + q] = MathF.FusedMultiplyAdd(tile[r * NR + q], alpha, ct[(long)r * ldc + q]);
+                                        ct[(long)r * ldc + q] = MathF.FusedMultiplyAdd(tile[r * NR + q], alpha, fresh ? 0f : ct[(long)r * ldc + q]);
                                 }
                             }
                         }
@@ -167,13 +175,13 @@ public static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Micro(int kc, float* ap, float* bp, float* c, int ldc, float alpha)
+    private static void Micro(int kc, float* ap, float* bp, float* c, int ldc, float alpha, bool fresh)
     {
         switch (Kind)
         {
-            case Kernel.Avx512: Micro8x32(kc, ap, bp, c, ldc, alpha); break;
-            case Kernel.Avx2: Micro6x16(kc, ap, bp, c, ldc, alpha); break;
-            default: Micro4x4(kc, ap, bp, c, ldc, alpha); break;
+            case Kernel.Avx512: Micro8x32(kc, ap, bp, c, ldc, alpha, fresh); break;
+            case Kernel.Avx2: Micro6x16(kc, ap, bp, c, ldc, alpha, fresh); break;
+            default: Micro4x4(kc, ap, bp, c, ldc, alpha, fresh); break;
         }
     }
 
@@ -312,7 +320,7 @@ public static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro8x32(int kc, float* ap, float* bp, float* c, int ldc, float alpha)
+    private static void Micro8x32(int kc, float* ap, float* bp, float* c, int ldc, float alpha, bool fresh)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
@@ -348,25 +356,25 @@ public static unsafe class Gemm
             bp += 32;
         }
         var al = Vector512.Create(alpha);
-        Store512(c, c00, c01, al);
-        Store512(c + ldc, c10, c11, al);
-        Store512(c + 2L * ldc, c20, c21, al);
-        Store512(c + 3L * ldc, c30, c31, al);
-        Store512(c + 4L * ldc, c40, c41, al);
-        Store512(c + 5L * ldc, c50, c51, al);
-        Store512(c + 6L * ldc, c60, c61, al);
-        Store512(c + 7L * ldc, c70, c71, al);
+        Store512(c, c00, c01, al, fresh);
+        Store512(c + ldc, c10, c11, al, fresh);
+        Store512(c + 2L * ldc, c20, c21, al, fresh);
+        Store512(c + 3L * ldc, c30, c31, al, fresh);
+        Store512(c + 4L * ldc, c40, c41, al, fresh);
+        Store512(c + 5L * ldc, c50, c51, al, fresh);
+        Store512(c + 6L * ldc, c60, c61, al, fresh);
+        Store512(c + 7L * ldc, c70, c71, al, fresh);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* row, Vector512<float> lo, Vector512<float> hi, Vector512<float> alpha)
+    private static void Store512(float* row, Vector512<float> lo, Vector512<float> hi, Vector512<float> alpha, bool fresh)
     {
-        Vector512.Store(Vector512.FusedMultiplyAdd(lo, alpha, Vector512.Load(row)), row);
-        Vector512.Store(Vector512.FusedMultiplyAdd(hi, alpha, Vector512.Load(row + 16)), row + 16);
+        Vector512.Store(Vector512.FusedMultiplyAdd(lo, alpha, fresh ? Vector512<float>.Zero : Vector512.Load(row)), row);
+        Vector512.Store(Vector512.FusedMultiplyAdd(hi, alpha, fresh ? Vector512<float>.Zero : Vector512.Load(row + 16)), row + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro6x16(int kc, float* ap, float* bp, float* c, int ldc, float alpha)
+    private static void Micro6x16(int kc, float* ap, float* bp, float* c, int ldc, float alpha, bool fresh)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -396,22 +404,22 @@ public static unsafe class Gemm
             bp += 16;
         }
         var al = Vector256.Create(alpha);
-        Store256(c, c00, c01, al);
-        Store256(c + ldc, c10, c11, al);
-        Store256(c + 2L * ldc, c20, c21, al);
-        Store256(c + 3L * ldc, c30, c31, al);
-        Store256(c + 4L * ldc, c40, c41, al);
-        Store256(c + 5L * ldc, c50, c51, al);
+        Store256(c, c00, c01, al, fresh);
+        Store256(c + ldc, c10, c11, al, fresh);
+        Store256(c + 2L * ldc, c20, c21, al, fresh);
+        Store256(c + 3L * ldc, c30, c31, al, fresh);
+        Store256(c + 4L * ldc, c40, c41, al, fresh);
+        Store256(c + 5L * ldc, c50, c51, al, fresh);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256(float* row, Vector256<float> lo, Vector256<float> hi, Vector256<float> alpha)
+    private static void Store256(float* row, Vector256<float> lo, Vector256<float> hi, Vector256<float> alpha, bool fresh)
     {
-        Vector256.Store(Vector256.FusedMultiplyAdd(lo, alpha, Vector256.Load(row)), row);
-        Vector256.Store(Vector256.FusedMultiplyAdd(hi, alpha, Vector256.Load(row + 8)), row + 8);
+        Vector256.Store(Vector256.FusedMultiplyAdd(lo, alpha, fresh ? Vector256<float>.Zero : Vector256.Load(row)), row);
+        Vector256.Store(Vector256.FusedMultiplyAdd(hi, alpha, fresh ? Vector256<float>.Zero : Vector256.Load(row + 8)), row + 8);
     }
 
-    private static void Micro4x4(int kc, float* ap, float* bp, float* c, int ldc, float alpha)
+    private static void Micro4x4(int kc, float* ap, float* bp, float* c, int ldc, float alpha, bool fresh)
     {
         var acc = stackalloc float[16];
         for (var i = 0; i < 16; i++) acc[i] = 0f;
@@ -427,7 +435,7 @@ public static unsafe class Gemm
         }
         for (var r = 0; r < 4; r++)
         for (var q = 0; q < 4; q++)
-            c[(long)r * ldc + q] = MathF.FusedMultiplyAdd(acc[r * 4 + q], alpha, c[(long)r * ldc + q]);
+            c[(long)r * ldc + q] = MathF.FusedMultiplyAdd(acc[r * 4 + q], alpha, fresh ? 0f : c[(long)r * ldc + q]);
     }
 }
 

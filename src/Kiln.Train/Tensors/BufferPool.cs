@@ -16,7 +16,8 @@ internal static class BufferPool
             if (clear) Array.Clear(buffer);
             return buffer;
         }
-        return new float[length];
+        // Large buffers live on the pinned heap, so an offset that aligns one (see Ops.RentAligned) stays aligned.
+        return length >= 1024 ? GC.AllocateArray<float>(length, pinned: true) : new float[length];
     }
 
     public static void Return(float[] buffer)
