@@ -105,4 +105,56 @@ public sealed class ProbeTests : IDisposable
         Assert.Equal([5L, 5L, 15L], sent.Where(c => c.Module == "core").Select(c => (long)c.Params!["at_or_before"]!));
         Assert.Equal(0.01, (double)sent[5].Params!["lr"]!, 12);
     }
+
+    [Fact]
+    public void The_decay_follows_a_cosine_from_the_chosen_rate_to_zero_at_the_budget_and_skips_small_moves()
+    {
+        var h = new MetricHistory();
+        var anneal = new LrAnneal(budget: 110);
+        Assert.Null(anneal.Next(h));                                  // not started: nothing
+        anneal.Start(from: 10, peak: 0.01);
+        h.Add(9, "lr", 0.01);
+        Assert.Null(anneal.Next(h));                                  // step 10 is the peak, already set
+        h.Add(14, "lr", 0.01);
+        Assert.Null(anneal.Next(h));                                  // step 15 is within 2 % of it
+        h.Add(59, "lr", 0.01);
+        var half = anneal.Next(h)!.Value;                             // step 60: half-way, half the peak
+        Assert.Equal((AutopilotAction.SetLr, 0.005), (half.Action.Kind, Math.Round(half.Action.Number!.Value, 12)));
+        Assert.Equal("cosine decay after the probe: lr 0.005 at step 60 (50 % of the way from step 10 to 110, peak 0.01)", half.Rationale);
+        h.Add(200, "lr", 0.005);
+        Assert.Equal(0, anneal.Next(h)!.Value.Action.Number!.Value, 12); // past the budget: zero
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LrAnneal(0));
+    }
+
+    [Fact]
+    public void In_a_session_the_decay_starts_where_the_probe_ends_and_a_decay_without_a_probe_is_refused()
+    {
+        var dir = _dir.Sub("anneal");
+        new RunControl(dir).Init();
+        Assert.Throws<ArgumentException>(() => new AutopilotSession(dir, AutopilotMode.Auto, [], anneal: new LrAnneal(100)));
+        var session = new AutopilotSession(dir, AutopilotMode.Auto, [], probe: new LrProbe(), anneal: new LrAnneal(100));
+        long step = 0;
+        void Metrics(int n, double lr, double val)
+        {
+            for (var i = 0; i < n; i++, step++)
+            {
+                var m = new Dictionary<string, double> { ["lr"] = lr };
+                if (i == n - 1) m["val_loss"] = val;
+                JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(step, 0, "train", 0, m).ToJsonLine());
+            }
+        }
+        Metrics(5, 1e-3, 2);
+        session.Poll();
+        Metrics(5, 1e-3, 1);
+        session.Poll();
+        Metrics(5, 1e-2, 0.5);
+        session.Poll();
+        Metrics(5, 1e-1, 3);
+        session.Poll();                                               // the probe ends at step 19: lr 0.01 from step 20
+        Assert.True(session.Anneal!.Started);
+        Metrics(40, 1e-2, 0.4);                                       // step 59: the curve is at 0.01 × ½(1 + cos(π·40/80))
+        var decay = session.Poll().Single();
+        Assert.Equal((LrAnneal.RuleId, ProposalStatus.Applied), (decay.Rule, decay.Status));
+        Assert.Equal(0.005, decay.Action.Number!.Value, 12);
+    }
 }
