@@ -21,7 +21,7 @@ public static class Bench
     /// <summary>The tune module as the bench runs it: lr only, factors in [1/4, 4], a verdict at every evaluation, none in the last fifth.</summary>
     public static System.Text.Json.Nodes.JsonObject TuneSettings => new()
     {
-        ["mode"] = "active", ["keys.lr.bounds"] = new System.Text.Json.Nodes.JsonArray(0.5, 4), ["until"] = 0.8,
+        ["mode"] = "active", ["keys.lr.bounds"] = new System.Text.Json.Nodes.JsonArray(0.25, 4), ["until"] = 0.8,
     };
 
     public static IReadOnlyList<BenchTask> Tasks(BenchOptions options) => options.Tasks ?? (options.Suite == BenchOptions.RunSuite

@@ -31,25 +31,37 @@ public sealed class ProbeTests : IDisposable
         var h = new MetricHistory();
         var probe = new LrProbe();
         Assert.Empty(probe.Next(h));                                 // no rate reported yet
-        var step = Segment(h, 0, 15, 1e-4, 2.0);                     // the first validation: the probe starts from step 15
-        Assert.Empty(probe.Next(h));
-        step = Segment(h, step, 15, 1e-4, 1.5);
+        // Trained from step 0 at its own rate up to the first validation: that is the first segment.
+        var step = Segment(h, 0, 15, 1e-4, 1.5);
         var second = probe.Next(h);
         Assert.Equal([AutopilotAction.RestoreCheckpoint, AutopilotAction.SetLr], second.Select(a => a.Action.Kind));
-        Assert.Equal(15, second[0].Back);
+        Assert.Equal(0, second[0].Back);
         Assert.Equal(1e-3, second[1].Action.Number!.Value, 12);
-        Assert.Contains("segment 1 at lr 0.0001 ended at val_loss 1.5; back to step 15 to try lr 0.001", second[0].Rationale);
+        Assert.Contains("segment 1 at lr 0.0001 ended at val_loss 1.5; back to step 0 to try lr 0.001", second[0].Rationale);
         step = Segment(h, step, 15, 1e-3, 0.9);
         var third = probe.Next(h);
         Assert.Equal(1e-2, third[1].Action.Number!.Value, 12);
         Segment(h, step, 15, 1e-2, 1.1);
         var done = probe.Next(h);
         Assert.True(probe.Done);
-        // The tenfold rate ended lowest: back to the end of its segment (step 45), at its rate.
-        Assert.Equal((AutopilotAction.RestoreCheckpoint, (long?)45), (done[0].Action.Kind, done[0].Back));
+        // The tenfold rate ended lowest: back to the end of its segment (step 30), at its rate.
+        Assert.Equal((AutopilotAction.RestoreCheckpoint, (long?)30), (done[0].Action.Kind, done[0].Back));
         Assert.Equal(1e-3, done[1].Action.Number!.Value, 12);
-        Assert.StartsWith("learning-rate probe done: lr 0.001 ended lowest (val_loss after one segment each from step 15: 0.0001: 1.5, 0.001: 0.9, 0.01: 1.1)", done[1].Rationale);
+        Assert.StartsWith("learning-rate probe done: lr 0.001 ended lowest (val_loss after one segment each from step 0: 0.0001: 1.5, 0.001: 0.9, 0.01: 1.1)", done[1].Rationale);
         Assert.Empty(probe.Next(h));
+    }
+
+    [Fact]
+    public void Joining_a_run_already_under_way_it_starts_its_first_segment_at_the_next_step()
+    {
+        var h = new MetricHistory();
+        var probe = new LrProbe();
+        var step = Segment(h, 100, 15, 1e-3, 2.0);
+        Assert.Empty(probe.Next(h));                                 // the first segment starts at step 115
+        Segment(h, step, 15, 1e-3, 1.5);
+        var second = probe.Next(h);
+        Assert.Equal(115, second[0].Back);
+        Assert.Contains("back to step 115 to try lr 0.01", second[0].Rationale);
     }
 
     [Fact]
@@ -57,10 +69,8 @@ public sealed class ProbeTests : IDisposable
     {
         var h = new MetricHistory();
         var probe = new LrProbe();
-        var step = Segment(h, 0, 15, 1e-2, 2.0);
-        probe.Next(h);
-        step = Segment(h, step, 15, 1e-2, 0.8);
-        probe.Next(h);
+        var step = Segment(h, 0, 15, 1e-2, 0.8);
+        Assert.Equal(1e-1, probe.Next(h)[1].Action.Number!.Value, 12);
         step = Segment(h, step, 15, 1e-1, double.NaN);
         Assert.Equal(1e-3, probe.Next(h)[1].Action.Number!.Value, 12);
         Segment(h, step, 15, 1e-3, 0.7);
@@ -88,10 +98,8 @@ public sealed class ProbeTests : IDisposable
                 JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(step, 0, "train", 0, m).ToJsonLine());
             }
         }
-        Metrics(5, 1e-3, 2);
-        Assert.Empty(session.Poll());                                // the probe starts; the rule that always holds waits
         Metrics(5, 1e-3, 1);
-        Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));
+        Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));   // the rule that always holds waits
         Metrics(5, 1e-2, 0.5);
         Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));
         Metrics(5, 1e-1, 3);
@@ -102,7 +110,7 @@ public sealed class ProbeTests : IDisposable
         var sent = File.ReadAllLines(Path.Combine(dir, RunFiles.Commands)).Where(l => l.Length > 0).Select(l => Command.FromJson(System.Text.Json.Nodes.JsonNode.Parse(l)!)).ToList();
         Assert.All(sent, c => Assert.Equal(Sources.Autopilot, c.Source));
         Assert.Equal(["core", "opt", "core", "opt", "core", "opt", "opt"], sent.Select(c => c.Module));
-        Assert.Equal([5L, 5L, 15L], sent.Where(c => c.Module == "core").Select(c => (long)c.Params!["at_or_before"]!));
+        Assert.Equal([0L, 0L, 10L], sent.Where(c => c.Module == "core").Select(c => (long)c.Params!["at_or_before"]!));
         Assert.Equal(0.01, (double)sent[5].Params!["lr"]!, 12);
     }
 
@@ -132,7 +140,7 @@ public sealed class ProbeTests : IDisposable
         var dir = _dir.Sub("anneal");
         new RunControl(dir).Init();
         Assert.Throws<ArgumentException>(() => new AutopilotSession(dir, AutopilotMode.Auto, [], anneal: new LrAnneal(100)));
-        var session = new AutopilotSession(dir, AutopilotMode.Auto, [], probe: new LrProbe(), anneal: new LrAnneal(100));
+        var session = new AutopilotSession(dir, AutopilotMode.Auto, [], probe: new LrProbe(), anneal: new LrAnneal(95));
         long step = 0;
         void Metrics(int n, double lr, double val)
         {
@@ -143,16 +151,14 @@ public sealed class ProbeTests : IDisposable
                 JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(step, 0, "train", 0, m).ToJsonLine());
             }
         }
-        Metrics(5, 1e-3, 2);
-        session.Poll();
         Metrics(5, 1e-3, 1);
         session.Poll();
         Metrics(5, 1e-2, 0.5);
         session.Poll();
         Metrics(5, 1e-1, 3);
-        session.Poll();                                               // the probe ends at step 19: lr 0.01 from step 20
+        session.Poll();                                               // the probe ends at step 14: lr 0.01 from step 15
         Assert.True(session.Anneal!.Started);
-        Metrics(40, 1e-2, 0.4);                                       // step 59: the curve is at 0.01 × ½(1 + cos(π·40/80))
+        Metrics(40, 1e-2, 0.4);                                       // step 54: step 55 is half-way from 15 to 95
         var decay = session.Poll().Single();
         Assert.Equal((LrAnneal.RuleId, ProposalStatus.Applied), (decay.Rule, decay.Status));
         Assert.Equal(0.005, decay.Action.Number!.Value, 12);

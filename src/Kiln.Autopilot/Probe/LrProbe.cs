@@ -10,8 +10,9 @@ namespace Kiln.Autopilot.Probe;
 /// segment began (<c>restore_checkpoint</c>) and trains a segment at <see cref="Step"/> × the rate; if that one ends
 /// at a lower <see cref="Metric"/> the third segment tries <see cref="Step"/>² ×, otherwise ÷ <see cref="Step"/>. Then it
 /// rolls back to the end of the best segment (none when the best is the last) and sets its rate. Every change is an
-/// action with its rationale, sent like any other. It relies on a checkpoint at every poll (the bench's steered runs
-/// keep one per evaluation); a run that cannot roll back rejects the rollbacks and the segments simply follow each other.
+/// action with its rationale, sent like any other. A run followed from its start makes its first interval (step 0 to
+/// the first evaluation) the first segment, so the probe costs two segments, not three. It relies on a checkpoint at
+/// every poll and one at step 0 (a run with periodic checkpoints writes both; the bench's steered runs keep one per evaluation); a run that cannot roll back rejects the rollbacks and the segments simply follow each other.
 /// The probe decides only from the metrics it is fed, so it is tested by feeding it numbers.
 /// </summary>
 public sealed class LrProbe
@@ -50,11 +51,21 @@ public sealed class LrProbe
         if (_base is null)
         {
             if (history.Last(LrMetric) is not { } lr || !double.IsFinite(lr) || lr <= 0) return [];
-            // The first segment trains at the run's own rate from the next step; its start is the checkpoint after this poll.
             _base = lr;
-            _start = history.Step + 1;
-            _segmentFrom = history.Step;
-            return [];
+            if (history.StepBack(LrMetric, history.Count(LrMetric)) == 0 && history.Count(Metric) > 0)
+            {
+                // The run has trained from step 0 at its own rate up to its first evaluation: that is the first segment,
+                // and the others go back to step 0 (the checkpoint a run keeping them writes before its first step).
+                _start = 0;
+                _segmentFrom = -1;
+            }
+            else
+            {
+                // Joined later: the first segment trains at the run's own rate from the next step, from the checkpoint after this poll.
+                _start = history.Step + 1;
+                _segmentFrom = history.Step;
+                return [];
+            }
         }
         if (history.Step <= _segmentFrom || history.Count(Metric) == 0 || history.StepBack(Metric, 1) <= _segmentFrom) return [];
         var score = history.Last(Metric)!.Value;

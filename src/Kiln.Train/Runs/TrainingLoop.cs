@@ -66,6 +66,8 @@ public static class TrainingLoop
             ctx.Log($"kiln: rolled back to the checkpoint of step {checkpoint.Step}");
             return checkpoint.Step;
         };
+        // A run keeping periodic checkpoints also keeps its start, so a rollback can go back to step 0 (the autopilot's probe does).
+        if (state is not null && ctx.CheckpointEvery > 0 && s == 0 && ctx.Resume is null) Checkpoint(ctx, state, 0);
         for (; s < endStep; s++)
         {
             if (ctx.Stop.IsCancellationRequested)
