@@ -1,3 +1,4 @@
+using Kiln.Autopilot.Ai;
 using Kiln.Autobench.Pbt;
 using Kiln.Modules.Opt;
 using Kiln.Train.Optim;
@@ -26,13 +27,14 @@ public static class Bench
 
     public static IReadOnlyList<BenchTask> Tasks(BenchOptions options) => options.Tasks ?? (options.Suite == BenchOptions.RunSuite
         ? [BenchTasks.Blobs(options.Quick)]
-        : [BenchTasks.FashionMlp(options.Quick, options.DataDir)]);
+        : [BenchTasks.FashionMlp(options.Quick, options.DataDir), BenchTasks.FashionCnn(options.Quick, options.DataDir)]);
 
     /// <summary>Every condition's name, for <c>--only</c>.</summary>
     public static readonly string[] ConditionNames = ["fixed", "reduce_lr_on_plateau", "schedule_free", "autopilot", "pbt-4", "tune", "cosine_tuned", "ai_autopilot"];
 
     /// <summary>The rows every task gets, in table order.</summary>
-    public static IReadOnlyList<Condition> Conditions(BenchTask task)
+    /// <param name="ai">The AI autopilot's endpoint; without one its rows are listed as not run.</param>
+    public static IReadOnlyList<Condition> Conditions(BenchTask task, AiSettings? ai = null)
     {
         Condition Each(string name, string start, BenchSetup setup, Func<string, IBenchController>? controller = null) => new(name, start, setup, controller);
         var high = task.GoodLr * 10;
@@ -50,15 +52,21 @@ public static class Bench
             new("pbt-4", Condition.Low, new(BenchSetup.Adam, low), Population: 4),
             Each("tune", Condition.High, new(BenchSetup.Adam, high, Tune: TuneSettings)),
             Each("tune", Condition.Low, new(BenchSetup.Adam, low, Tune: TuneSettings)),
+            .. ai is null ? [] : (Condition[])
+            [
+                Each("ai_autopilot", Condition.High, new(BenchSetup.Adam, high), dir => new AiAutopilotController(dir, ForTask(ai, task))),
+                Each("ai_autopilot", Condition.Low, new(BenchSetup.Adam, low), dir => new AiAutopilotController(dir, ForTask(ai, task))),
+            ],
         ];
     }
 
+    /// <summary>The AI autopilot's pace for a task: its first call at the first validation, a regular one every other.</summary>
+    private static AiSettings ForTask(AiSettings ai, BenchTask task) => ai with { FirstStep = task.EvalEvery - 1, MinGap = task.EvalEvery, Cadence = 2 * task.EvalEvery };
+
     /// <summary>The methods of the issue this build cannot run, and why.</summary>
-    public static IReadOnlyList<Condition> NotRun() =>
+    public static IReadOnlyList<Condition> NotRun(AiSettings? ai = null) => ai is not null ? [] :
     [
-        Condition.Skipped("ai_autopilot", Environment.GetEnvironmentVariable("KILN_AI_KEY") is null && Environment.GetEnvironmentVariable("OPENAI_API_KEY") is null
-            ? "no endpoint configured (KILN_AI_KEY or OPENAI_API_KEY)"
-            : "the bench does not drive the AI autopilot yet"),
+        Condition.Skipped("ai_autopilot", $"no endpoint configured (--ai-base-url, or {AiSettings.KeyVariable} or OPENAI_API_KEY for OpenAI's)"),
     ];
 
     public static BenchReport Run(BenchOptions options, Action<string>? log = null)
@@ -81,13 +89,13 @@ public static class Bench
                 log($"{label}: {r.Status}, final {r.FinalVal:0.0000}, best {r.BestVal:0.0000}, {r.WallSeconds:0.0} s, {r.Actions} actions{(r.Error is null ? "" : $" ({r.Error})")}");
                 return r;
             })];
-            foreach (var c in Conditions(task).Where(c => options.Runs(c.Name)))
+            foreach (var c in Conditions(task, options.Ai).Where(c => options.Runs(c.Name)))
             {
                 var note = c.Population > 0 ? $"{c.Population} members in lockstep, exploit/explore every {PbtRunner.IntervalFor(task)} steps; compute counts every member's steps" : null;
                 rows.Add(new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, Runs = RunAll(c), Note = note });
             }
             if (options.Suite == BenchOptions.EvalSuite && options.Runs("cosine_tuned")) rows.Add(TunedCosine(task, RunAll));
-            rows.AddRange(NotRun().Where(c => options.Runs(c.Name)).Select(c => new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, NotRun = c.NotRun }));
+            rows.AddRange(NotRun(options.Ai).Where(c => options.Runs(c.Name)).Select(c => new ConditionSummary { Task = task.Name, Condition = c.Name, Start = c.Start, NotRun = c.NotRun }));
         }
         var report = new BenchReport(options, rows, sources);
         report.Write(options.OutDir);

@@ -17,6 +17,9 @@ public sealed record BenchOptions
     /// <summary>Whether condition <paramref name="name"/> is run.</summary>
     public bool Runs(string name) => Only is null || Only.Contains(name);
 
+    /// <summary>The AI autopilot's endpoint, model and budget; null lists its rows as not run.</summary>
+    public Kiln.Autopilot.Ai.AiSettings? Ai { get; init; }
+
     /// <summary>The tasks; by default the suite's.</summary>
     public IReadOnlyList<BenchTask>? Tasks { get; init; }
 

@@ -74,6 +74,15 @@ public sealed class AiPilot(string runDir, AiSettings settings, IChatClient clie
         });
     }
 
+    /// <summary>
+    /// Waits for the call in flight, if any (at most its timeout): for a caller that wants each answer at a fixed point of
+    /// the run, such as the benchmark, rather than whenever it arrives. The run's own autopilot never waits.
+    /// </summary>
+    public void WaitForCall()
+    {
+        if (_call is { } call) call.Wait(Settings.Timeout + TimeSpan.FromSeconds(5));
+    }
+
     /// <summary>The finished call's reply (recorded either way), or null while none finished or when it failed.</summary>
     public AiReply? Collect()
     {

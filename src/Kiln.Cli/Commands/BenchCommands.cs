@@ -1,3 +1,4 @@
+using Kiln.Autopilot.Ai;
 using System.CommandLine;
 using Kiln.Autobench;
 using Kiln.Cli.Output;
@@ -31,7 +32,10 @@ internal static class BenchCommands
             Description = "Run only these conditions (repeatable, or comma-separated): " + string.Join(", ", Bench.ConditionNames),
             AllowMultipleArgumentsPerToken = true,
         };
-        var command = new Command(suite, description) { quick, output, seeds, dataDir, only };
+        var aiBaseUrl = new Option<string?>("--ai-base-url") { Description = $"Run the AI autopilot against this OpenAI-compatible endpoint (with {AiSettings.KeyVariable} or OPENAI_API_KEY set, OpenAI's is used when not given)" };
+        var aiModel = new Option<string>("--ai-model") { Description = "The AI autopilot's model", DefaultValueFactory = _ => new AiSettings().Model };
+        var aiBudget = new Option<double>("--ai-budget") { Description = "USD each AI-steered run may spend", DefaultValueFactory = _ => new AiSettings().BudgetUsd };
+        var command = new Command(suite, description) { quick, output, seeds, dataDir, only, aiBaseUrl, aiModel, aiBudget };
         cli.Handle(command, c =>
         {
             var n = c.Get(seeds);
@@ -42,6 +46,7 @@ internal static class BenchCommands
             var options = new BenchOptions
             {
                 Suite = suite, Quick = c.Get(quick), OutDir = Path.GetFullPath(c.Get(output) ?? $"bench-{suite}"), Seeds = n, DataDir = c.Get(dataDir), Only = names,
+                Ai = Ai(c.Get(aiBaseUrl), c.Get(aiModel)!, c.Get(aiBudget)),
             };
             var report = Bench.Run(options, line => c.Out.Line(line));
             c.Out.Line();
@@ -51,5 +56,17 @@ internal static class BenchCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The AI autopilot's settings when an endpoint is given or a key is set; null otherwise.</summary>
+    private static AiSettings? Ai(string? baseUrl, string model, double budget)
+    {
+        var key = AiSettings.KeyFromEnvironment();
+        if (baseUrl is null && key is null) return null;
+        if (!(budget > 0) || !double.IsFinite(budget)) throw new UsageException($"--ai-budget: a positive number of USD, got {budget}");
+        var settings = new AiSettings { BaseUrl = baseUrl ?? AiSettings.DefaultBaseUrl, ApiKey = key, Model = model, BudgetUsd = budget };
+        try { AiClients.Create(settings); }
+        catch (Kiln.Protocol.ProtocolException ex) { throw new UsageException(ex.Message); }
+        return settings;
     }
 }
