@@ -198,9 +198,10 @@ class RunRecordTests(unittest.TestCase):
             import sys, time, kiln
             with kiln.Run(sys.argv[1]) as run:
                 step = 0
-                print("ready", flush=True)
                 while not run.should_stop:
-                    run.log(step, {"x": step}); run.apply(step); step += 1; time.sleep(0.001)
+                    run.log(step, {"x": step}); run.apply(step); step += 1
+                    if step == 1: print("ready", flush=True)  # after the first metrics, so the signal never comes before them
+                    time.sleep(0.001)
                 run.end()
         """)
         with TempDir("sig") as d:
