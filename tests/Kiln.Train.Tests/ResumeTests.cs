@@ -22,19 +22,6 @@ public sealed class ResumeTests(ITestOutputHelper output)
         Params = KeyValueParser.Parse(param.Split(' ')),
     };
 
-    /// <summary>Every metrics line without its wall time.</summary>
-    private static List<string> Metrics(string runDir)
-    {
-        var lines = new List<string>();
-        JsonlTail.ReadAll(Path.Combine(runDir, RunFiles.Metrics), line =>
-        {
-            var o = (JsonObject)JsonNode.Parse(line.Bytes.Span)!;
-            o.Remove("wall_time");
-            lines.Add(o.ToJsonString());
-        });
-        return lines;
-    }
-
     /// <summary>Runs until the train metrics pass <paramref name="at"/>, then asks the run to stop, as SIGTERM would.</summary>
     private static LaunchResult StoppedAt(LaunchOptions options, long at)
     {
@@ -62,7 +49,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
 
-        Assert.Equal(Metrics(whole.RunDir), Metrics(resumed.RunDir));
+        Assert.Equal(RunMetrics.Lines(whole.RunDir), RunMetrics.Lines(resumed.RunDir));
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
     }
 
@@ -82,7 +69,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
         Assert.Equal(at + 1, RunCheckpoint.Read(first.RunDir)!.Step);
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
-        Assert.Equal(Metrics(whole.RunDir), Metrics(resumed.RunDir));
+        Assert.Equal(RunMetrics.Lines(whole.RunDir), RunMetrics.Lines(resumed.RunDir));
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
     }
 
@@ -99,7 +86,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
 
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
-        Assert.Equal(Metrics(whole.RunDir), Metrics(resumed.RunDir));
+        Assert.Equal(RunMetrics.Lines(whole.RunDir), RunMetrics.Lines(resumed.RunDir));
     }
 
     [Fact]
@@ -164,7 +151,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
 
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
-        Assert.Equal(Metrics(whole.RunDir!), Metrics(resumed.RunDir));
+        Assert.Equal(RunMetrics.Lines(whole.RunDir!), RunMetrics.Lines(resumed.RunDir));
         var after = Kiln.Kernel.Ledger.ReadAll(Path.Combine(resumed.RunDir, RunFiles.Ledger));
         // Read once from the inbox; made again once, under the id of the line it repeats.
         Assert.Single(after, l => l.Cid == sent);

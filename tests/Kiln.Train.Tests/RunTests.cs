@@ -26,19 +26,6 @@ public sealed class RunTests
         Params = param is null ? null : KeyValueParser.Parse(param.Split(' ')),
     };
 
-    /// <summary>Every metrics line without its wall time.</summary>
-    private static List<string> Metrics(string runDir)
-    {
-        var lines = new List<string>();
-        JsonlTail.ReadAll(Path.Combine(runDir, RunFiles.Metrics), line =>
-        {
-            var o = (JsonObject)JsonNode.Parse(line.Bytes.Span)!;
-            o.Remove("wall_time");
-            lines.Add(o.ToJsonString());
-        });
-        return lines;
-    }
-
     private static List<(long Step, JsonObject Metrics)> Phase(string runDir, string phase) =>
         File.ReadLines(Path.Combine(runDir, RunFiles.Metrics))
             .Select(l => JsonNode.Parse(l)!)
@@ -54,10 +41,10 @@ public sealed class RunTests
         var b = RunLauncher.Run(Synthetic(dir, "simple", "b", 60, param: "eval_every=20"));
         var c = RunLauncher.Run(Synthetic(dir, "simple", "c", 60, seed: 8, param: "eval_every=20"));
         Assert.Equal(RunInfo.Completed, a.Status);
-        var ma = Metrics(a.RunDir);
+        var ma = RunMetrics.Lines(a.RunDir);
         Assert.Equal(63, ma.Count);
-        Assert.Equal(ma, Metrics(b.RunDir));
-        Assert.NotEqual(ma, Metrics(c.RunDir));
+        Assert.Equal(ma, RunMetrics.Lines(b.RunDir));
+        Assert.NotEqual(ma, RunMetrics.Lines(c.RunDir));
         Assert.Equal(File.ReadAllBytes(Path.Combine(a.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(b.RunDir, "model.safetensors")));
     }
 
@@ -128,7 +115,7 @@ public sealed class RunTests
         new RunControl(replay.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         var replayed = RunLauncher.Run(replay);
         Assert.Equal(RunInfo.Completed, replayed.Status);
-        Assert.Equal(Metrics(result.RunDir), Metrics(replayed.RunDir));
+        Assert.Equal(RunMetrics.Lines(result.RunDir), RunMetrics.Lines(replayed.RunDir));
     }
 
     [Fact]

@@ -32,18 +32,6 @@ public sealed class TuneRunTests
         };
     }
 
-    private static List<string> Metrics(string runDir)
-    {
-        var lines = new List<string>();
-        JsonlTail.ReadAll(Path.Combine(runDir, RunFiles.Metrics), line =>
-        {
-            var o = (JsonObject)JsonNode.Parse(line.Bytes.Span)!;
-            o.Remove("wall_time");
-            lines.Add(o.ToJsonString());
-        });
-        return lines;
-    }
-
     private static Dictionary<long, double> Lr(string runDir) =>
         File.ReadLines(Path.Combine(runDir, RunFiles.Metrics)).Select(l => JsonNode.Parse(l)!)
             .Where(n => (string?)n["phase"] == "train")
@@ -104,7 +92,7 @@ public sealed class TuneRunTests
         new Kiln.Control.RunControl(replay.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         var replayed = RunLauncher.Run(replay);
         Assert.Equal(RunInfo.Completed, replayed.Status);
-        Assert.Equal(Metrics(original.RunDir), Metrics(replayed.RunDir));
+        Assert.Equal(RunMetrics.Lines(original.RunDir), RunMetrics.Lines(replayed.RunDir));
         // The replay made no proposal of its own: every tune line came from the recipe.
         var lines = Ledger.ReadAll(Path.Combine(replayed.RunDir, RunFiles.Ledger)).Where(l => l.Module == "tune").ToList();
         Assert.All(lines, l => Assert.Equal(Sources.Replay, l.Source));
@@ -117,7 +105,7 @@ public sealed class TuneRunTests
         using var dir = new TempDir("tune-suggest");
         var plain = RunLauncher.Run(Synthetic(dir, "plain", 60, tune: null));
         var suggested = RunLauncher.Run(Synthetic(dir, "suggest", 60, "    mode: suggest\n"));
-        Assert.Equal(Metrics(plain.RunDir), Metrics(suggested.RunDir));
+        Assert.Equal(RunMetrics.Lines(plain.RunDir), RunMetrics.Lines(suggested.RunDir));
         var ledger = Ledger.ReadAll(Path.Combine(suggested.RunDir, RunFiles.Ledger));
         var suggestions = ledger.Where(l => l is { Module: "tune", Op: "suggest" }).ToList();
         Assert.NotEmpty(suggestions);

@@ -65,7 +65,7 @@ internal static class BenchCommands
         if (baseUrl is null && key is null) return null;
         if (!(budget > 0) || !double.IsFinite(budget)) throw new UsageException($"--ai-budget: a positive number of USD, got {budget}");
         var settings = new AiSettings { BaseUrl = baseUrl ?? AiSettings.DefaultBaseUrl, ApiKey = key, Model = model, BudgetUsd = budget };
-        try { AiClients.Create(settings); }
+        try { AiClients.Check(settings); }
         catch (Kiln.Protocol.ProtocolException ex) { throw new UsageException(ex.Message); }
         return settings;
     }

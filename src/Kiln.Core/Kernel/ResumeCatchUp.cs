@@ -30,6 +30,9 @@ internal sealed class ResumeCatchUp
         _callbacks = callbacks;
     }
 
+    /// <summary>The id of a change made again starts so, followed by the seq of the line it repeats.</summary>
+    private const string CidPrefix = "resume:";
+
     public long DueStep => _player.NextDueStep;
 
     /// <summary>The changes after <paramref name="afterSeq"/> in <paramref name="ledger"/>, and the callbacks loaded before it.</summary>
@@ -37,17 +40,15 @@ internal sealed class ResumeCatchUp
     {
         var lines = ledger.Where(e => e.Seq > afterSeq).ToList();
         // A line made again by an earlier resume whose original is also after the checkpoint: the original is enough.
-        var seqs0 = lines.Select(l => l.Seq).ToHashSet();
-        lines.RemoveAll(l => l.Source == Sources.Resume && l.Cid is { } c && c.StartsWith("resume:", StringComparison.Ordinal)
-            && long.TryParse(c.AsSpan("resume:".Length), out var repeated) && seqs0.Contains(repeated));
+        var present = lines.Select(l => l.Seq).ToHashSet();
+        lines.RemoveAll(l => l.Source == Sources.Resume && l.Cid is { } c && c.StartsWith(CidPrefix, StringComparison.Ordinal)
+            && long.TryParse(c.AsSpan(CidPrefix.Length), out var repeated) && present.Contains(repeated));
         var entries = new List<RecipeEntry>();
         var seqs = new List<long>();
-        // One line at a time, so each entry keeps the seq it repeats (the export keeps the order and skips what is not a change).
         foreach (var line in lines)
         {
-            var exported = RecipeFile.Export([line], resumed: true);
-            if (exported.Count == 0) continue;
-            entries.Add(exported[0]);
+            if (RecipeFile.Entry(line) is not { } entry) continue;
+            entries.Add(entry);
             seqs.Add(line.Seq);
         }
         // The player orders by step, stably: ledger order within a step is kept, and so is the seq beside each entry.
@@ -70,7 +71,7 @@ internal sealed class ResumeCatchUp
             switch (e.Op)
             {
                 case "load":
-                    if (RecipeFile.Export([e]) is [var load])
+                    if (RecipeFile.Entry(e) is { } load)
                     {
                         loaded[id] = (load, [], load.Enabled ?? true);
                         order.Remove(id);
@@ -105,7 +106,7 @@ internal sealed class ResumeCatchUp
         for (var i = 0; i < _callbacks.Count; i++)
         {
             var c = _callbacks[i];
-            var cid = $"resume:cb:{c.Id}:{i}";
+            var cid = $"{CidPrefix}cb:{c.Id}:{i}";
             dispatch.Execute(c with { Cid = cid }, Sources.Resume, cid, at, gated: false);
         }
     }
@@ -126,5 +127,5 @@ internal sealed class ResumeCatchUp
         foreach (var i in _fire) dispatch.Execute(_player[i].ToCommand(Cid(i)), Sources.Resume, Cid(i), at, gated: false);
     }
 
-    private string Cid(int i) => $"resume:{_seqs[i]}";
+    private string Cid(int i) => CidPrefix + _seqs[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -64,44 +64,51 @@ public static class RecipeFile
     /// applied (for a partial <c>set_params</c>, only the keys that took effect). The run's baseline (what
     /// <c>kiln.yaml</c> and the trainer set up before the first safe point) is not a change and stays out.
     /// </summary>
-    /// <param name="resumed">Keep the changes made again after a resume (source <c>resume</c>); a recipe leaves them out, since each repeats a line it holds.</param>
-    public static List<RecipeEntry> Export(IEnumerable<LedgerEntry> ledger, bool resumed = false)
+    public static List<RecipeEntry> Export(IEnumerable<LedgerEntry> ledger)
     {
         var recipe = new List<RecipeEntry>();
         foreach (var e in ledger)
         {
-            if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) continue;
-            // A change made again after a resume repeats a line the ledger already holds.
-            if (e.Source == Sources.Resume && !resumed) continue;
-            if (!RecipeEntry.Replayable(e.Module, e.Op)) continue;
-            if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) continue;
-            var p = e.Payload;
-            recipe.Add(e.Op switch
-            {
-                "load" => new RecipeEntry
-                {
-                    Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
-                    Target = p?["target"] is { } t ? CallbackTarget.FromJson(t, "payload.target") : null,
-                    Init = p?["init"] as System.Text.Json.Nodes.JsonObject is { } init ? (System.Text.Json.Nodes.JsonObject)init.DeepClone() : null,
-                    Enabled = p?["enabled"] is { } en ? JsonValues.GetBool(en, "payload.enabled") : null,
-                    TimeBudgetS = p?["time_budget_s"] is { } tb ? JsonValues.GetDouble(tb, "payload.time_budget_s") : null,
-                    SourceCapture = p?["source_capture"] is { } sc ? SourceCapture.FromJson(sc, "payload.source_capture") : null,
-                },
-                "set_params" => new RecipeEntry
-                {
-                    Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
-                    Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() ?? [],
-                },
-                // The checkpoint the run went back to, exactly: the replayed run keeps the same ones.
-                Kernel.CoreModule.RestoreCheckpoint => new RecipeEntry
-                {
-                    Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
-                    Params = p?["restored_step"] is { } r ? new System.Text.Json.Nodes.JsonObject { ["at_or_before"] = JsonValues.GetLong(r, "payload.restored_step") } : null,
-                },
-                // Other ops replay with what they applied (tune's mutate and verdict carry their segment).
-                _ => new RecipeEntry { Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id, Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() },
-            });
+            // A change made again after a resume (source resume) repeats a line the ledger already holds.
+            if (e.Source != Sources.Resume && Entry(e) is { } entry) recipe.Add(entry);
         }
         return recipe;
+    }
+
+    /// <summary>
+    /// The change one ledger line made, as a recipe entry; null for a line that made none (not applied, the kernel's own
+    /// control, the baseline).
+    /// </summary>
+    public static RecipeEntry? Entry(LedgerEntry e)
+    {
+        if (e.Decision != Decision.Applied || e.Module is null || e.Op is null) return null;
+        if (!RecipeEntry.Replayable(e.Module, e.Op)) return null;
+        if (e.Step is null || e.Event is null || e.Event == KernelEvents.Start) return null;
+        var p = e.Payload;
+        return e.Op switch
+        {
+            "load" => new RecipeEntry
+            {
+                Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
+                Target = p?["target"] is { } t ? CallbackTarget.FromJson(t, "payload.target") : null,
+                Init = p?["init"] as System.Text.Json.Nodes.JsonObject is { } init ? (System.Text.Json.Nodes.JsonObject)init.DeepClone() : null,
+                Enabled = p?["enabled"] is { } en ? JsonValues.GetBool(en, "payload.enabled") : null,
+                TimeBudgetS = p?["time_budget_s"] is { } tb ? JsonValues.GetDouble(tb, "payload.time_budget_s") : null,
+                SourceCapture = p?["source_capture"] is { } sc ? SourceCapture.FromJson(sc, "payload.source_capture") : null,
+            },
+            "set_params" => new RecipeEntry
+            {
+                Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
+                Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() ?? [],
+            },
+            // The checkpoint the run went back to, exactly: the replayed run keeps the same ones.
+            Kernel.CoreModule.RestoreCheckpoint => new RecipeEntry
+            {
+                Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id,
+                Params = p?["restored_step"] is { } r ? new System.Text.Json.Nodes.JsonObject { ["at_or_before"] = JsonValues.GetLong(r, "payload.restored_step") } : null,
+            },
+            // Other ops replay with what they applied (tune's mutate and verdict carry their segment).
+            _ => new RecipeEntry { Step = e.Step.Value, Event = e.Event, Module = e.Module, Op = e.Op, Id = e.Id, Params = (System.Text.Json.Nodes.JsonObject?)p?.DeepClone() },
+        };
     }
 }

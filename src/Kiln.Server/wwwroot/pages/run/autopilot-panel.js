@@ -4,31 +4,16 @@
 
 import { get, post, mayChange, READ_ONLY } from '../../api.js';
 import { h, fill, showError, num } from '../../dom.js';
+import { PolledPanel } from './polled-panel.js';
 
 const SHOWN = 20; // proposals listed at most
-const EVERY = 2000; // ms between looks while the page is open
 
-export class AutopilotPanel {
+export class AutopilotPanel extends PolledPanel {
   constructor(run) {
+    super();
     this.run = run;
     this.el = h('section.card.autopilot', { 'data-testid': 'autopilot-panel' });
-    this.timer = null;
-    this.disposed = false;
     this.render(null, []);
-  }
-
-  start() {
-    const look = async () => {
-      if (this.disposed) return;
-      await this.refresh();
-      if (!this.disposed) this.timer = setTimeout(look, EVERY);
-    };
-    look();
-  }
-
-  dispose() {
-    this.disposed = true;
-    clearTimeout(this.timer);
   }
 
   async refresh() {

@@ -4,30 +4,14 @@
 
 import { get, post, mayChange, READ_ONLY } from '../../api.js';
 import { h, fill, showError, num } from '../../dom.js';
+import { PolledPanel } from './polled-panel.js';
 
-const EVERY = 2000; // ms between looks while the page is open
-
-export class TunePanel {
+export class TunePanel extends PolledPanel {
   constructor(run) {
+    super();
     this.run = run;
     this.el = h('section.card.tune', { 'data-testid': 'tune-panel' });
-    this.timer = null;
-    this.disposed = false;
     this.render(null);
-  }
-
-  start() {
-    const look = async () => {
-      if (this.disposed) return;
-      await this.refresh();
-      if (!this.disposed) this.timer = setTimeout(look, EVERY);
-    };
-    look();
-  }
-
-  dispose() {
-    this.disposed = true;
-    clearTimeout(this.timer);
   }
 
   async refresh() {
