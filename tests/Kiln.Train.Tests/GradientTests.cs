@@ -150,8 +150,8 @@ public sealed class GradientTests
     [Fact]
     public void Convolution_weight_gradient_in_blocks_and_chunks()
     {
-        // The weight gradient's dot products: 6 outputs × 18 unrolled rows make 4×4 blocks and both edges; 8×8 images,
-        // nine samples, give a part 512 columns (two chunks of 256) and a partial one 64.
+        // The weight gradient's dot products: 6 outputs × 18 unrolled rows make 4×6 blocks and an edge; 8×8 images,
+        // nine samples, give a part 512 columns and a partial one 64. (Rows longer than a chunk: the row-dot test's 4,200.)
         Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 1), [Random(new(1), [9, 2, 8, 8], grad: false), Random(new(2), [6, 2, 3, 3]), Random(new(3), [6])], tolerance: 3e-2);
     }
 
@@ -160,6 +160,8 @@ public sealed class GradientTests
     [InlineData(6, 18, 512)]
     [InlineData(5, 9, 1000)]
     [InlineData(3, 2, 7)]
+    [InlineData(5, 12, 100)]
+    [InlineData(9, 144, 4200)]
     public unsafe void Row_dot_products_match_a_double_reference(int m, int rows, int n)
     {
         var rng = new Rng(5);
@@ -190,6 +192,8 @@ public sealed class GradientTests
         Check(x => Ops.Conv2d(x[0], x[1], null, stride: 1, padding: 0), [Random(new(4), [3, 4, 3, 3]), Random(new(5), [5, 4, 1, 1])]);
         Check(x => Ops.Conv2d(x[0], x[1], null, stride: 1, padding: 2), [Random(new(6), [2, 2, 6, 5]), Random(new(7), [2, 2, 5, 5])]);
         Check(x => Ops.Conv2d(x[0], x[1], null, stride: 3, padding: 2), [Random(new(8), [2, 2, 7, 8]), Random(new(9), [3, 2, 3, 2])]);
+        // Rows as wide as the input but fewer of them (a 5×3 kernel with padding 1): whole-row shifts with a shorter output.
+        Check(x => Ops.Conv2d(x[0], x[1], x[2], stride: 1, padding: 1), [Random(new(10), [2, 2, 7, 6]), Random(new(11), [3, 2, 5, 3]), Random(new(12), [3])]);
     }
 
     [Fact]
@@ -219,13 +223,14 @@ public sealed class GradientTests
     [Theory]
     [InlineData(2, true, 8)]
     [InlineData(2, true, 12)]
+    [InlineData(2, true, 36)]
     [InlineData(2, true, 7)]
     [InlineData(3, true, 8)]
     [InlineData(2, false, 8)]
     public void Fused_convolution_relu_and_pooling_give_the_bits_of_the_three_steps(int pool, bool withBias, int side)
     {
         // 10 samples: a full part of 8 and a short one. Even widths take the vector 2×2 path (12: full vectors and a
-        // tail); 7×7 (scalar) and 3×3 windows on 8×8 leave rows and columns outside every window.
+        // tail; 36: pooled rows wider than one vector); 7×7 (scalar) and 3×3 windows on 8×8 leave rows and columns outside every window.
         (int[] Y, int[] Gx, int[] Gw, int[]? Gb) Run(bool fused)
         {
             var x = Random(new(1), [10, 3, side, side]);

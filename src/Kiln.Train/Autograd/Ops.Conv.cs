@@ -225,6 +225,53 @@ public static partial class Ops
         new ReadOnlySpan<int>(outAt, outs).CopyTo(at);
     }
 
+    /// <summary>Whether <see cref="Unpool2x2Relu"/> covers the plane: 2×2 windows that tile it exactly, and 512-bit lanes.</summary>
+    private static bool CanUnpool2x2(in ConvGeometry g, ConvPooling pool) =>
+        pool.Kernel == 2 && g.OW % 2 == 0 && g.OH % 2 == 0 && Avx512F.IsSupported;
+
+    /// <summary>
+    /// The fused pooling's backward step for one plane, in lanes: every value of each 2×2 window is written, the pooled
+    /// gradient (through the ReLU's mask, as 0 + g) at the window's winner and zero at the other three, so the plane
+    /// needs no clearing first and no scattered stores. The same values as clearing and then writing each winner.
+    /// </summary>
+    private static unsafe void Unpool2x2Relu(ReadOnlySpan<float> output, ReadOnlySpan<float> gy, ReadOnlySpan<int> at, int width, ConvPooling pool,
+        Span<float> plane)
+    {
+        // Lane l of the first half of a row pair interleaves window l's left and right values: (0, 16, 1, 17, …).
+        var low = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var high = low + Vector512.Create(8);
+        var twice = Vector512<int>.Indices * 2;
+        var right = Vector512<int>.One;
+        var below = Vector512.Create(width);
+        var belowRight = Vector512.Create(width + 1);
+        fixed (float* py0 = output, pg0 = gy, pd = plane)
+        fixed (int* pa0 = at)
+        {
+            for (var py = 0; py < pool.Height; py++)
+            for (var px = 0; px < pool.Width; px += 16)
+            {
+                var lanes = Math.Min(16, pool.Width - px);
+                var j = py * pool.Width + px;
+                var take = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(lanes));
+                var y = Avx512F.MaskLoad(py0 + j, take.AsSingle(), Vector512<float>.Zero);
+                var g = Avx512F.MaskLoad(pg0 + j, take.AsSingle(), Vector512<float>.Zero);
+                var code = Avx512F.MaskLoad(pa0 + j, take, Vector512<int>.Zero) - (Vector512.Create(2 * py * width + 2 * px) + twice);
+                g = Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), g, Vector512<float>.Zero) + Vector512<float>.Zero;
+                var tl = Vector512.ConditionalSelect(Vector512.Equals(code, Vector512<int>.Zero).AsSingle(), g, Vector512<float>.Zero);
+                var tr = Vector512.ConditionalSelect(Vector512.Equals(code, right).AsSingle(), g, Vector512<float>.Zero);
+                var bl = Vector512.ConditionalSelect(Vector512.Equals(code, below).AsSingle(), g, Vector512<float>.Zero);
+                var br = Vector512.ConditionalSelect(Vector512.Equals(code, belowRight).AsSingle(), g, Vector512<float>.Zero);
+                var top = pd + 2 * py * width + 2 * px;
+                var first = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes)).AsSingle();
+                var second = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes - 16)).AsSingle();
+                Avx512F.MaskStore(top, first, Avx512F.PermuteVar16x32x2(tl, low, tr));
+                Avx512F.MaskStore(top + 16, second, Avx512F.PermuteVar16x32x2(tl, high, tr));
+                Avx512F.MaskStore(top + width, first, Avx512F.PermuteVar16x32x2(bl, low, br));
+                Avx512F.MaskStore(top + width + 16, second, Avx512F.PermuteVar16x32x2(bl, high, br));
+            }
+        }
+    }
+
     private static void ConvBackward(Tensor x, Tensor weight, Tensor? bias, ConvGeometry g, bool relu, ConvPooling pool, Tensor y, Tensor? winners)
     {
         if (y.Grad is not { } gy) return;
@@ -249,8 +296,19 @@ public static partial class Ops
         var (n0, count) = PartSamples(part, x.Shape[0]);
         int o = weight.Shape[0], rows = g.Rows, hw = g.Positions, cols = count * hw;
         // The output gradient as [out, samples·hw], the layout of the forward product (through the ReLU's mask when fused).
-        var (gyT, go) = RentAligned(o * ConvSamplesPerPart * hw, clear: winners is not null);
-        if (winners is not null)
+        var unpoolInLanes = winners is not null && CanUnpool2x2(g, pool);
+        var (gyT, go) = RentAligned(o * ConvSamplesPerPart * hw, clear: winners is not null && !unpoolInLanes);
+        if (unpoolInLanes)
+        {
+            var at = MemoryMarshal.Cast<float, int>(winners!.Data.AsSpan());
+            for (var i = 0; i < count; i++)
+            for (var f = 0; f < o; f++)
+            {
+                var from = ((n0 + i) * o + f) * pool.Positions;
+                Unpool2x2Relu(reluOutput!.Data.AsSpan(from), gy.Data.AsSpan(from), at[from..], g.OW, pool, gyT.AsSpan(go + f * cols + i * hw, hw));
+            }
+        }
+        else if (winners is not null)
         {
             // Fused pooling: each pooled gradient goes to its window's winner, through the ReLU's mask (the pooled output
             // is positive exactly where the winner's activation is). The separate steps add it to a zeroed gradient, so

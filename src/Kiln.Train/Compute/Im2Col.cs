@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Kiln.Train.Compute;
 
 /// <summary>The shape of one 2-D convolution: input [C, H, W], kernel KH×KW, and the output's OH×OW positions.</summary>
@@ -29,6 +32,11 @@ internal static unsafe class Im2Col
     /// <summary>Writes sample <paramref name="x"/> [C, H, W] unrolled into <paramref name="cols"/>, whose rows are <paramref name="ld"/> apart.</summary>
     public static void Unroll(float* x, in ConvGeometry g, float* cols, int ld)
     {
+        if (g.ShiftsWholeRows && Avx512F.IsSupported)
+        {
+            UnrollShifted(x, g, cols, ld);
+            return;
+        }
         for (var ch = 0; ch < g.C; ch++)
         for (var ki = 0; ki < g.KH; ki++)
         for (var kj = 0; kj < g.KW; kj++)
@@ -67,6 +75,11 @@ internal static unsafe class Im2Col
     /// </summary>
     public static void FoldAdd(float* cols, int ld, in ConvGeometry g, float* dx)
     {
+        if (g.ShiftsWholeRows && Avx512F.IsSupported)
+        {
+            FoldShifted(cols, ld, g, dx);
+            return;
+        }
         for (var ch = 0; ch < g.C; ch++)
         for (var ki = 0; ki < g.KH; ki++)
         for (var kj = 0; kj < g.KW; kj++)
@@ -101,6 +114,64 @@ internal static unsafe class Im2Col
             }
         }
     }
+
+    /// <summary>
+    /// <see cref="Unroll"/> for whole-row shifts, 16 positions at a time: each unrolled row is the plane read at its
+    /// offset's shift through that offset's mask, so the values that fall outside the plane come in as zeros (a masked
+    /// load neither reads nor faults on its masked lanes).
+    /// </summary>
+    private static void UnrollShifted(float* x, in ConvGeometry g, float* cols, int ld)
+    {
+        var masks = ShiftMasks.For(g);
+        int offsets = g.KH * g.KW, n = g.Positions, planeSize = g.H * g.W;
+        var tail = TailMask(n % 16);
+        fixed (int* m0 = masks.Unroll)
+        {
+            for (var ch = 0; ch < g.C; ch++)
+            for (var k = 0; k < offsets; k++)
+            {
+                var row = cols + (long)(ch * offsets + k) * ld;
+                var src = x + (long)ch * planeSize + masks.Shifts[k];
+                var m = m0 + k * masks.UnrollStride;
+                var j = 0;
+                for (; j <= n - 16; j += 16)
+                    Avx512F.MaskLoad(src + j, Vector512.Load(m + j).AsSingle(), Vector512<float>.Zero).Store(row + j);
+                if (j < n) Avx512F.MaskStore(row + j, tail, Avx512F.MaskLoad(src + j, Vector512.Load(m + j).AsSingle(), Vector512<float>.Zero));
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="FoldAdd"/> for whole-row shifts: each input value gets all its kernel offsets' terms in registers, in
+    /// offset order (the order of a row-by-row fold), and is written once; terms that fall outside the block add zero.
+    /// </summary>
+    private static void FoldShifted(float* cols, int ld, in ConvGeometry g, float* dx)
+    {
+        var masks = ShiftMasks.For(g);
+        int offsets = g.KH * g.KW, planeSize = g.H * g.W;
+        var shifts = masks.Shifts;
+        fixed (int* m0 = masks.Fold)
+        {
+            for (var ch = 0; ch < g.C; ch++)
+            {
+                var plane = dx + (long)ch * planeSize;
+                var rows = cols + (long)ch * offsets * ld;
+                for (var t = 0; t < planeSize; t += 16)
+                {
+                    var whole = t <= planeSize - 16;
+                    var lanes = whole ? Vector512<float>.AllBitsSet : TailMask(planeSize - t);
+                    var acc = whole ? Vector512.Load(plane + t) : Avx512F.MaskLoad(plane + t, lanes, Vector512<float>.Zero);
+                    for (var k = 0; k < offsets; k++)
+                        acc += Avx512F.MaskLoad(rows + k * (long)ld + t - shifts[k], Vector512.Load(m0 + k * masks.FoldStride + t).AsSingle(), Vector512<float>.Zero);
+                    if (whole) acc.Store(plane + t);
+                    else Avx512F.MaskStore(plane + t, lanes, acc);
+                }
+            }
+        }
+    }
+
+    /// <summary>Lanes [0, count) set.</summary>
+    private static Vector512<float> TailMask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     /// <summary>The output positions [first, last) whose input coordinate <c>o·stride − padding + k</c> lies in [0, size).</summary>
     private static (int First, int Last) Inside(int k, int stride, int padding, int size, int outSize)
