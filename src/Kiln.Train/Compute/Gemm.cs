@@ -23,9 +23,10 @@ public static unsafe class Gemm
     private const int KC = 256;
     private const int MC = 192;
     private const int NC = 2048;
-    // Measured on this project's 2-vCPU machines: below ~64 MFLOP, moving the operands between the cores' caches
-    // costs more than the second core gains (the MLP benchmark runs faster on one thread), so only larger products split.
-    private const long ParallelFlops = 16_000_000;
+    // Below this, moving the operands between the cores' caches costs more than the second core gains. Measured on a
+    // 2-vCPU Zen 4 machine: the MLP's 8.4 MFLOP products (128×128×256) run 1.6–1.8× faster on two threads (a step of
+    // the MLP benchmark 1.13 → 0.9 ms of products); on the earlier machines only products of ~16 MFLOP and more gained.
+    private const long ParallelFlops = 4_000_000;
 
     private static readonly int MR;
     private static readonly int NR;
