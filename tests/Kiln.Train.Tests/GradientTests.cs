@@ -229,8 +229,9 @@ public sealed class GradientTests
     [InlineData(2, false, 8)]
     public void Fused_convolution_relu_and_pooling_give_the_bits_of_the_three_steps(int pool, bool withBias, int side)
     {
-        // 10 samples: a full part of 8 and a short one. Even widths take the vector 2×2 path (12: full vectors and a
-        // tail; 36: pooled rows wider than one vector); 7×7 (scalar) and 3×3 windows on 8×8 leave rows and columns outside every window.
+        // 10 samples: a full part of 8 and a short one. 2×2 windows take the vector path (12: full vectors and a tail;
+        // 36: pooled rows wider than one vector; 7: an odd side, whose last row and column no window covers); 3×3 windows
+        // on 8×8 take the scalar path and leave rows and columns outside every window too.
         (int[] Y, int[] Gx, int[] Gw, int[]? Gb) Run(bool fused)
         {
             var x = Random(new(1), [10, 3, side, side]);

@@ -133,7 +133,7 @@ public static partial class Ops
     private static void PoolBiasRelu(ReadOnlySpan<float> plane, float bias, int width, ConvPooling pool, Span<float> dst, Span<int> at)
     {
         var k = pool.Kernel;
-        if (k == 2 && width % 2 == 0 && pool.Height * width <= MaxPairs && Avx512F.IsSupported)
+        if (k == 2 && Avx512F.IsSupported)
         {
             Pool2x2BiasRelu(plane, bias, width, pool, dst, at);
             return;
@@ -164,65 +164,54 @@ public static partial class Ops
         }
     }
 
-    /// <summary>Horizontal pairs per plane that <see cref="Pool2x2BiasRelu"/> keeps on the stack.</summary>
-    private const int MaxPairs = 4096;
-
     /// <summary>
-    /// 2×2 windows in 512-bit lanes. Which of four values wins is random, so scalar code mispredicts a branch per
-    /// comparison (~5 ns per input value measured); here comparisons are masks. With an even width, the plane read flat
-    /// is a sequence of horizontal pairs (row r's pairs are pw apart), so a first pass takes each pair's maximum and a
-    /// second the maximum of vertically adjacent pairs: the tree of <see cref="MaxPool2d"/>'s 2×2 case (left before
-    /// right, top before bottom, strictly greater wins), so the same values and winners.
+    /// 2×2 windows in 512-bit lanes, 16 windows of a pooled row at a time. Which of four values wins is random, so scalar
+    /// code mispredicts a branch per comparison (~5 ns per input value measured); here comparisons are masks. The two
+    /// input rows of the windows are read 32 values each and split into left and right values, then each row's pair
+    /// and the two rows are compared: the tree of <see cref="MaxPool2d"/>'s 2×2 case (left before right, top before
+    /// bottom, strictly greater wins), so the same values and winners.
     /// </summary>
-    [System.Runtime.CompilerServices.SkipLocalsInit]
     private static unsafe void Pool2x2BiasRelu(ReadOnlySpan<float> plane, float bias, int width, ConvPooling pool, Span<float> dst, Span<int> at)
     {
-        int pw = pool.Width, ph = pool.Height, pairs = ph * width, outs = ph * pw;
-        // 16 values of slack: vector loads and stores run past the last row; what they read or write there is unused.
-        var pairMax = stackalloc float[pairs + 16];
-        var pairAt = stackalloc int[pairs + 16];
-        var outMax = stackalloc float[outs + 16];
-        var outAt = stackalloc int[outs + 16];
         var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         var odds = evens + Vector512<int>.One;
         var vb = Vector512.Create(bias);
-        fixed (float* src = plane)
+        var one = Vector512<int>.One;
+        var below = Vector512.Create(width);
+        fixed (float* src = plane, pd = dst)
+        fixed (int* pa = at)
         {
-            var j = 0;
-            for (; j <= pairs - 16; j += 16)
+            for (var py = 0; py < pool.Height; py++)
+            for (var px = 0; px < pool.Width; px += 16)
             {
-                var lo = Vector512.Load(src + 2 * j);
-                var hi = Vector512.Load(src + 2 * j + 16);
-                var left = Avx512F.PermuteVar16x32x2(lo, evens, hi) + vb;
-                var right = Avx512F.PermuteVar16x32x2(lo, odds, hi) + vb;
-                var takeRight = Vector512.GreaterThan(right, left);
-                Vector512.ConditionalSelect(takeRight, right, left).Store(pairMax + j);
-                var leftAt = evens + Vector512.Create(2 * j);
-                Vector512.ConditionalSelect(takeRight.AsInt32(), leftAt + Vector512<int>.One, leftAt).Store(pairAt + j);
-            }
-            for (; j < pairs; j++)
-            {
-                float left = src[2 * j] + bias, right = src[2 * j + 1] + bias;
-                pairMax[j] = right > left ? right : left;
-                pairAt[j] = right > left ? 2 * j + 1 : 2 * j;
+                var lanes = Math.Min(16, pool.Width - px);
+                var take = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(lanes));
+                var low = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes)).AsSingle();
+                var high = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes - 16)).AsSingle();
+                var first = 2 * py * width + 2 * px;
+                var top = src + first;
+                var t0 = Avx512F.MaskLoad(top, low, Vector512<float>.Zero);
+                var t1 = Avx512F.MaskLoad(top + 16, high, Vector512<float>.Zero);
+                var b0 = Avx512F.MaskLoad(top + width, low, Vector512<float>.Zero);
+                var b1 = Avx512F.MaskLoad(top + width + 16, high, Vector512<float>.Zero);
+                var leftAt = evens + Vector512.Create(first);
+                var tl = Avx512F.PermuteVar16x32x2(t0, evens, t1) + vb;
+                var tr = Avx512F.PermuteVar16x32x2(t0, odds, t1) + vb;
+                var bl = Avx512F.PermuteVar16x32x2(b0, evens, b1) + vb;
+                var br = Avx512F.PermuteVar16x32x2(b0, odds, b1) + vb;
+                var topRight = Vector512.GreaterThan(tr, tl);
+                var topMax = Vector512.ConditionalSelect(topRight, tr, tl);
+                var topAt = Vector512.ConditionalSelect(topRight.AsInt32(), leftAt + one, leftAt);
+                var bottomRight = Vector512.GreaterThan(br, bl);
+                var bottomMax = Vector512.ConditionalSelect(bottomRight, br, bl);
+                var bottomAt = Vector512.ConditionalSelect(bottomRight.AsInt32(), leftAt + one, leftAt) + below;
+                var takeBottom = Vector512.GreaterThan(bottomMax, topMax);
+                var best = Vector512.ConditionalSelect(takeBottom, bottomMax, topMax);
+                var o = py * pool.Width + px;
+                Avx512F.MaskStore(pd + o, take.AsSingle(), Vector512.ConditionalSelect(Vector512.GreaterThan(best, Vector512<float>.Zero), best, Vector512<float>.Zero));
+                Avx512F.MaskStore(pa + o, take, Vector512.ConditionalSelect(takeBottom.AsInt32(), bottomAt, topAt));
             }
         }
-        for (var py = 0; py < ph; py++)
-        {
-            var top = 2 * py * pw;
-            var bottom = top + pw;
-            for (var px = 0; px < pw; px += 16)
-            {
-                var t = Vector512.Load(pairMax + top + px);
-                var b = Vector512.Load(pairMax + bottom + px);
-                var takeBottom = Vector512.GreaterThan(b, t);
-                var best = Vector512.ConditionalSelect(takeBottom, b, t);
-                Vector512.ConditionalSelect(Vector512.GreaterThan(best, Vector512<float>.Zero), best, Vector512<float>.Zero).Store(outMax + py * pw + px);
-                Vector512.ConditionalSelect(takeBottom.AsInt32(), Vector512.Load(pairAt + bottom + px), Vector512.Load(pairAt + top + px)).Store(outAt + py * pw + px);
-            }
-        }
-        new ReadOnlySpan<float>(outMax, outs).CopyTo(dst);
-        new ReadOnlySpan<int>(outAt, outs).CopyTo(at);
     }
 
     /// <summary>Whether <see cref="Unpool2x2Relu"/> covers the plane: 2×2 windows that tile it exactly, and 512-bit lanes.</summary>
