@@ -255,6 +255,39 @@ public sealed class GradientTests
     }
 
     [Fact]
+    public void Gradients_written_fresh_then_added_by_a_second_use()
+    {
+        // An intermediate used twice: the first backward step to reach it writes its gradient into an uncleared pooled
+        // buffer, the second adds. Each check runs twice, so the second finds buffers the first left full of gradients.
+        static Tensor ConvThenRelu(Tensor[] x)
+        {
+            var h = Ops.Scale(x[0], 1.5f);
+            var pooled = Ops.Conv2dReluMaxPool(h, x[1], x[2], 2, padding: 1);
+            var r = Ops.Relu(h);
+            return Ops.Add(Ops.Sum(pooled), Ops.Sum(Ops.Mul(r, r)));
+        }
+        static Tensor ReluThenConv(Tensor[] x)
+        {
+            var h = Ops.Scale(x[0], 1.5f);
+            var r = Ops.Relu(h);
+            var pooled = Ops.Conv2dReluMaxPool(h, x[1], x[2], 2, padding: 1);
+            return Ops.Add(Ops.Sum(Ops.Mul(r, r)), Ops.Sum(pooled));
+        }
+        static Tensor LinearAndRelu(Tensor[] x)
+        {
+            var h = Ops.Scale(x[0], 1.5f);
+            var y = Ops.Linear(Ops.Flatten(h), x[1], x[2]);
+            return Ops.Add(Ops.Sum(Ops.Mul(y, y)), Ops.Sum(Ops.Relu(h)));
+        }
+        for (var round = 0; round < 2; round++)
+        {
+            Check(ConvThenRelu, [Random(new(5), [2, 2, 5, 4]), Random(new(6), [3, 2, 3, 3]), Random(new(7), [3], 0.5f, 1f)], eps: 1e-3);
+            Check(ReluThenConv, [Random(new(5), [2, 2, 5, 4]), Random(new(6), [3, 2, 3, 3]), Random(new(7), [3], 0.5f, 1f)], eps: 1e-3);
+            Check(LinearAndRelu, [Random(new(4), [3, 2, 3, 3]), Random(new(5), [4, 18]), Random(new(6), [4])], eps: 1e-3);
+        }
+    }
+
+    [Fact]
     public void Fused_convolution_relu_and_pooling_gradients() =>
         // Positive biases keep most windows' maxima active, so the check covers the scatter and not only zeros.
         Check(x => Ops.Conv2dReluMaxPool(x[0], x[1], x[2], 2, padding: 1),

@@ -269,16 +269,17 @@ public static partial class Ops
         // Each part's weight and bias gradients land in their own rows, summed in part order below.
         var weightParts = weight.RequiresGrad ? Tape.Output([parts, o * g.Rows], requiresGrad: false) : null;
         var biasParts = bias is { RequiresGrad: true } ? Tape.Output([parts, o], requiresGrad: false) : null;
-        var gx = x.RequiresGrad ? Tape.GradOf(x) : null;
+        var fresh = false;
+        var gx = x.RequiresGrad ? Tape.GradToWrite(x, out fresh) : null;
         var work = new long[2];
-        Workers.Run(parts, part => ConvBackwardPart(x, weight, g, relu ? y : null, pool, winners, gy, gx, weightParts, biasParts, part, work));
+        Workers.Run(parts, part => ConvBackwardPart(x, weight, g, relu ? y : null, pool, winners, gy, gx, fresh, weightParts, biasParts, part, work));
         if (weightParts is not null) SumRows(weightParts, Tape.GradOf(weight).Span);
         if (biasParts is not null) SumRows(biasParts, Tape.GradOf(bias!).Span);
         OpTimes.AddShares(start, OpKind.ConvBackwardWeights, work[0], OpKind.ConvBackwardData, work[1]);
     }
 
     private static unsafe void ConvBackwardPart(Tensor x, Tensor weight, ConvGeometry g, Tensor? reluOutput, ConvPooling pool, Tensor? winners,
-        Tensor gy, Tensor? gx, Tensor? weightParts, Tensor? biasParts, int part, long[] work)
+        Tensor gy, Tensor? gx, bool freshGx, Tensor? weightParts, Tensor? biasParts, int part, long[] work)
     {
         var timed = OpTimes.Enabled;
         var t0 = timed ? Stopwatch.GetTimestamp() : 0;
@@ -351,7 +352,7 @@ public static partial class Ops
                 Gemm.Sgemm(true, false, rows, cols, o, 1f, weight.Data, 0, rows, gyT, go, cols, 0f, unrolled, uo, cols);
                 fixed (float* pgx = gx.Data)
                 {
-                    for (var i = 0; i < count; i++) Im2Col.FoldAdd(pu + uo + i * hw, cols, g, pgx + (long)(n0 + i) * g.InputSize);
+                    for (var i = 0; i < count; i++) Im2Col.FoldAdd(pu + uo + i * hw, cols, g, pgx + (long)(n0 + i) * g.InputSize, write: freshGx);
                 }
             }
             if (timed)

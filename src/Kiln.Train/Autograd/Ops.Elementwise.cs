@@ -143,7 +143,8 @@ public static partial class Ops
             {
                 if (y.Grad is not { } gy) return;
                 using var timed = OpTimes.Measure(OpKind.Elementwise);
-                ReluGradient(x.Span, gy.Span, Tape.GradOf(x).Span, accumulate: true);
+                var gx = Tape.GradToWrite(x, out var fresh);
+                ReluGradient(x.Span, gy.Span, gx.Span, accumulate: !fresh);
             });
         }
         return y;

@@ -63,7 +63,11 @@ public static partial class Ops
             {
                 if (y.Grad is not { } gy) return;
                 using var timed = OpTimes.Measure(OpKind.Gemm);
-                if (x.RequiresGrad) Gemm.Sgemm(false, false, m, k, n, 1f, gy.Data, 0, n, weight.Data, 0, k, 1f, Tape.GradOf(x).Data, 0, k);
+                if (x.RequiresGrad)
+                {
+                    var gx = Tape.GradToWrite(x, out var fresh);
+                    Gemm.Sgemm(false, false, m, k, n, 1f, gy.Data, 0, n, weight.Data, 0, k, fresh ? 0f : 1f, gx.Data, 0, k);
+                }
                 if (weight.RequiresGrad) Gemm.Sgemm(true, false, n, k, m, 1f, gy.Data, 0, n, x.Data, 0, k, 1f, Tape.GradOf(weight).Data, 0, k);
                 if (bias is { RequiresGrad: true })
                 {

@@ -26,8 +26,9 @@ public static partial class Ops
             {
                 if (y.Grad is not { } gy) return;
                 using var timed = OpTimes.Measure(OpKind.Elementwise);
-                var gx = Tape.GradOf(x).Span;
-                TensorPrimitives.Add(gx, gy.Span, gx);
+                var gx = Tape.GradToWrite(x, out var fresh).Span;
+                if (fresh) gy.Span.CopyTo(gx);
+                else TensorPrimitives.Add(gx, gy.Span, gx);
             });
         }
         return y;

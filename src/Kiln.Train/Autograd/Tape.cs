@@ -54,12 +54,24 @@ public sealed class Tape : IDisposable
     internal static void Record(Action backward) => _current!._backward.Add(backward);
 
     /// <summary>The gradient buffer of <paramref name="t"/>, created zeroed on first use.</summary>
-    internal static Tensor GradOf(Tensor t)
+    internal static Tensor GradOf(Tensor t) => Grad(t, clear: true, out _);
+
+    /// <summary>
+    /// The gradient buffer of <paramref name="t"/> for an operation that gives every one of its values a term: when the
+    /// buffer is new, <paramref name="fresh"/> is true and its values are not cleared first, so the operation writes
+    /// them instead of adding to zeros (one pass over the buffer instead of three); otherwise it adds, as to
+    /// <see cref="GradOf"/>'s. Only an intermediate's buffer is left uncleared.
+    /// </summary>
+    internal static Tensor GradToWrite(Tensor t, out bool fresh) => Grad(t, clear: false, out fresh);
+
+    private static Tensor Grad(Tensor t, bool clear, out bool fresh)
     {
+        fresh = false;
         if (t.Grad is { } g) return g;
         if (t.IsIntermediate && _current is { } tape)
         {
-            g = new Tensor(t.Shape, BufferPool.Rent(t.Size, clear: true)) { IsIntermediate = true };
+            g = new Tensor(t.Shape, BufferPool.Rent(t.Size, clear)) { IsIntermediate = true };
+            fresh = !clear;
             tape._owned.Add(g);
         }
         else

@@ -71,15 +71,17 @@ internal static unsafe class Im2Col
 
     /// <summary>
     /// Adds the unrolled block <paramref name="cols"/> back onto <paramref name="dx"/> [C, H, W] (the transpose of
-    /// <see cref="Unroll"/>). The block is scratch: the entries that fall outside the input are overwritten with zero.
+    /// <see cref="Unroll"/>); with <paramref name="write"/>, dx holds no values yet and gets the sums as if it had been
+    /// zero. The block is scratch: the entries that fall outside the input are overwritten with zero.
     /// </summary>
-    public static void FoldAdd(float* cols, int ld, in ConvGeometry g, float* dx)
+    public static void FoldAdd(float* cols, int ld, in ConvGeometry g, float* dx, bool write = false)
     {
         if (g.ShiftsWholeRows && Avx512F.IsSupported)
         {
-            FoldShifted(cols, ld, g, dx);
+            FoldShifted(cols, ld, g, dx, write);
             return;
         }
+        if (write) Clear(dx, g.InputSize);
         for (var ch = 0; ch < g.C; ch++)
         for (var ki = 0; ki < g.KH; ki++)
         for (var kj = 0; kj < g.KW; kj++)
@@ -145,7 +147,7 @@ internal static unsafe class Im2Col
     /// <see cref="FoldAdd"/> for whole-row shifts: each input value gets all its kernel offsets' terms in registers, in
     /// offset order (the order of a row-by-row fold), and is written once; terms that fall outside the block add zero.
     /// </summary>
-    private static void FoldShifted(float* cols, int ld, in ConvGeometry g, float* dx)
+    private static void FoldShifted(float* cols, int ld, in ConvGeometry g, float* dx, bool write)
     {
         var masks = ShiftMasks.For(g);
         int offsets = g.KH * g.KW, planeSize = g.H * g.W;
@@ -160,8 +162,14 @@ internal static unsafe class Im2Col
                 // Four groups of 16 at a time: four independent chains of additions instead of one waiting on the last.
                 for (; t <= planeSize - 64; t += 64)
                 {
-                    Vector512<float> a0 = Vector512.Load(plane + t), a1 = Vector512.Load(plane + t + 16);
-                    Vector512<float> a2 = Vector512.Load(plane + t + 32), a3 = Vector512.Load(plane + t + 48);
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    if (!write)
+                    {
+                        a0 = Vector512.Load(plane + t);
+                        a1 = Vector512.Load(plane + t + 16);
+                        a2 = Vector512.Load(plane + t + 32);
+                        a3 = Vector512.Load(plane + t + 48);
+                    }
                     for (var k = 0; k < offsets; k++)
                     {
                         var src = rows + k * (long)ld + t - shifts[k];
@@ -180,7 +188,7 @@ internal static unsafe class Im2Col
                 {
                     var whole = t <= planeSize - 16;
                     var lanes = whole ? Vector512<float>.AllBitsSet : TailMask(planeSize - t);
-                    var acc = whole ? Vector512.Load(plane + t) : Avx512F.MaskLoad(plane + t, lanes, Vector512<float>.Zero);
+                    var acc = write ? Vector512<float>.Zero : whole ? Vector512.Load(plane + t) : Avx512F.MaskLoad(plane + t, lanes, Vector512<float>.Zero);
                     for (var k = 0; k < offsets; k++)
                         acc += Avx512F.MaskLoad(rows + k * (long)ld + t - shifts[k], Vector512.Load(m0 + k * masks.FoldStride + t).AsSingle(), Vector512<float>.Zero);
                     if (whole) acc.Store(plane + t);
