@@ -206,6 +206,16 @@ public static unsafe class Gemm
                     for (; r < MR; r++) d[r] = 0f;
                 }
             }
+            else if (Avx.IsSupported && MR == 8 && mr == MR)
+            {
+                // op(A)(i, kk) = A[i, kk]: MR rows side by side, a transpose, done 8×8 in registers.
+                var src = a + (long)(i0 + ir) * lda + p;
+                var kk8 = kc - kc % 8;
+                for (var kk = 0; kk < kk8; kk += 8) Transpose8x8(src + kk, lda, panel + kk * MR, MR);
+                for (var kk = kk8; kk < kc; kk++)
+                for (var r = 0; r < MR; r++)
+                    panel[kk * MR + r] = src[(long)r * lda + kk];
+            }
             else
             {
                 for (var r = 0; r < MR; r++)
