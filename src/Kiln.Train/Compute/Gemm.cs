@@ -197,6 +197,11 @@ public static unsafe class Gemm
             if (ta)
             {
                 // op(A)(i, kk) = A[kk, i]: MR consecutive values per kk.
+                if (MR == 8 && mr == MR && Vector256.IsHardwareAccelerated)
+                {
+                    for (var kk = 0; kk < kc; kk++) Vector256.Load(a + (long)(p + kk) * lda + i0 + ir).Store(panel + kk * MR);
+                    continue;
+                }
                 for (var kk = 0; kk < kc; kk++)
                 {
                     var src = a + (long)(p + kk) * lda + i0 + ir;
