@@ -26,7 +26,7 @@ public sealed class ParallelResumeTests : IDisposable
             public static int[] Load(Record r)
             {
                 var name = r.Params!.Name;
-                File.AppendAllText("calls.txt", $"load {name}\n");
+                Log($"load {name}\n");
                 if (name == "big")
                 {
                     File.WriteAllText("big-started", "");
@@ -39,8 +39,27 @@ public sealed class ParallelResumeTests : IDisposable
             [Stage("scaled", Cachers = [typeof(JsonCacher)])]
             public static double[] Scale(Record r, int[] data)
             {
-                File.AppendAllText("calls.txt", $"scale {r.Params!.Name}\n");
+                Log($"scale {r.Params!.Name}\n");
                 return [.. data.Select(x => x + 0.5)];
+            }
+
+            // Both workers append to one file: each append holds the file alone (an exclusive lock, retried), or two
+            // appends that find the same end would overwrite each other.
+            private static void Log(string line)
+            {
+                for (var attempt = 0; ; attempt++)
+                {
+                    try
+                    {
+                        using var f = new FileStream("calls.txt", FileMode.Append, FileAccess.Write, FileShare.None);
+                        f.Write(System.Text.Encoding.UTF8.GetBytes(line));
+                        return;
+                    }
+                    catch (IOException) when (attempt < 2000)
+                    {
+                        Thread.Sleep(5);
+                    }
+                }
             }
 
             public static void Run(IReadOnlyList<Knobs> ps, ExperimentManager manager)
