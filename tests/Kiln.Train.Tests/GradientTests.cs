@@ -161,6 +161,7 @@ public sealed class GradientTests
     [InlineData(5, 9, 1000)]
     [InlineData(3, 2, 7)]
     [InlineData(5, 12, 100)]
+    [InlineData(8, 15, 64)]
     [InlineData(9, 144, 4200)]
     public unsafe void Row_dot_products_match_a_double_reference(int m, int rows, int n)
     {

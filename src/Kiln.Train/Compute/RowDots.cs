@@ -7,7 +7,7 @@ namespace Kiln.Train.Compute;
 /// All dot products between the rows of two matrices whose rows share a long contiguous length:
 /// <c>D[i, r] = Σ_j A[i, j]·B[r, j]</c>, the weight gradient of a convolution (output gradient times the unrolled
 /// input, transposed). A matrix product would have to transpose one operand into panels first; here both are read
-/// as they lie, 4×6 or 4×4 pairs at a time in 512-bit lanes.
+/// as they lie, 4×6, 4×3 or 4×4 pairs at a time in 512-bit lanes.
 /// </summary>
 /// <remarks>
 /// Lane l of each pair's accumulator sums the columns j ≡ l (mod 16) in increasing j; the lanes are then added in a
@@ -38,8 +38,9 @@ internal static unsafe class RowDots
         }
         var n16 = n - n % 16;
         new Span<float>(scratch, ScratchSize(m, rows)).Clear();
-        // Six rows of B at a time when they divide evenly (24 accumulators, fewer loads per product); else four.
-        int m4 = m - m % 4, r6 = rows % 6 == 0 ? rows : 0, r4 = r6 + (rows - r6) / 4 * 4;
+        // Six rows of B at a time (24 accumulators, fewer loads per product) when they divide by six, or by six with
+        // three left over (a first layer's 3×3 kernel over one channel: 9), which go three at a time; else four.
+        int m4 = m - m % 4, r6 = rows % 6 is 0 or 3 ? rows - rows % 6 : 0, r3 = rows % 6 == 3 ? rows : r6, r4 = r3 + (rows - r3) / 4 * 4;
         for (var j0 = 0; j0 < n16; j0 += Chunk)
         {
             var len = Math.Min(Chunk, n16 - j0);
@@ -49,7 +50,13 @@ internal static unsafe class RowDots
                 for (var i = m4; i < m; i++)
                 for (var q = r; q < r + 6; q++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
             }
-            for (var r = r6; r < r4; r += 4)
+            for (var r = r6; r < r3; r += 3)
+            {
+                for (var i = 0; i < m4; i += 4) Block4x3(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, scratch + (i * rows + r) * 16, rows);
+                for (var i = m4; i < m; i++)
+                for (var q = r; q < r + 3; q++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
+            }
+            for (var r = r3; r < r4; r += 4)
             {
                 for (var i = 0; i < m4; i += 4) Block4x4(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, scratch + (i * rows + r) * 16, rows);
                 for (var i = m4; i < m; i++)
@@ -174,6 +181,46 @@ internal static unsafe class RowDots
         c10.Store(e1); c11.Store(e1 + 16); c12.Store(e1 + 32); c13.Store(e1 + 48); c14.Store(e1 + 64); c15.Store(e1 + 80);
         c20.Store(e2); c21.Store(e2 + 16); c22.Store(e2 + 32); c23.Store(e2 + 48); c24.Store(e2 + 64); c25.Store(e2 + 80);
         c30.Store(e3); c31.Store(e3 + 16); c32.Store(e3 + 32); c33.Store(e3 + 48); c34.Store(e3 + 64); c35.Store(e3 + 80);
+    }
+
+    /// <summary>Four rows of A against three rows of B (12 accumulators); otherwise as <see cref="Block4x4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block4x3(float* a, int lda, float* b, int ldb, int len, float* acc, int rows)
+    {
+        var s = rows * 16;
+        float* e0 = acc, e1 = acc + s, e2 = acc + 2 * s, e3 = acc + 3 * s;
+        Vector512<float> c00 = Vector512.Load(e0), c01 = Vector512.Load(e0 + 16), c02 = Vector512.Load(e0 + 32);
+        Vector512<float> c10 = Vector512.Load(e1), c11 = Vector512.Load(e1 + 16), c12 = Vector512.Load(e1 + 32);
+        Vector512<float> c20 = Vector512.Load(e2), c21 = Vector512.Load(e2 + 16), c22 = Vector512.Load(e2 + 32);
+        Vector512<float> c30 = Vector512.Load(e3), c31 = Vector512.Load(e3 + 16), c32 = Vector512.Load(e3 + 32);
+        float* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
+        float* b1 = b + ldb, b2 = b + 2L * ldb;
+        for (var j = 0; j < len; j += 16)
+        {
+            var x0 = Vector512.Load(a + j);
+            var x1 = Vector512.Load(a1 + j);
+            var x2 = Vector512.Load(a2 + j);
+            var x3 = Vector512.Load(a3 + j);
+            var y = Vector512.Load(b + j);
+            c00 = Vector512.FusedMultiplyAdd(x0, y, c00);
+            c10 = Vector512.FusedMultiplyAdd(x1, y, c10);
+            c20 = Vector512.FusedMultiplyAdd(x2, y, c20);
+            c30 = Vector512.FusedMultiplyAdd(x3, y, c30);
+            y = Vector512.Load(b1 + j);
+            c01 = Vector512.FusedMultiplyAdd(x0, y, c01);
+            c11 = Vector512.FusedMultiplyAdd(x1, y, c11);
+            c21 = Vector512.FusedMultiplyAdd(x2, y, c21);
+            c31 = Vector512.FusedMultiplyAdd(x3, y, c31);
+            y = Vector512.Load(b2 + j);
+            c02 = Vector512.FusedMultiplyAdd(x0, y, c02);
+            c12 = Vector512.FusedMultiplyAdd(x1, y, c12);
+            c22 = Vector512.FusedMultiplyAdd(x2, y, c22);
+            c32 = Vector512.FusedMultiplyAdd(x3, y, c32);
+        }
+        c00.Store(e0); c01.Store(e0 + 16); c02.Store(e0 + 32);
+        c10.Store(e1); c11.Store(e1 + 16); c12.Store(e1 + 32);
+        c20.Store(e2); c21.Store(e2 + 16); c22.Store(e2 + 32);
+        c30.Store(e3); c31.Store(e3 + 16); c32.Store(e3 + 32);
     }
 
     /// <summary>Without 512-bit lanes: one dot product per pair.</summary>
