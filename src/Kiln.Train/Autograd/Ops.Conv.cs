@@ -93,7 +93,7 @@ public static partial class Ops
         var (product, po) = RentAligned(o * ConvSamplesPerPart * hw, clear: false);
         fixed (float* px = x.Data, pu = unrolled)
         {
-            for (var i = 0; i < count; i++) Im2Col.Unroll(px + (long)(n0 + i) * g.InputSize, g, pu + uo + i * hw, cols);
+            Im2Col.Unroll(px + (long)n0 * g.InputSize, count, g, pu + uo, cols);
         }
         Gemm.Sgemm(false, false, o, cols, rows, 1f, weight.Data, 0, rows, unrolled, uo, cols, 0f, product, po, cols);
         if (winners is not null)
@@ -185,9 +185,9 @@ public static partial class Ops
             for (var px = 0; px < pool.Width; px += 16)
             {
                 var lanes = Math.Min(16, pool.Width - px);
-                var take = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(lanes));
-                var low = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes)).AsSingle();
-                var high = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes - 16)).AsSingle();
+                var take = Lanes.First(lanes);
+                var low = Lanes.First(2 * lanes).AsSingle();
+                var high = Lanes.First(2 * lanes - 16).AsSingle();
                 var first = 2 * py * width + 2 * px;
                 var top = src + first;
                 var t0 = Avx512F.MaskLoad(top, low, Vector512<float>.Zero);
@@ -241,7 +241,7 @@ public static partial class Ops
             {
                 var lanes = Math.Min(16, pool.Width - px);
                 var j = py * pool.Width + px;
-                var take = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(lanes));
+                var take = Lanes.First(lanes);
                 var y = Avx512F.MaskLoad(py0 + j, take.AsSingle(), Vector512<float>.Zero);
                 var g = Avx512F.MaskLoad(pg0 + j, take.AsSingle(), Vector512<float>.Zero);
                 var code = Avx512F.MaskLoad(pa0 + j, take, Vector512<int>.Zero) - (Vector512.Create(2 * py * width + 2 * px) + twice);
@@ -251,8 +251,8 @@ public static partial class Ops
                 var bl = Vector512.ConditionalSelect(Vector512.Equals(code, below).AsSingle(), g, Vector512<float>.Zero);
                 var br = Vector512.ConditionalSelect(Vector512.Equals(code, belowRight).AsSingle(), g, Vector512<float>.Zero);
                 var top = pd + 2 * py * width + 2 * px;
-                var first = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes)).AsSingle();
-                var second = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(2 * lanes - 16)).AsSingle();
+                var first = Lanes.First(2 * lanes).AsSingle();
+                var second = Lanes.First(2 * lanes - 16).AsSingle();
                 Avx512F.MaskStore(top, first, Avx512F.PermuteVar16x32x2(tl, low, tr));
                 Avx512F.MaskStore(top + 16, second, Avx512F.PermuteVar16x32x2(tl, high, tr));
                 Avx512F.MaskStore(top + width, first, Avx512F.PermuteVar16x32x2(bl, low, br));
@@ -334,7 +334,7 @@ public static partial class Ops
         {
             if (weightParts is not null)
             {
-                for (var i = 0; i < count; i++) Im2Col.Unroll(px + (long)(n0 + i) * g.InputSize, g, pu + uo + i * hw, cols);
+                Im2Col.Unroll(px + (long)n0 * g.InputSize, count, g, pu + uo, cols);
                 var scratch = BufferPool.Rent(RowDots.ScratchSize(o, rows), clear: false);
                 fixed (float* pg = gyT, pw = weightParts.Data, ps = scratch)
                 {
@@ -352,7 +352,7 @@ public static partial class Ops
                 Gemm.Sgemm(true, false, rows, cols, o, 1f, weight.Data, 0, rows, gyT, go, cols, 0f, unrolled, uo, cols);
                 fixed (float* pgx = gx.Data)
                 {
-                    for (var i = 0; i < count; i++) Im2Col.FoldAdd(pu + uo + i * hw, cols, g, pgx + (long)(n0 + i) * g.InputSize, write: freshGx);
+                    Im2Col.FoldAdd(pu + uo, cols, count, g, pgx + (long)n0 * g.InputSize, write: freshGx);
                 }
             }
             if (timed)

@@ -29,14 +29,25 @@ internal readonly record struct ConvGeometry(int C, int H, int W, int KH, int KW
 /// </summary>
 internal static unsafe class Im2Col
 {
-    /// <summary>Writes sample <paramref name="x"/> [C, H, W] unrolled into <paramref name="cols"/>, whose rows are <paramref name="ld"/> apart.</summary>
-    public static void Unroll(float* x, in ConvGeometry g, float* cols, int ld)
+    /// <summary>
+    /// Writes <paramref name="samples"/> consecutive samples [C, H, W] from <paramref name="x"/> unrolled side by side
+    /// into <paramref name="cols"/>, whose rows are <paramref name="ld"/> apart: sample i's block starts at column
+    /// i·<see cref="ConvGeometry.Positions"/>.
+    /// </summary>
+    public static void Unroll(float* x, int samples, in ConvGeometry g, float* cols, int ld)
     {
-        if (g.ShiftsWholeRows && Avx512F.IsSupported)
+        var masks = g.ShiftsWholeRows && Avx512F.IsSupported ? ShiftMasks.For(g) : null;
+        for (var i = 0; i < samples; i++)
         {
-            UnrollShifted(x, g, cols, ld);
-            return;
+            float* sample = x + (long)i * g.InputSize, block = cols + (long)i * g.Positions;
+            if (masks is not null) UnrollShifted(sample, g, masks, block, ld);
+            else UnrollSample(sample, g, block, ld);
         }
+    }
+
+    /// <summary>One sample's block of <see cref="Unroll"/>, row by row.</summary>
+    private static void UnrollSample(float* x, in ConvGeometry g, float* cols, int ld)
+    {
         for (var ch = 0; ch < g.C; ch++)
         for (var ki = 0; ki < g.KH; ki++)
         for (var kj = 0; kj < g.KW; kj++)
@@ -70,17 +81,25 @@ internal static unsafe class Im2Col
     }
 
     /// <summary>
-    /// Adds the unrolled block <paramref name="cols"/> back onto <paramref name="dx"/> [C, H, W] (the transpose of
-    /// <see cref="Unroll"/>); with <paramref name="write"/>, dx holds no values yet and gets the sums as if it had been
-    /// zero. The block is scratch: the entries that fall outside the input are overwritten with zero.
+    /// Adds the unrolled blocks of <paramref name="samples"/> samples in <paramref name="cols"/> back onto their inputs
+    /// [C, H, W] at <paramref name="dx"/> (the transpose of <see cref="Unroll"/>); with <paramref name="write"/>, dx holds
+    /// no values yet and gets the sums as if it had been zero. The blocks are scratch: the entries that fall outside the
+    /// input are overwritten with zero.
     /// </summary>
-    public static void FoldAdd(float* cols, int ld, in ConvGeometry g, float* dx, bool write = false)
+    public static void FoldAdd(float* cols, int ld, int samples, in ConvGeometry g, float* dx, bool write)
     {
-        if (g.ShiftsWholeRows && Avx512F.IsSupported)
+        var masks = g.ShiftsWholeRows && Avx512F.IsSupported ? ShiftMasks.For(g) : null;
+        for (var i = 0; i < samples; i++)
         {
-            FoldShifted(cols, ld, g, dx, write);
-            return;
+            float* block = cols + (long)i * g.Positions, sample = dx + (long)i * g.InputSize;
+            if (masks is not null) FoldShifted(block, ld, g, masks, sample, write);
+            else FoldSample(block, ld, g, sample, write);
         }
+    }
+
+    /// <summary>One sample's block of <see cref="FoldAdd"/>, row by row.</summary>
+    private static void FoldSample(float* cols, int ld, in ConvGeometry g, float* dx, bool write)
+    {
         if (write) Clear(dx, g.InputSize);
         for (var ch = 0; ch < g.C; ch++)
         for (var ki = 0; ki < g.KH; ki++)
@@ -122,11 +141,10 @@ internal static unsafe class Im2Col
     /// offset's shift through that offset's mask, so the values that fall outside the plane come in as zeros (a masked
     /// load neither reads nor faults on its masked lanes).
     /// </summary>
-    private static void UnrollShifted(float* x, in ConvGeometry g, float* cols, int ld)
+    private static void UnrollShifted(float* x, in ConvGeometry g, ShiftMasks masks, float* cols, int ld)
     {
-        var masks = ShiftMasks.For(g);
         int offsets = g.KH * g.KW, n = g.Positions, planeSize = g.H * g.W;
-        var tail = TailMask(n % 16);
+        var tail = Lanes.First(n % 16).AsSingle();
         fixed (int* m0 = masks.Unroll)
         {
             for (var ch = 0; ch < g.C; ch++)
@@ -147,9 +165,8 @@ internal static unsafe class Im2Col
     /// <see cref="FoldAdd"/> for whole-row shifts: each input value gets all its kernel offsets' terms in registers, in
     /// offset order (the order of a row-by-row fold), and is written once; terms that fall outside the block add zero.
     /// </summary>
-    private static void FoldShifted(float* cols, int ld, in ConvGeometry g, float* dx, bool write)
+    private static void FoldShifted(float* cols, int ld, in ConvGeometry g, ShiftMasks masks, float* dx, bool write)
     {
-        var masks = ShiftMasks.For(g);
         int offsets = g.KH * g.KW, planeSize = g.H * g.W;
         var shifts = masks.Shifts;
         fixed (int* m0 = masks.Fold)
@@ -187,7 +204,7 @@ internal static unsafe class Im2Col
                 for (; t < planeSize; t += 16)
                 {
                     var whole = t <= planeSize - 16;
-                    var lanes = whole ? Vector512<float>.AllBitsSet : TailMask(planeSize - t);
+                    var lanes = whole ? Vector512<float>.AllBitsSet : Lanes.First(planeSize - t).AsSingle();
                     var acc = write ? Vector512<float>.Zero : whole ? Vector512.Load(plane + t) : Avx512F.MaskLoad(plane + t, lanes, Vector512<float>.Zero);
                     for (var k = 0; k < offsets; k++)
                         acc += Avx512F.MaskLoad(rows + k * (long)ld + t - shifts[k], Vector512.Load(m0 + k * masks.FoldStride + t).AsSingle(), Vector512<float>.Zero);
@@ -197,9 +214,6 @@ internal static unsafe class Im2Col
             }
         }
     }
-
-    /// <summary>Lanes [0, count) set.</summary>
-    private static Vector512<float> TailMask(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     /// <summary>The output positions [first, last) whose input coordinate <c>o·stride − padding + k</c> lies in [0, size).</summary>
     private static (int First, int Last) Inside(int k, int stride, int padding, int size, int outSize)

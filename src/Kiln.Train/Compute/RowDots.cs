@@ -7,7 +7,7 @@ namespace Kiln.Train.Compute;
 /// All dot products between the rows of two matrices whose rows share a long contiguous length:
 /// <c>D[i, r] = Σ_j A[i, j]·B[r, j]</c>, the weight gradient of a convolution (output gradient times the unrolled
 /// input, transposed). A matrix product would have to transpose one operand into panels first; here both are read
-/// as they lie, 4×6, 4×3 or 4×4 pairs at a time in 512-bit lanes.
+/// as they lie, 4×6 or 4×3 pairs at a time in 512-bit lanes.
 /// </summary>
 /// <remarks>
 /// Lane l of each pair's accumulator sums the columns j ≡ l (mod 16) in increasing j; the lanes are then added in a
@@ -38,31 +38,25 @@ internal static unsafe class RowDots
         }
         var n16 = n - n % 16;
         new Span<float>(scratch, ScratchSize(m, rows)).Clear();
-        // Six rows of B at a time (24 accumulators, fewer loads per product) when they divide by six, or by six with
-        // three left over (a first layer's 3×3 kernel over one channel: 9), which go three at a time; else four.
-        int m4 = m - m % 4, r6 = rows % 6 is 0 or 3 ? rows - rows % 6 : 0, r3 = rows % 6 == 3 ? rows : r6, r4 = r3 + (rows - r3) / 4 * 4;
+        // Six rows of B at a time (24 accumulators, fewer loads per product), then three (a first layer's 3×3 kernel
+        // over one channel has 9 rows), then the last one or two alone.
+        int m4 = m - m % 4, r6 = rows - rows % 6, r3 = r6 + (rows - r6) / 3 * 3;
         for (var j0 = 0; j0 < n16; j0 += Chunk)
         {
             var len = Math.Min(Chunk, n16 - j0);
-            for (var r = 0; r < r6; r += 6)
+            for (var r = 0; r < r3; r += r < r6 ? 6 : 3)
             {
-                for (var i = 0; i < m4; i += 4) Block4x6(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, scratch + (i * rows + r) * 16, rows);
+                var width = r < r6 ? 6 : 3;
+                for (var i = 0; i < m4; i += 4)
+                {
+                    var block = scratch + (i * rows + r) * 16;
+                    if (width == 6) Block4x6(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, block, rows);
+                    else Block4x3(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, block, rows);
+                }
                 for (var i = m4; i < m; i++)
-                for (var q = r; q < r + 6; q++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
+                for (var q = r; q < r + width; q++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
             }
-            for (var r = r6; r < r3; r += 3)
-            {
-                for (var i = 0; i < m4; i += 4) Block4x3(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, scratch + (i * rows + r) * 16, rows);
-                for (var i = m4; i < m; i++)
-                for (var q = r; q < r + 3; q++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
-            }
-            for (var r = r3; r < r4; r += 4)
-            {
-                for (var i = 0; i < m4; i += 4) Block4x4(a + i * (long)lda + j0, lda, b + r * (long)ldb + j0, ldb, len, scratch + (i * rows + r) * 16, rows);
-                for (var i = m4; i < m; i++)
-                for (var q = r; q < r + 4; q++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
-            }
-            for (var q = r4; q < rows; q++)
+            for (var q = r3; q < rows; q++)
             for (var i = 0; i < m; i++) One(a + i * (long)lda + j0, b + q * (long)ldb + j0, len, scratch + (i * rows + q) * 16);
         }
         for (var i = 0; i < m; i++)
@@ -84,51 +78,7 @@ internal static unsafe class RowDots
         s.Store(acc);
     }
 
-    /// <summary>Four rows of A against four rows of B; pair (i, r)'s accumulator is at <c>acc + (i·rows + r)·16</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block4x4(float* a, int lda, float* b, int ldb, int len, float* acc, int rows)
-    {
-        var s = rows * 16;
-        Vector512<float> c00 = Vector512.Load(acc), c01 = Vector512.Load(acc + 16), c02 = Vector512.Load(acc + 32), c03 = Vector512.Load(acc + 48);
-        Vector512<float> c10 = Vector512.Load(acc + s), c11 = Vector512.Load(acc + s + 16), c12 = Vector512.Load(acc + s + 32), c13 = Vector512.Load(acc + s + 48);
-        Vector512<float> c20 = Vector512.Load(acc + 2 * s), c21 = Vector512.Load(acc + 2 * s + 16), c22 = Vector512.Load(acc + 2 * s + 32), c23 = Vector512.Load(acc + 2 * s + 48);
-        Vector512<float> c30 = Vector512.Load(acc + 3 * s), c31 = Vector512.Load(acc + 3 * s + 16), c32 = Vector512.Load(acc + 3 * s + 32), c33 = Vector512.Load(acc + 3 * s + 48);
-        float* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
-        float* b1 = b + ldb, b2 = b + 2L * ldb, b3 = b + 3L * ldb;
-        for (var j = 0; j < len; j += 16)
-        {
-            var x0 = Vector512.Load(a + j);
-            var x1 = Vector512.Load(a1 + j);
-            var x2 = Vector512.Load(a2 + j);
-            var x3 = Vector512.Load(a3 + j);
-            var y = Vector512.Load(b + j);
-            c00 = Vector512.FusedMultiplyAdd(x0, y, c00);
-            c10 = Vector512.FusedMultiplyAdd(x1, y, c10);
-            c20 = Vector512.FusedMultiplyAdd(x2, y, c20);
-            c30 = Vector512.FusedMultiplyAdd(x3, y, c30);
-            y = Vector512.Load(b1 + j);
-            c01 = Vector512.FusedMultiplyAdd(x0, y, c01);
-            c11 = Vector512.FusedMultiplyAdd(x1, y, c11);
-            c21 = Vector512.FusedMultiplyAdd(x2, y, c21);
-            c31 = Vector512.FusedMultiplyAdd(x3, y, c31);
-            y = Vector512.Load(b2 + j);
-            c02 = Vector512.FusedMultiplyAdd(x0, y, c02);
-            c12 = Vector512.FusedMultiplyAdd(x1, y, c12);
-            c22 = Vector512.FusedMultiplyAdd(x2, y, c22);
-            c32 = Vector512.FusedMultiplyAdd(x3, y, c32);
-            y = Vector512.Load(b3 + j);
-            c03 = Vector512.FusedMultiplyAdd(x0, y, c03);
-            c13 = Vector512.FusedMultiplyAdd(x1, y, c13);
-            c23 = Vector512.FusedMultiplyAdd(x2, y, c23);
-            c33 = Vector512.FusedMultiplyAdd(x3, y, c33);
-        }
-        c00.Store(acc); c01.Store(acc + 16); c02.Store(acc + 32); c03.Store(acc + 48);
-        c10.Store(acc + s); c11.Store(acc + s + 16); c12.Store(acc + s + 32); c13.Store(acc + s + 48);
-        c20.Store(acc + 2 * s); c21.Store(acc + 2 * s + 16); c22.Store(acc + 2 * s + 32); c23.Store(acc + 2 * s + 48);
-        c30.Store(acc + 3 * s); c31.Store(acc + 3 * s + 16); c32.Store(acc + 3 * s + 32); c33.Store(acc + 3 * s + 48);
-    }
-
-    /// <summary>Four rows of A against six rows of B (24 accumulators in registers); otherwise as <see cref="Block4x4"/>.</summary>
+    /// <summary>Four rows of A against six rows of B (24 accumulators in registers); pair (i, r)'s accumulator is at <c>acc + (i·rows + r)·16</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block4x6(float* a, int lda, float* b, int ldb, int len, float* acc, int rows)
     {
@@ -183,7 +133,7 @@ internal static unsafe class RowDots
         c30.Store(e3); c31.Store(e3 + 16); c32.Store(e3 + 32); c33.Store(e3 + 48); c34.Store(e3 + 64); c35.Store(e3 + 80);
     }
 
-    /// <summary>Four rows of A against three rows of B (12 accumulators); otherwise as <see cref="Block4x4"/>.</summary>
+    /// <summary>Four rows of A against three rows of B (12 accumulators); otherwise as <see cref="Block4x6"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block4x3(float* a, int lda, float* b, int ldb, int len, float* acc, int rows)
     {
