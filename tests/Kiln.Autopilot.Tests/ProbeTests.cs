@@ -88,24 +88,15 @@ public sealed class ProbeTests : IDisposable
         new RunControl(dir).Init();
         var always = new Rule { Id = "always", When = Conditions.Above, Metric = "val_loss", Threshold = 0, Action = new(AutopilotAction.LrMult, 0.5), Cooldown = 0 };
         var session = new AutopilotSession(dir, AutopilotMode.Auto, [always], probe: new LrProbe());
-        long step = 0;
-        void Metrics(int n, double lr, double val)
-        {
-            for (var i = 0; i < n; i++, step++)
-            {
-                var m = new Dictionary<string, double> { ["lr"] = lr };
-                if (i == n - 1) m["val_loss"] = val;
-                JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(step, 0, "train", 0, m).ToJsonLine());
-            }
-        }
-        Metrics(5, 1e-3, 1);
+        var metrics = new MetricsLog(dir);
+        metrics.Append(5, 1e-3, 1);
         Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));   // the rule that always holds waits
-        Metrics(5, 1e-2, 0.5);
+        metrics.Append(5, 1e-2, 0.5);
         Assert.Equal(2, session.Poll().Count(p => p.Rule == LrProbe.RuleId));
-        Metrics(5, 1e-1, 3);
+        metrics.Append(5, 1e-1, 3);
         var done = session.Poll();
         Assert.All(done, p => Assert.Equal((LrProbe.RuleId, ProposalStatus.Applied), (p.Rule, p.Status)));
-        Metrics(1, 1e-2, 0.5);
+        metrics.Append(1, 1e-2, 0.5);
         Assert.Equal("always", session.Poll().Single().Rule);
         var sent = File.ReadAllLines(Path.Combine(dir, RunFiles.Commands)).Where(l => l.Length > 0).Select(l => Command.FromJson(System.Text.Json.Nodes.JsonNode.Parse(l)!)).ToList();
         Assert.All(sent, c => Assert.Equal(Sources.Autopilot, c.Source));
@@ -141,26 +132,34 @@ public sealed class ProbeTests : IDisposable
         new RunControl(dir).Init();
         Assert.Throws<ArgumentException>(() => new AutopilotSession(dir, AutopilotMode.Auto, [], anneal: new LrAnneal(100)));
         var session = new AutopilotSession(dir, AutopilotMode.Auto, [], probe: new LrProbe(), anneal: new LrAnneal(95));
-        long step = 0;
-        void Metrics(int n, double lr, double val)
-        {
-            for (var i = 0; i < n; i++, step++)
-            {
-                var m = new Dictionary<string, double> { ["lr"] = lr };
-                if (i == n - 1) m["val_loss"] = val;
-                JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(step, 0, "train", 0, m).ToJsonLine());
-            }
-        }
-        Metrics(5, 1e-3, 1);
+        var metrics = new MetricsLog(dir);
+        metrics.Append(5, 1e-3, 1);
         session.Poll();
-        Metrics(5, 1e-2, 0.5);
+        metrics.Append(5, 1e-2, 0.5);
         session.Poll();
-        Metrics(5, 1e-1, 3);
+        metrics.Append(5, 1e-1, 3);
         session.Poll();                                               // the probe ends at step 14: lr 0.01 from step 15
         Assert.True(session.Anneal!.Started);
-        Metrics(40, 1e-2, 0.4);                                       // step 54: step 55 is half-way from 15 to 95
+        metrics.Append(40, 1e-2, 0.4);                                       // step 54: step 55 is half-way from 15 to 95
         var decay = session.Poll().Single();
         Assert.Equal((LrAnneal.RuleId, ProposalStatus.Applied), (decay.Rule, decay.Status));
         Assert.Equal(0.005, decay.Action.Number!.Value, 12);
+    }
+
+    /// <summary>A run's metrics file, written as a trainer would: steps counted on, the learning rate on every line.</summary>
+    private sealed class MetricsLog(string dir)
+    {
+        private long _step;
+
+        /// <summary>Appends <paramref name="n"/> steps at rate <paramref name="lr"/>, the last with a validation loss.</summary>
+        public void Append(int n, double lr, double val)
+        {
+            for (var i = 0; i < n; i++, _step++)
+            {
+                var m = new Dictionary<string, double> { ["lr"] = lr };
+                if (i == n - 1) m["val_loss"] = val;
+                JsonlFile.Append(Path.Combine(dir, RunFiles.Metrics), new MetricsRecord(_step, 0, "train", 0, m).ToJsonLine());
+            }
+        }
     }
 }

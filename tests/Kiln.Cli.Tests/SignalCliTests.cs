@@ -164,15 +164,9 @@ public sealed class SignalCliTests
     private static string Tree(TempDir dir)
     {
         var root = dir.Sub("project");
-        void Cfg(string rel, string yaml)
-        {
-            var path = Path.Combine(root, "cfg", rel, "cfg.yaml");
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path, yaml);
-        }
         // Far more steps than any test waits for: the trials only end by being stopped.
-        Cfg("sweep", "seed: 0\ndataset: synthetic\nmodel: {type: mlp, hidden: [16]}\nepochs: 1000000\nbatch_size: 64\n");
-        Cfg("sweep/synthetic/mlp/adam", "lr: [0.001, 0.002, 0.003]\n");
+        CfgTree.Write(root, "sweep", "seed: 0\ndataset: synthetic\nmodel: {type: mlp, hidden: [16]}\nepochs: 1000000\nbatch_size: 64\n");
+        CfgTree.Write(root, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.002, 0.003]\n");
         return root;
     }
 

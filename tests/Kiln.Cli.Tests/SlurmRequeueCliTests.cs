@@ -17,23 +17,8 @@ public sealed partial class SlurmRequeueCliTests
 
     private static void Workspace(string root)
     {
-        foreach (var (relative, yaml) in new[]
-        {
-            ("", $"seed: 3\nepochs: 1000\nbatch_size: 128\nmax_steps: {Steps}\nmodel: {{type: mlp, hidden: [256, 256]}}\n"),
-            ("sweep/synthetic/mlp/adam", "lr: [0.001, 0.003]\n"),
-        })
-        {
-            var path = Path.Combine(root, "cfg", relative, "cfg.yaml");
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path, yaml);
-        }
-    }
-
-    private static JsonArray Trials(string root)
-    {
-        var status = KilnProcess.Run(root, "trials", "status", "--json");
-        Assert.True(status.ExitCode == 0, status.ToString());
-        return JsonNode.Parse(status.Stdout)!["trials"]!.AsArray();
+        CfgTree.Write(root, "", $"seed: 3\nepochs: 1000\nbatch_size: 128\nmax_steps: {Steps}\nmodel: {{type: mlp, hidden: [256, 256]}}\n");
+        CfgTree.Write(root, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.003]\n");
     }
 
     /// <summary>The last train step in the trial's metrics file (-1 before the first).</summary>
@@ -83,7 +68,7 @@ public sealed partial class SlurmRequeueCliTests
             var trials = submission.Tasks.Select(t => (Dir: t.RunDirectory!, Id: submission.SlurmId(t.Index)!)).ToList();
             var reached = await Task.WhenAll(trials.Select(t => Task.Run(() => Preempt(t.Dir, t.Id, [30, 80]))));
 
-            var done = await Wait.UntilAsync(() => Task.FromResult(Trials(dir.Path)), all => all.All(x => (string?)x!["slurm"]?["state"] == "COMPLETED"),
+            var done = await Wait.UntilAsync(() => Task.FromResult(CfgTree.Status(dir.Path)), all => all.All(x => (string?)x!["slurm"]?["state"] == "COMPLETED"),
                 "both trials to complete on Slurm", 300, 500);
             var local = KilnProcess.Run(straight.Path, TimeSpan.FromSeconds(300), null, "trials", "run");
             Assert.True(local.ExitCode == 0, local.ToString());

@@ -6,28 +6,14 @@ namespace Kiln.Cli.Tests;
 /// <summary><c>kiln trials run --executor slurm</c>, <c>status</c> and <c>cancel</c> on the real single-node cluster (scripts/slurm-up.sh).</summary>
 public sealed class SlurmTrialsCliTests
 {
-    private static void Cfg(string root, string relative, string yaml)
-    {
-        var path = Path.Combine(root, "cfg", relative, "cfg.yaml");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, yaml);
-    }
-
-    private static JsonArray Trials(string root)
-    {
-        var status = KilnProcess.Run(root, "trials", "status", "--json");
-        Assert.True(status.ExitCode == 0, status.ToString());
-        return JsonNode.Parse(status.Stdout)!["trials"]!.AsArray();
-    }
-
     private static string? SlurmState(JsonNode? trial) => (string?)trial!["slurm"]?["state"];
 
     [SlurmFact]
     public async Task Trials_are_submitted_and_the_command_returns_then_any_later_status_shows_Slurm_beside_Kiln()
     {
         using var dir = new TempDir("slurm-trials");
-        Cfg(dir.Path, "", "seed: 0\nepochs: 1\nbatch_size: 50\nmax_steps: 20\nmodel: {type: mlp, hidden: [8]}\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\nepochs: 1\nbatch_size: 50\nmax_steps: 20\nmodel: {type: mlp, hidden: [8]}\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
 
         var run = KilnProcess.Run(dir.Path, "trials", "run", "--executor", "slurm");
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -36,7 +22,7 @@ public sealed class SlurmTrialsCliTests
         Assert.Matches(@"\d+_1  sweep/synthetic/mlp/adam/trial_001", run.Stdout);
         Assert.Single(Directory.GetFiles(Path.Combine(dir.Path, ".kiln", "jobs"), "submission.json", SearchOption.AllDirectories));
 
-        var done = await Wait.UntilAsync(() => Task.FromResult(Trials(dir.Path)), t => t.All(x => SlurmState(x) == "COMPLETED"), "both trials to complete on Slurm", 180, 500);
+        var done = await Wait.UntilAsync(() => Task.FromResult(CfgTree.Status(dir.Path)), t => t.All(x => SlurmState(x) == "COMPLETED"), "both trials to complete on Slurm", 180, 500);
         Assert.All(done, t => Assert.Equal("complete", (string?)t!["status"]));
         Assert.All(done, t => Assert.True((double)t!["metrics"]!["val_accuracy"]! > 0));
         var table = KilnProcess.Run(dir.Path, "trials", "status");
@@ -53,8 +39,8 @@ public sealed class SlurmTrialsCliTests
     {
         using var dir = new TempDir("slurm-cancel");
         // Long enough to be steered and cancelled: it never ends by itself within the test.
-        Cfg(dir.Path, "", "seed: 0\nepochs: 1000\nbatch_size: 10\nmodel: {type: mlp, hidden: [8]}\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: 0.001\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\nepochs: 1000\nbatch_size: 10\nmodel: {type: mlp, hidden: [8]}\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/adam", "lr: 0.001\n");
         var run = KilnProcess.Run(dir.Path, "trials", "run", "--executor", "slurm");
         Assert.True(run.ExitCode == 0, run.ToString());
         try
@@ -71,7 +57,7 @@ public sealed class SlurmTrialsCliTests
     private static async Task SteerThenCancel(string root)
     {
         var trialDir = Path.Combine(root, "out/log/sweep/synthetic/mlp/adam/trial_000");
-        await Wait.UntilAsync(() => Task.FromResult(Trials(root)), t => SlurmState(t[0]) == "RUNNING" && (string?)t[0]!["status"] == "running",
+        await Wait.UntilAsync(() => Task.FromResult(CfgTree.Status(root)), t => SlurmState(t[0]) == "RUNNING" && (string?)t[0]!["status"] == "running",
             "the trial to run", 120, 300);
 
         // Steering: the run directory is the only channel between this shell and the compute node.
@@ -88,7 +74,7 @@ public sealed class SlurmTrialsCliTests
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.Matches(@"\d+_0  sweep/synthetic/mlp/adam/trial_000 \(was RUNNING\)", cancel.Stdout);
         Assert.Contains("cancelled 1 Slurm task", cancel.Stdout);
-        var ended = await Wait.UntilAsync(() => Task.FromResult(Trials(root)), t => SlurmState(t[0]) == "CANCELLED" && (string?)t[0]!["status"] != "running",
+        var ended = await Wait.UntilAsync(() => Task.FromResult(CfgTree.Status(root)), t => SlurmState(t[0]) == "CANCELLED" && (string?)t[0]!["status"] != "running",
             "the cancelled trial to end", 120, 300);
         Assert.Equal("pending", (string?)ended[0]!["status"]);
         Assert.Equal("no queued or running Slurm task among these trials", KilnProcess.Run(root, "trials", "cancel").Stdout.Trim());
@@ -98,8 +84,8 @@ public sealed class SlurmTrialsCliTests
     public void The_executor_section_of_kiln_json_reaches_sbatch_and_a_bad_one_is_one_clear_error()
     {
         using var dir = new TempDir("slurm-config");
-        Cfg(dir.Path, "", "seed: 0\nepochs: 1\nmax_steps: 5\nmodel: {type: mlp, hidden: [4]}\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: 0.001\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\nepochs: 1\nmax_steps: 5\nmodel: {type: mlp, hidden: [4]}\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/adam", "lr: 0.001\n");
         File.WriteAllText(Path.Combine(dir.Path, "kiln.json"), """{"name": "w", "executor": {"kind": "slurm", "partition": "no-such-partition"}}""");
         var refused = KilnProcess.Run(dir.Path, "trials", "run");
         Assert.Equal(1, refused.ExitCode);
@@ -119,8 +105,8 @@ public sealed class SlurmTrialsCliTests
     public void With_wait_the_run_follows_its_trials_to_the_end()
     {
         using var dir = new TempDir("slurm-wait");
-        Cfg(dir.Path, "", "seed: 0\nepochs: 1\nbatch_size: 50\nmax_steps: 10\nmodel: {type: mlp, hidden: [4]}\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: 0.001\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\nepochs: 1\nbatch_size: 50\nmax_steps: 10\nmodel: {type: mlp, hidden: [4]}\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/adam", "lr: 0.001\n");
         var run = KilnProcess.Run(dir.Path, TimeSpan.FromSeconds(180), null, "trials", "run", "--executor", "slurm", "--wait");
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Matches(@"sweep/synthetic/mlp/adam/trial_000 complete in [\d.]+ s", run.Stdout);

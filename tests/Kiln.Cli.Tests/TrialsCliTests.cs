@@ -6,20 +6,13 @@ namespace Kiln.Cli.Tests;
 /// <summary><c>kiln trials</c> with real worker processes.</summary>
 public sealed class TrialsCliTests
 {
-    private static void Cfg(string root, string relative, string yaml)
-    {
-        var path = Path.Combine(root, "cfg", relative, "cfg.yaml");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, yaml);
-    }
-
     [Fact]
     public void Expand_run_status_and_epochs_from_the_command_line()
     {
         using var dir = new TempDir("trials");
-        Cfg(dir.Path, "", "seed: 0\nepochs: 2\nbatch_size: 100\nmax_steps: 150\nmodel: {type: mlp, hidden: [16]}\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\nbatch_size: 0\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\nepochs: 2\nbatch_size: 100\nmax_steps: 150\nmodel: {type: mlp, hidden: [16]}\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/adam", "lr: [0.001, 0.01]\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\nbatch_size: 0\n");
 
         // The sgd leaf's batch size is told at once; its trial is written all the same, and fails alone when run.
         var expand = KilnProcess.Run(dir.Path, "trials", "expand");
@@ -49,7 +42,7 @@ public sealed class TrialsCliTests
         Assert.True(File.Exists(Path.Combine(trial, "epoch_log.csv")));
 
         // A second run only retries what is not complete.
-        Cfg(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/sgd", "lr: 0.001\n");
         var again = KilnProcess.Run(dir.Path, "trials", "run");
         Assert.True(again.ExitCode == 0, again.ToString());
         Assert.Contains("1 trial to run, 2 already complete", again.Stdout);
@@ -61,8 +54,8 @@ public sealed class TrialsCliTests
         using var dir = new TempDir("trials");
         File.WriteAllText(Path.Combine(dir.Path, "train.sh"),
             "#!/bin/sh\nprintf 'epoch,mode,batch,loss,acc\\n0,train,0,1.2,0.4\\n0,val,0,0.9,0.6\\n1,train,0,0.7,0.7\\n1,val,0,0.5,0.8\\n' > \"$KILN_RUN_DIR/batch_log.csv\"\n");
-        Cfg(dir.Path, "", "seed: 0\n");
-        Cfg(dir.Path, "sweep/any/prog/own", "command: sh train.sh\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\n");
+        CfgTree.Write(dir.Path, "sweep/any/prog/own", "command: sh train.sh\n");
 
         var run = KilnProcess.Run(dir.Path, "trials", "run");
         Assert.True(run.ExitCode == 0, run.ToString());
@@ -79,7 +72,7 @@ public sealed class TrialsCliTests
     public void Rule_errors_fail_expansion_with_the_file_and_key()
     {
         using var dir = new TempDir("trials");
-        Cfg(dir.Path, "experiment/d/m/t", "seed: 0\nlr: [1, 2]\n");
+        CfgTree.Write(dir.Path, "experiment/d/m/t", "seed: 0\nlr: [1, 2]\n");
         var result = KilnProcess.Run(dir.Path, "trials", "expand");
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("kiln: error: cfg/experiment/d/m/t/cfg.yaml: lr: experiment mode sweeps only the seed", result.Stderr);
@@ -92,9 +85,9 @@ public sealed class TrialsCliTests
     public void Expand_reports_keys_the_built_in_trainer_does_not_read_and_run_names_what_it_cannot_force()
     {
         using var dir = new TempDir("trials");
-        Cfg(dir.Path, "", "seed: 0\nmax_steps: 5\nmodel: {type: mlp, hidden: [8]}\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/adam", "learning_rate: [0.1, 0.2]\n");
-        Cfg(dir.Path, "sweep/synthetic/mlp/own", "command: ./train.sh\nanything: 1\n");
+        CfgTree.Write(dir.Path, "", "seed: 0\nmax_steps: 5\nmodel: {type: mlp, hidden: [8]}\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/adam", "learning_rate: [0.1, 0.2]\n");
+        CfgTree.Write(dir.Path, "sweep/synthetic/mlp/own", "command: ./train.sh\nanything: 1\n");
         var expand = KilnProcess.Run(dir.Path, "trials", "expand");
         Assert.Equal(1, expand.ExitCode);
         Assert.Contains("learning_rate: unknown key", expand.Stderr);
@@ -111,9 +104,9 @@ public sealed class TrialsCliTests
     public void Expand_refuses_an_alias_bomb_and_a_recursive_alias_naming_the_file_and_line()
     {
         using var dir = new TempDir("trials");
-        Cfg(dir.Path, "sweep/d/m/bomb", "seed: 0\n" + YamlProbes.BillionLaughs);
-        Cfg(dir.Path, "sweep/d/m/loop", "seed: 0\nx: &a [1, *a]\n");
-        Cfg(dir.Path, "sweep/d/m/ok", "seed: 0\nlr: [0.1, 0.2]\n");
+        CfgTree.Write(dir.Path, "sweep/d/m/bomb", "seed: 0\n" + YamlProbes.BillionLaughs);
+        CfgTree.Write(dir.Path, "sweep/d/m/loop", "seed: 0\nx: &a [1, *a]\n");
+        CfgTree.Write(dir.Path, "sweep/d/m/ok", "seed: 0\nlr: [0.1, 0.2]\n");
         var result = KilnProcess.Run(dir.Path, TimeSpan.FromSeconds(60), null, "trials", "expand");
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains("cfg/sweep/d/m/bomb/cfg.yaml: line 7, column 8: aliases expand to more than 100000 nodes", result.Stderr);
