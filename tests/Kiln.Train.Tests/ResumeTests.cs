@@ -49,7 +49,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
 
-        Assert.Equal(RunMetrics.Lines(whole.RunDir), RunMetrics.Lines(resumed.RunDir));
+        Assert.Equal(new RunDir(whole.RunDir).MetricLines(), new RunDir(resumed.RunDir).MetricLines());
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
     }
 
@@ -69,7 +69,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
         Assert.Equal(at + 1, RunCheckpoint.Read(first.RunDir)!.Step);
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
-        Assert.Equal(RunMetrics.Lines(whole.RunDir), RunMetrics.Lines(resumed.RunDir));
+        Assert.Equal(new RunDir(whole.RunDir).MetricLines(), new RunDir(resumed.RunDir).MetricLines());
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(resumed.RunDir, "model.safetensors")));
     }
 
@@ -86,7 +86,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
 
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
-        Assert.Equal(RunMetrics.Lines(whole.RunDir), RunMetrics.Lines(resumed.RunDir));
+        Assert.Equal(new RunDir(whole.RunDir).MetricLines(), new RunDir(resumed.RunDir).MetricLines());
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
 
         var resumed = RunLauncher.Run(parts with { Resume = true });
         Assert.Equal(RunInfo.Completed, resumed.Status);
-        Assert.Equal(RunMetrics.Lines(whole.RunDir!), RunMetrics.Lines(resumed.RunDir));
+        Assert.Equal(new RunDir(whole.RunDir!).MetricLines(), new RunDir(resumed.RunDir).MetricLines());
         var after = Kiln.Kernel.Ledger.ReadAll(Path.Combine(resumed.RunDir, RunFiles.Ledger));
         // Read once from the inbox; made again once, under the id of the line it repeats.
         Assert.Single(after, l => l.Cid == sent);

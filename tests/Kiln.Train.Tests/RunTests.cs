@@ -41,10 +41,10 @@ public sealed class RunTests
         var b = RunLauncher.Run(Synthetic(dir, "simple", "b", 60, param: "eval_every=20"));
         var c = RunLauncher.Run(Synthetic(dir, "simple", "c", 60, seed: 8, param: "eval_every=20"));
         Assert.Equal(RunInfo.Completed, a.Status);
-        var ma = RunMetrics.Lines(a.RunDir);
+        var ma = new RunDir(a.RunDir).MetricLines();
         Assert.Equal(63, ma.Count);
-        Assert.Equal(ma, RunMetrics.Lines(b.RunDir));
-        Assert.NotEqual(ma, RunMetrics.Lines(c.RunDir));
+        Assert.Equal(ma, new RunDir(b.RunDir).MetricLines());
+        Assert.NotEqual(ma, new RunDir(c.RunDir).MetricLines());
         Assert.Equal(File.ReadAllBytes(Path.Combine(a.RunDir, "model.safetensors")), File.ReadAllBytes(Path.Combine(b.RunDir, "model.safetensors")));
     }
 
@@ -115,7 +115,7 @@ public sealed class RunTests
         new RunControl(replay.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         var replayed = RunLauncher.Run(replay);
         Assert.Equal(RunInfo.Completed, replayed.Status);
-        Assert.Equal(RunMetrics.Lines(result.RunDir), RunMetrics.Lines(replayed.RunDir));
+        Assert.Equal(new RunDir(result.RunDir).MetricLines(), new RunDir(replayed.RunDir).MetricLines());
     }
 
     [Fact]

@@ -92,7 +92,7 @@ public sealed class TuneRunTests
         new Kiln.Control.RunControl(replay.RunDir!).SetFreeze(new FreezeState { Mode = FreezeState.Replay, RecipePath = RunFiles.Recipe, Policy = FreezeState.Strict }, create: true);
         var replayed = RunLauncher.Run(replay);
         Assert.Equal(RunInfo.Completed, replayed.Status);
-        Assert.Equal(RunMetrics.Lines(original.RunDir), RunMetrics.Lines(replayed.RunDir));
+        Assert.Equal(new RunDir(original.RunDir).MetricLines(), new RunDir(replayed.RunDir).MetricLines());
         // The replay made no proposal of its own: every tune line came from the recipe.
         var lines = Ledger.ReadAll(Path.Combine(replayed.RunDir, RunFiles.Ledger)).Where(l => l.Module == "tune").ToList();
         Assert.All(lines, l => Assert.Equal(Sources.Replay, l.Source));
@@ -105,7 +105,7 @@ public sealed class TuneRunTests
         using var dir = new TempDir("tune-suggest");
         var plain = RunLauncher.Run(Synthetic(dir, "plain", 60, tune: null));
         var suggested = RunLauncher.Run(Synthetic(dir, "suggest", 60, "    mode: suggest\n"));
-        Assert.Equal(RunMetrics.Lines(plain.RunDir), RunMetrics.Lines(suggested.RunDir));
+        Assert.Equal(new RunDir(plain.RunDir).MetricLines(), new RunDir(suggested.RunDir).MetricLines());
         var ledger = Ledger.ReadAll(Path.Combine(suggested.RunDir, RunFiles.Ledger));
         var suggestions = ledger.Where(l => l is { Module: "tune", Op: "suggest" }).ToList();
         Assert.NotEmpty(suggestions);
