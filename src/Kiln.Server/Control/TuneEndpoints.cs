@@ -18,24 +18,30 @@ internal static class TuneEndpoints
 
     public static void Map(IEndpointRouteBuilder app, RunIndex runs)
     {
+        var histories = new TuneHistoryCache();
         // GET /api/run/tune?run=<id>
         app.MapGet("/api/run/tune", Results<Ok<JsonObject>, JsonHttpResult<ApiError>> (string? run) =>
         {
             if (!runs.TryRun(run, out var dir, out var refused)) return refused;
-            TuneHistory history;
-            try
+            JsonObject summary;
+            // One request at a time reads a cached history: its parsed state is shared between requests.
+            lock (histories)
             {
-                history = TuneHistory.Read(new RunFiles(dir));
+                TuneHistory history;
+                try
+                {
+                    history = histories.Of(dir);
+                }
+                catch (ProtocolException ex)
+                {
+                    return TypedResults.Json(new ApiError(ex.Message), statusCode: StatusCodes.Status503ServiceUnavailable);
+                }
+                summary = history.ToJson();
+                summary["segments"] = new JsonArray([.. history.Segments.TakeLast(ShownSegments).Select(s => (JsonNode)s.ToJson())]);
+                summary["mode"] = history.Mode;
+                summary["used"] = history.State is not null || history.Segments.Count > 0;
+                summary["under_way"] = history.State?["segment"]?.DeepClone();
             }
-            catch (ProtocolException ex)
-            {
-                return TypedResults.Json(new ApiError(ex.Message), statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-            var summary = history.ToJson();
-            summary["segments"] = new JsonArray([.. history.Segments.TakeLast(ShownSegments).Select(s => (JsonNode)s.ToJson())]);
-            summary["mode"] = history.Mode;
-            summary["used"] = history.State is not null || history.Segments.Count > 0;
-            summary["under_way"] = history.State?["segment"]?.DeepClone();
             return TypedResults.Ok(summary);
         });
     }
