@@ -10,6 +10,7 @@ namespace Kiln.Cli.Tests;
 /// <c>scontrol requeue</c> twice while it trains, and must resume from its checkpoint each time and end exactly as the
 /// same trial run without interruption. (The 20-trial version is <c>bench/Kiln.Bench -- slurm-requeue</c>.)
 /// </summary>
+[Collection(SlurmClusterCollection.Name)]
 public sealed partial class SlurmRequeueCliTests
 {
     private const int Steps = 150;

@@ -4,6 +4,7 @@ using Kiln.Testing;
 namespace Kiln.Cli.Tests;
 
 /// <summary><c>kiln trials run --executor slurm</c>, <c>status</c> and <c>cancel</c> on the real single-node cluster (scripts/slurm-up.sh).</summary>
+[Collection(SlurmClusterCollection.Name)]
 public sealed class SlurmTrialsCliTests
 {
     private static string? SlurmState(JsonNode? trial) => (string?)trial!["slurm"]?["state"];
