@@ -13,7 +13,9 @@ namespace Kiln.Cli.Tests;
 [Collection(SlurmClusterCollection.Name)]
 public sealed partial class SlurmRequeueCliTests
 {
-    private const int Steps = 150;
+    // Far past the last requeue (at step 80): a trial that ends before its requeue lands is requeued once it has
+    // completed, and runs again only to find itself done.
+    private const int Steps = 600;
     private const string Sweep = "out/log/sweep/synthetic/mlp/adam";
 
     private static void Workspace(string root)
